@@ -1,0 +1,141 @@
+//! Record kinds. Ids are explicit and never reused: a retired kind keeps its number.
+
+/// What a record is. The probe that emits it is named after the syscall
+/// (`fdwatch-ebpf/src/probes/*.rs`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Dup = 1,
+    Dup2 = 2,
+    Dup3 = 3,
+    Close = 4,
+    CloseRange = 5,
+    Fcntl = 6,
+    Socket = 7,
+    Socketpair = 8,
+    Pipe = 9,
+    Pipe2 = 10,
+    Open = 11,
+    Openat = 12,
+    Openat2 = 13,
+    Accept = 14,
+    Accept4 = 15,
+    Connect = 16,
+    Sendto = 17,
+    Sendmsg = 18,
+    Sendmmsg = 19,
+    Select = 20,
+    Pselect6 = 21,
+    Poll = 22,
+    Ppoll = 23,
+    Fork = 24,
+    Exec = 25,
+    Exit = 26,
+}
+
+/// Which typed record follows the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadShape {
+    None,
+    NewFd,
+    FdPair,
+    Addr,
+    Accept,
+    Open,
+    Wait,
+    Fork,
+    Exec,
+    Exit,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 26] = [
+        Kind::Dup,
+        Kind::Dup2,
+        Kind::Dup3,
+        Kind::Close,
+        Kind::CloseRange,
+        Kind::Fcntl,
+        Kind::Socket,
+        Kind::Socketpair,
+        Kind::Pipe,
+        Kind::Pipe2,
+        Kind::Open,
+        Kind::Openat,
+        Kind::Openat2,
+        Kind::Accept,
+        Kind::Accept4,
+        Kind::Connect,
+        Kind::Sendto,
+        Kind::Sendmsg,
+        Kind::Sendmmsg,
+        Kind::Select,
+        Kind::Pselect6,
+        Kind::Poll,
+        Kind::Ppoll,
+        Kind::Fork,
+        Kind::Exec,
+        Kind::Exit,
+    ];
+
+    pub const fn from_u32(id: u32) -> Option<Kind> {
+        if id == 0 || id as usize > Self::ALL.len() {
+            return None;
+        }
+        let kind = Self::ALL[id as usize - 1];
+        if kind as u32 == id { Some(kind) } else { None }
+    }
+
+    /// The syscall's name as in its man page (the `"syscall"` field of the output).
+    /// Fork, exec and exit come from the scheduler's tracepoints, which cover every
+    /// variant (fork, vfork, clone, clone3; execve, execveat; exit, exit_group, signals).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Dup => "dup",
+            Kind::Dup2 => "dup2",
+            Kind::Dup3 => "dup3",
+            Kind::Close => "close",
+            Kind::CloseRange => "close_range",
+            Kind::Fcntl => "fcntl",
+            Kind::Socket => "socket",
+            Kind::Socketpair => "socketpair",
+            Kind::Pipe => "pipe",
+            Kind::Pipe2 => "pipe2",
+            Kind::Open => "open",
+            Kind::Openat => "openat",
+            Kind::Openat2 => "openat2",
+            Kind::Accept => "accept",
+            Kind::Accept4 => "accept4",
+            Kind::Connect => "connect",
+            Kind::Sendto => "sendto",
+            Kind::Sendmsg => "sendmsg",
+            Kind::Sendmmsg => "sendmmsg",
+            Kind::Select => "select",
+            Kind::Pselect6 => "pselect6",
+            Kind::Poll => "poll",
+            Kind::Ppoll => "ppoll",
+            Kind::Fork => "fork",
+            Kind::Exec => "exec",
+            Kind::Exit => "exit",
+        }
+    }
+
+    pub const fn payload(self) -> PayloadShape {
+        match self {
+            Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange | Kind::Fcntl => {
+                PayloadShape::None
+            }
+            Kind::Socket => PayloadShape::NewFd,
+            Kind::Socketpair | Kind::Pipe | Kind::Pipe2 => PayloadShape::FdPair,
+            Kind::Open | Kind::Openat | Kind::Openat2 => PayloadShape::Open,
+            Kind::Accept | Kind::Accept4 => PayloadShape::Accept,
+            Kind::Connect | Kind::Sendto | Kind::Sendmsg | Kind::Sendmmsg => PayloadShape::Addr,
+            Kind::Select | Kind::Pselect6 | Kind::Poll | Kind::Ppoll => PayloadShape::Wait,
+            Kind::Fork => PayloadShape::Fork,
+            Kind::Exec => PayloadShape::Exec,
+            Kind::Exit => PayloadShape::Exit,
+        }
+    }
+}
+
+const _: () = assert!((Kind::ALL.len() as u32) < super::MAX_KIND);

@@ -1,0 +1,260 @@
+//! Wire types shared by the eBPF probes and the userspace collector.
+//!
+//! Every record in the ring buffer starts with a [`Header`] whose `kind` says which
+//! typed record follows. The layouts are `#[repr(C)]`, 8-byte aligned (the ring buffer
+//! reserves at 8-byte boundaries) and checked at compile time below, so kernel and
+//! userspace cannot drift apart. Kinds have explicit ids that are never reused.
+#![no_std]
+
+pub mod kind;
+pub mod offsets;
+
+pub use kind::Kind;
+pub use offsets::KernelOffsets;
+
+/// `TASK_COMM_LEN` in include/linux/sched.h.
+pub const COMM_LEN: usize = 16;
+/// Bytes of a socket address we copy: `sizeof(struct sockaddr_storage)` is 128
+/// (include/linux/socket.h); a unix path is at most 108 bytes plus the family.
+pub const ADDR_LEN: usize = 128;
+/// Bytes of a path we copy (open, openat, openat2, exec). Longer paths are cut, and the
+/// record says so through `truncated`.
+pub const PATH_LEN: usize = 256;
+/// How many `struct pollfd` entries of a poll/ppoll we report on return.
+pub const POLL_ENTRIES: usize = 8;
+/// Size of the per-CPU loss counter array: one slot per kind id.
+pub const MAX_KIND: u32 = 32;
+
+/// Fixed header of every record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    /// A [`Kind`] id.
+    pub kind: u32,
+    /// CPU the probe ran on.
+    pub cpu: u32,
+    /// `bpf_ktime_get_ns()`: CLOCK_MONOTONIC at the end of the syscall.
+    pub ts_ns: u64,
+    /// Process id (the kernel's tgid).
+    pub pid: u32,
+    /// Thread id (the kernel's pid).
+    pub tid: u32,
+    /// tgid of `current->real_parent`.
+    pub ppid: u32,
+    pub _pad: u32,
+    pub comm: [u8; COMM_LEN],
+}
+
+/// Identity and type of the open file behind a new fd, read in the kernel from
+/// `current->files->fdt->fd[fd]` right after the syscall installed it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FdObject {
+    /// `inode->i_ino`: the number in `pipe:[N]`, `socket:[N]` of /proc/PID/fd.
+    pub ino: u64,
+    /// `inode->i_sb->s_dev` (kernel `dev_t`: major << 20 | minor).
+    pub dev: u32,
+    /// `inode->i_rdev` for character and block devices (tty, /dev/null).
+    pub rdev: u32,
+    /// `file->f_flags` (O_ACCMODE tells a pipe's read end from its write end).
+    pub file_flags: u32,
+    /// `inode->i_mode` (S_IFMT tells pipe, socket, file, char device, anon inode).
+    pub mode: u16,
+    /// 1 when the fields above were read; 0 when the fd could not be resolved.
+    pub valid: u16,
+}
+
+/// A syscall with up to six raw arguments and its return value; `P` carries what the
+/// raw arguments only point to (user memory) or what the kernel created.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SyscallEvent<P> {
+    pub header: Header,
+    /// Return value as the syscall returned it: `-errno` on failure.
+    pub ret: i64,
+    /// Arguments in ABI order (rdi, rsi, rdx, r10, r8, r9).
+    pub args: [u64; 6],
+    pub payload: P,
+}
+
+/// dup, dup2, dup3, close, close_range, fcntl: the arguments say everything.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoPayload {}
+
+/// socket, accept, accept4, and the new fd of open/openat/openat2.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NewFd {
+    pub object: FdObject,
+}
+
+/// pipe, pipe2, socketpair: the two fds the kernel wrote to user memory, and their objects.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FdPair {
+    pub fds: [i32; 2],
+    pub objects: [FdObject; 2],
+}
+
+/// A socket address copied from user memory (connect, sendto, sendmsg, sendmmsg,
+/// accept's peer).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockAddr {
+    /// Bytes valid in `bytes` (0: no address given).
+    pub len: u32,
+    pub _pad: u32,
+    pub bytes: [u8; ADDR_LEN],
+}
+
+impl Default for SockAddr {
+    fn default() -> Self {
+        Self { len: 0, _pad: 0, bytes: [0; ADDR_LEN] }
+    }
+}
+
+/// connect, sendto, sendmsg, sendmmsg.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AddrPayload {
+    pub addr: SockAddr,
+}
+
+/// accept, accept4: the new fd's object and the peer address if the caller asked.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AcceptPayload {
+    pub object: FdObject,
+    pub addr: SockAddr,
+}
+
+/// A NUL-terminated path from user or kernel memory.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Path {
+    /// Bytes in `bytes` before the NUL.
+    pub len: u32,
+    /// 1 when the path did not fit.
+    pub truncated: u32,
+    pub bytes: [u8; PATH_LEN],
+}
+
+impl Default for Path {
+    fn default() -> Self {
+        Self { len: 0, truncated: 0, bytes: [0; PATH_LEN] }
+    }
+}
+
+/// open, openat, openat2.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenPayload {
+    pub object: FdObject,
+    /// openat2's `struct open_how` (flags, mode, resolve); zero for open/openat.
+    pub how: [u64; 3],
+    pub path: Path,
+}
+
+/// select, pselect6, poll, ppoll: what the caller asked to wait for, how long it
+/// waited, and (poll/ppoll) the first entries' returned events.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WaitPayload {
+    /// Time spent in the syscall, from the entry probe.
+    pub duration_ns: u64,
+    /// The timeout as passed in (seconds, and micro- or nanoseconds per the syscall),
+    /// read at entry because select/pselect6/ppoll overwrite it with the time left.
+    pub timeout_sec: i64,
+    pub timeout_subsec: i64,
+    /// 0: the timeout pointer was NULL (wait forever) or poll's int timeout is used.
+    pub has_timeout: u32,
+    /// poll/ppoll: how many of `fds` are valid.
+    pub nentries: u32,
+    pub fds: [PollFd; POLL_ENTRIES],
+}
+
+/// `struct pollfd` from include/uapi/asm-generic/poll.h.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollFd {
+    pub fd: i32,
+    pub events: i16,
+    pub revents: i16,
+}
+
+/// sched_process_fork: a new task (process or thread).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ForkEvent {
+    pub header: Header,
+    pub child_pid: u32,
+    pub child_tid: u32,
+    /// 1 when the child shares the parent's fd table (CLONE_FILES, or a thread).
+    pub shares_files: u32,
+    /// 1 when the child is a thread of the parent's process (CLONE_THREAD).
+    pub is_thread: u32,
+}
+
+/// sched_process_exec: the process now runs `filename`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecEvent {
+    pub header: Header,
+    /// The thread id before exec (a non-leader thread that execs takes over the tgid).
+    pub old_tid: u32,
+    pub _pad: u32,
+    pub filename: Path,
+}
+
+/// sched_process_exit: a task ends; `group_dead` when it was the last of its process.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExitEvent {
+    pub header: Header,
+    /// `task->exit_code` (wait(2) status format).
+    pub exit_code: u32,
+    pub group_dead: u32,
+}
+
+/// Size of the record for each kind; the collector checks it before reading.
+pub const fn record_size(kind: Kind) -> usize {
+    use core::mem::size_of;
+    match kind.payload() {
+        kind::PayloadShape::None => size_of::<SyscallEvent<NoPayload>>(),
+        kind::PayloadShape::NewFd => size_of::<SyscallEvent<NewFd>>(),
+        kind::PayloadShape::FdPair => size_of::<SyscallEvent<FdPair>>(),
+        kind::PayloadShape::Addr => size_of::<SyscallEvent<AddrPayload>>(),
+        kind::PayloadShape::Accept => size_of::<SyscallEvent<AcceptPayload>>(),
+        kind::PayloadShape::Open => size_of::<SyscallEvent<OpenPayload>>(),
+        kind::PayloadShape::Wait => size_of::<SyscallEvent<WaitPayload>>(),
+        kind::PayloadShape::Fork => size_of::<ForkEvent>(),
+        kind::PayloadShape::Exec => size_of::<ExecEvent>(),
+        kind::PayloadShape::Exit => size_of::<ExitEvent>(),
+    }
+}
+
+// Layout checks: any change here is a wire change and must be made on purpose.
+const _: () = {
+    use core::mem::{align_of, size_of};
+    assert!(size_of::<Header>() == 48);
+    assert!(size_of::<FdObject>() == 24);
+    assert!(size_of::<SyscallEvent<NoPayload>>() == 104);
+    assert!(size_of::<SyscallEvent<NewFd>>() == 128);
+    assert!(size_of::<SyscallEvent<FdPair>>() == 160);
+    assert!(size_of::<SyscallEvent<AddrPayload>>() == 240);
+    assert!(size_of::<SyscallEvent<AcceptPayload>>() == 264);
+    assert!(size_of::<SyscallEvent<OpenPayload>>() == 416);
+    assert!(size_of::<SyscallEvent<WaitPayload>>() == 104 + 32 + 8 * POLL_ENTRIES);
+    assert!(size_of::<ForkEvent>() == 64);
+    assert!(size_of::<ExecEvent>() == 48 + 8 + 8 + PATH_LEN);
+    assert!(size_of::<ExitEvent>() == 56);
+    assert!(align_of::<SyscallEvent<OpenPayload>>() == 8);
+    assert!(size_of::<KernelOffsets>() % 8 == 0);
+};
+
+#[cfg(feature = "user")]
+mod pod {
+    //! aya reads globals and map values only for types marked plain-old-data.
+    unsafe impl aya::Pod for super::KernelOffsets {}
+}

@@ -1,0 +1,27 @@
+//! Byte offsets of the kernel struct fields the probes read.
+//!
+//! aya has no CO-RE relocation for Rust programs, so the collector resolves these from
+//! the running kernel's BTF (/sys/kernel/btf/vmlinux) at load time and hands them to
+//! the probes as a read-only global. A field the kernel lacks fails the load with its
+//! name instead of reading garbage.
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelOffsets {
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    pub task_real_parent: u32,
+    pub task_files: u32,
+    pub task_exit_code: u32,
+    pub files_fdt: u32,
+    pub fdtable_max_fds: u32,
+    pub fdtable_fd: u32,
+    pub file_inode: u32,
+    pub file_flags: u32,
+    pub inode_mode: u32,
+    pub inode_ino: u32,
+    pub inode_rdev: u32,
+    pub inode_sb: u32,
+    pub super_block_dev: u32,
+    pub binprm_filename: u32,
+}

@@ -1,0 +1,4 @@
+mod decode;
+mod probes;
+
+fn main() {}

@@ -1,0 +1,2 @@
+//! Loading and attaching the eBPF programs.
+pub mod btf;
