@@ -15,10 +15,14 @@ pub mod errno;
 pub mod flags;
 pub mod sockaddr;
 
+// Unused until the renderer imports them, like the functions themselves.
+#[allow(unused_imports)]
 pub use errno::errno_name;
+#[allow(unused_imports)]
 pub use flags::{
     close_range_flags, dirfd, dup3_flags, fcntl_cmd, fd_flags, join_bits, msg_flags, open_flags,
     pipe2_flags, poll_events, resolve_flags, sock_flags, socket_domain, socket_protocol,
     socket_type,
 };
+#[allow(unused_imports)]
 pub use sockaddr::format_sockaddr;
