@@ -1,0 +1,243 @@
+//! `cargo xtask setup`: checks each tool fdwatch's build and tests need and installs what is
+//! missing, one line per step. With everything present it only runs local `--version`-style
+//! probes, so it is fast and needs no network; `test` and `run` call it every time.
+//!
+//! FDWATCH_SETUP_DRY_RUN=1 prints the install commands instead of running them (the checks,
+//! including "apt needs root", still run), so the detection logic can be tried on a machine
+//! that already has everything, e.g. with a reduced PATH.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::cmd::{self, Fail, Result};
+
+const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
+const LLVM_PACKAGES: &[&str] = &[
+    "llvm-22-dev",
+    "libpolly-22-dev",
+    "libzstd-dev",
+    "zlib1g-dev",
+    "libxml2-dev",
+];
+
+pub fn setup() -> Result<()> {
+    let mut s = Setup {
+        dry_run: std::env::var_os("FDWATCH_SETUP_DRY_RUN")
+            .is_some_and(|v| v != "0" && !v.is_empty()),
+        root: cmd::is_root(),
+        apt_updated: false,
+    };
+    if s.dry_run {
+        eprintln!("setup: FDWATCH_SETUP_DRY_RUN is set: install commands are printed, not run");
+    }
+    s.nightly()?;
+    s.rust_src()?;
+    // Checked before LLVM: LLVM 22 dev files are only needed to build bpf-linker.
+    let linker = bpf_linker_version();
+    s.llvm(linker.is_some())?;
+    s.bpf_linker(linker)?;
+    s.apt_tool("gcc", "gcc")?;
+    s.apt_tool("python3", "python3")?;
+    Ok(())
+}
+
+struct Setup {
+    dry_run: bool,
+    root: bool,
+    /// `apt-get update` runs at most once, and only before the first apt install.
+    apt_updated: bool,
+}
+
+impl Setup {
+    fn nightly(&mut self) -> Result<()> {
+        let what = "rustup toolchain nightly (builds the eBPF crate)";
+        let list = cmd::probe("rustup", &["toolchain", "list"]).ok_or_else(no_rustup)?;
+        if has_nightly(&list) {
+            return ok(what);
+        }
+        missing(what, "rustup");
+        self.exec(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))
+    }
+
+    fn rust_src(&mut self) -> Result<()> {
+        let what = "rust-src for nightly (-Z build-std=core)";
+        let installed = cmd::probe(
+            "rustup",
+            &["component", "list", "--toolchain", "nightly", "--installed"],
+        );
+        if installed.as_deref().is_some_and(has_rust_src) {
+            return ok(what);
+        }
+        missing(what, "rustup");
+        self.exec(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            "nightly",
+        ]))
+    }
+
+    fn llvm(&mut self, linker_works: bool) -> Result<()> {
+        let what = "LLVM 22 dev files (to build bpf-linker)";
+        let lib = format!("{LLVM_PREFIX}/lib/libLLVM.so");
+        if Path::new(&lib).exists() || cmd::probe("dpkg", &["-s", "llvm-22-dev"]).is_some() {
+            return ok(what);
+        }
+        if linker_works {
+            eprintln!("setup: {what}: absent, not needed: bpf-linker already works");
+            return Ok(());
+        }
+        self.apt_install(what, LLVM_PACKAGES)
+    }
+
+    fn bpf_linker(&mut self, version: Option<String>) -> Result<()> {
+        let what = "bpf-linker (links the eBPF programs)";
+        if let Some(version) = version {
+            eprintln!("setup: {what}: ok ({})", version.trim());
+            return Ok(());
+        }
+        missing(what, "cargo (about 4 minutes)");
+        // bpf-linker's default feature wants LLVM 23 and a download; rustc here uses LLVM 22,
+        // and without LLVM_PREFIX its build script looks in /usr/lib64 and fails.
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![Path::new(LLVM_PREFIX).join("bin")];
+        dirs.extend(std::env::split_paths(&path));
+        let path = std::env::join_paths(dirs).map_err(|e| Fail(format!("bad PATH: {e}")))?;
+        self.exec(
+            cmd::cargo()
+                .args(["install", "bpf-linker", "--version", "0.13.0"])
+                .args(["--no-default-features", "--features", "llvm-22"])
+                .env("LLVM_PREFIX", LLVM_PREFIX)
+                .env("PATH", path),
+        )?;
+        if !self.dry_run && bpf_linker_version().is_none() {
+            return Err(Fail(
+                "bpf-linker was installed but `bpf-linker --version` still fails".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A host tool the integration tests run (gcc compiles their C helpers, python3 runs
+    /// scripts), installed from the Debian package of the same name.
+    fn apt_tool(&mut self, program: &str, package: &str) -> Result<()> {
+        let what = format!("{program} (used by the integration tests)");
+        if cmd::probe(program, &["--version"]).is_some() {
+            return ok(&what);
+        }
+        self.apt_install(&what, &[package])
+    }
+
+    /// Checks that apt can run here before saying it installs anything, so a non-root user
+    /// gets one line naming what is missing and the command to run as root.
+    fn apt_install(&mut self, what: &str, packages: &[&str]) -> Result<()> {
+        let mut install = Command::new("apt-get");
+        install
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y"])
+            .args(packages);
+        if !self.root {
+            return Err(Fail(format!(
+                "{what} is missing and installing it needs root; as root run: apt-get update && {}",
+                cmd::display(&install)
+            )));
+        }
+        if !cmd::on_path("apt-get") {
+            return Err(Fail(format!(
+                "{what} is missing and apt-get was not found; install {} with your package manager",
+                packages.join(" ")
+            )));
+        }
+        missing(what, "apt");
+        if !self.apt_updated {
+            self.exec(Command::new("apt-get").arg("update"))?;
+            self.apt_updated = true;
+        }
+        self.exec(&mut install)
+    }
+
+    fn exec(&mut self, command: &mut Command) -> Result<()> {
+        if self.dry_run {
+            eprintln!("+ (dry run, not run) {}", cmd::display(command));
+            Ok(())
+        } else {
+            cmd::run(command)
+        }
+    }
+}
+
+fn ok(what: &str) -> Result<()> {
+    eprintln!("setup: {what}: ok");
+    Ok(())
+}
+
+fn missing(what: &str, with: &str) {
+    eprintln!("setup: {what}: missing, installing with {with}");
+}
+
+fn no_rustup() -> Fail {
+    Fail("rustup not found on PATH; install it from https://rustup.rs, then run `. \"$HOME/.cargo/env\"`".into())
+}
+
+/// `bpf-linker --version` output if it runs. PATH already includes ~/.cargo/bin (see
+/// `workspace::put_cargo_bin_on_path`), where `cargo install` puts it.
+fn bpf_linker_version() -> Option<String> {
+    cmd::probe("bpf-linker", &["--version"])
+}
+
+/// Whether `rustup toolchain list` shows the toolchain `rustup run nightly` would use:
+/// `nightly-<host>` or a custom `nightly`, not a dated `nightly-2026-05-19-<host>`.
+fn has_nightly(list: &str) -> bool {
+    list.lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .any(|name| {
+            name == "nightly"
+                || name
+                    .strip_prefix("nightly-")
+                    .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()))
+        })
+}
+
+/// Whether `rustup component list --installed` shows rust-src (printed without a target).
+fn has_rust_src(installed: &str) -> bool {
+    installed.lines().any(|line| {
+        let name = line.split_whitespace().next().unwrap_or("");
+        name == "rust-src" || name.starts_with("rust-src-")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nightly_detection() {
+        assert!(has_nightly(
+            "stable-x86_64-unknown-linux-gnu (active, default)\nnightly-x86_64-unknown-linux-gnu\n"
+        ));
+        assert!(!has_nightly(
+            "stable-x86_64-unknown-linux-gnu (default)\nnightly-2026-05-19-x86_64-unknown-linux-gnu\n"
+        ));
+        assert!(!has_nightly(
+            "stable-x86_64-unknown-linux-gnu (default)\n1.95.0-x86_64-unknown-linux-gnu\n"
+        ));
+        assert!(!has_nightly(""));
+    }
+
+    #[test]
+    fn rust_src_detection() {
+        assert!(has_rust_src(
+            "cargo-x86_64-unknown-linux-gnu\nrust-src\nrustc-x86_64-unknown-linux-gnu\n"
+        ));
+        assert!(!has_rust_src(
+            "cargo-x86_64-unknown-linux-gnu\nrust-std-x86_64-unknown-linux-gnu\n"
+        ));
+    }
+}
