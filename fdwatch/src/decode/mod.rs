@@ -1,2 +1,6 @@
 //! Wire records -> typed events, and the names that make them readable.
+pub mod args;
+pub mod event;
 pub mod names;
+
+pub use event::{Body, Event, Payload, decode};

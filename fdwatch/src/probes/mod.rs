@@ -1,2 +1,6 @@
 //! Loading and attaching the eBPF programs.
 pub mod btf;
+pub mod load;
+pub mod programs;
+
+pub use load::{Probes, Settings, load};

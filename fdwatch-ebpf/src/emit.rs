@@ -1,0 +1,92 @@
+//! The path every probe shares: filter, reserve, fill the header, submit.
+use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
+        bpf_ktime_get_ns, bpf_probe_read_kernel,
+    },
+    maps::ring_buf::RingBufEntry,
+};
+use fdwatch_common::{Header, Kind, SyscallEvent};
+
+use crate::{
+    config,
+    probes::Call,
+    maps::{EVENTS, LOST, WATCHED},
+    task,
+};
+
+/// The current task's (tgid, tid) if its events are wanted: not fdwatch itself, and
+/// watched when `--pid` filters. Checked before anything is reserved or read.
+#[inline(always)]
+pub fn wanted() -> Option<(u32, u32)> {
+    let id = bpf_get_current_pid_tgid();
+    let tgid = (id >> 32) as u32;
+    if tgid == config::own_tgid() || !watched(tgid) {
+        return None;
+    }
+    Some((tgid, id as u32))
+}
+
+#[inline(always)]
+pub fn watched(tgid: u32) -> bool {
+    !config::filter_watched() || unsafe { WATCHED.get(&tgid) }.is_some()
+}
+
+/// Reserve a record for `kind`, counting the loss when the ring buffer is full.
+#[inline(always)]
+pub fn reserve<T: 'static>(kind: Kind) -> Option<RingBufEntry<T>> {
+    let entry = EVENTS.reserve::<T>(0);
+    if entry.is_none() {
+        if let Some(count) = LOST.get_ptr_mut(kind as u32) {
+            unsafe { *count += 1 };
+        }
+    }
+    entry
+}
+
+/// Submit, waking the reader only when enough has piled up (see config::WAKEUP_BYTES).
+#[inline(always)]
+pub fn submit<T>(entry: RingBufEntry<T>) {
+    let pending = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
+    let flags = if pending >= config::wakeup_bytes() { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
+    entry.submit(flags as u64);
+}
+
+#[inline(always)]
+pub fn fill_header(header: *mut Header, kind: Kind, tgid: u32, tid: u32) {
+    unsafe {
+        (*header).kind = kind as u32;
+        (*header).cpu = bpf_get_smp_processor_id();
+        (*header).ts_ns = bpf_ktime_get_ns();
+        (*header).pid = tgid;
+        (*header).tid = tid;
+        (*header).ppid = task::parent_tgid(task::current_task());
+        (*header)._pad = 0;
+        (*header).comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    }
+}
+
+/// Syscall arguments in ABI order from the `struct pt_regs` the syscall was entered
+/// with (arch/x86/include/asm/ptrace.h): one 64-byte read covers r10..di.
+#[inline(always)]
+pub fn syscall_args(regs: *const u8) -> [u64; 6] {
+    // Offsets in pt_regs: r10 56, r9 64, r8 72, ax 80, cx 88, dx 96, si 104, di 112.
+    let block: [u64; 8] =
+        unsafe { bpf_probe_read_kernel(regs.add(56).cast::<[u64; 8]>()).unwrap_or([0; 8]) };
+    [block[7], block[6], block[5], block[0], block[2], block[1]]
+}
+
+/// Reserve and fill everything but the payload of a syscall record; the caller fills
+/// the payload in place (payloads are too large for the 512-byte BPF stack) and submits.
+#[inline(always)]
+pub fn syscall_record<P: 'static>(call: &Call) -> Option<RingBufEntry<SyscallEvent<P>>> {
+    let mut entry = reserve::<SyscallEvent<P>>(call.kind)?;
+    let record = entry.as_mut_ptr();
+    unsafe {
+        fill_header(&raw mut (*record).header, call.kind, call.tgid, call.tid);
+        (*record).ret = call.ret;
+        (*record).args = call.args;
+    }
+    Some(entry)
+}

@@ -1,0 +1,32 @@
+//! Maps shared with the collector.
+use aya_ebpf::{
+    macros::map,
+    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+};
+use fdwatch_common::MAX_KIND;
+
+/// Every event, as a typed record (fdwatch-common). The collector may resize it.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(16 << 20, 0);
+
+/// Failed ring-buffer reservations, per CPU, indexed by kind id: never silent.
+#[map]
+pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_KIND, 0);
+
+/// tgids to report when `FILTER_WATCHED` is set (value unused).
+#[map]
+pub static WATCHED: HashMap<u32, u8> = HashMap::with_max_entries(1 << 16, 0);
+
+/// Entry-time state of a blocking call, by thread id, joined at exit. LRU so a thread
+/// killed inside select() cannot leak its slot.
+#[map]
+pub static ENTRY: LruHashMap<u32, Entry> = LruHashMap::with_max_entries(1 << 14, 0);
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub start_ns: u64,
+    pub timeout_sec: i64,
+    pub timeout_subsec: i64,
+    pub has_timeout: u64,
+}

@@ -1,0 +1,99 @@
+//! Reads from kernel memory at the BTF offsets the collector resolved.
+use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
+use fdwatch_common::FdObject;
+
+use crate::config::offsets;
+
+#[inline(always)]
+unsafe fn read<T>(base: *const u8, offset: u32) -> Option<T> {
+    if base.is_null() {
+        return None;
+    }
+    unsafe { bpf_probe_read_kernel(base.add(offset as usize).cast::<T>()).ok() }
+}
+
+#[inline(always)]
+pub fn current_task() -> *const u8 {
+    unsafe { bpf_get_current_task() as *const u8 }
+}
+
+/// tgid of `task->real_parent` (0 if unreadable).
+#[inline(always)]
+pub fn parent_tgid(task: *const u8) -> u32 {
+    let off = offsets();
+    unsafe {
+        read::<*const u8>(task, off.task_real_parent)
+            .and_then(|parent| read::<u32>(parent, off.task_tgid))
+            .unwrap_or(0)
+    }
+}
+
+#[inline(always)]
+pub fn tgid_of(task: *const u8) -> u32 {
+    unsafe { read::<u32>(task, offsets().task_tgid).unwrap_or(0) }
+}
+
+#[inline(always)]
+pub fn pid_of(task: *const u8) -> u32 {
+    unsafe { read::<u32>(task, offsets().task_pid).unwrap_or(0) }
+}
+
+#[inline(always)]
+pub fn files_of(task: *const u8) -> u64 {
+    unsafe { read::<u64>(task, offsets().task_files).unwrap_or(0) }
+}
+
+#[inline(always)]
+pub fn exit_code_of(task: *const u8) -> u32 {
+    unsafe { read::<u32>(task, offsets().task_exit_code).unwrap_or(0) }
+}
+
+/// `bprm->filename`, the path exec was given (kernel memory).
+#[inline(always)]
+pub fn binprm_filename(bprm: *const u8) -> *const u8 {
+    unsafe { read::<*const u8>(bprm, offsets().binprm_filename).unwrap_or(core::ptr::null()) }
+}
+
+/// What the current task's `fd` refers to: `current->files->fdt->fd[fd]` (fs/file.c),
+/// then its inode. Called right after the syscall installed the fd, in the same task,
+/// so the slot holds the new file unless another thread raced a close in between.
+#[inline(always)]
+pub fn fd_object(fd: i64) -> FdObject {
+    let mut object = FdObject::default();
+    if fd < 0 {
+        return object;
+    }
+    let off = offsets();
+    unsafe {
+        let Some(files) = read::<*const u8>(current_task(), off.task_files) else {
+            return object;
+        };
+        let Some(fdt) = read::<*const u8>(files, off.files_fdt) else {
+            return object;
+        };
+        let Some(max_fds) = read::<u32>(fdt, off.fdtable_max_fds) else {
+            return object;
+        };
+        if fd >= max_fds as i64 {
+            return object;
+        }
+        let Some(slots) = read::<*const u8>(fdt, off.fdtable_fd) else {
+            return object;
+        };
+        let Some(file) = read::<*const u8>(slots, (fd as u32) * 8) else {
+            return object;
+        };
+        let Some(inode) = read::<*const u8>(file, off.file_inode) else {
+            return object;
+        };
+        object.file_flags = read::<u32>(file, off.file_flags).unwrap_or(0);
+        object.mode = read::<u16>(inode, off.inode_mode).unwrap_or(0);
+        object.ino = read::<u64>(inode, off.inode_ino).unwrap_or(0);
+        object.rdev = read::<u32>(inode, off.inode_rdev).unwrap_or(0);
+        object.dev = read::<*const u8>(inode, off.inode_sb)
+            .and_then(|sb| read::<u32>(sb, off.super_block_dev))
+            .unwrap_or(0);
+        object.valid = 1;
+    }
+    object
+}

@@ -1,0 +1,373 @@
+//! An event's arguments under their man-page names, with values made readable. Both
+//! sinks (JSON and text) and, later, alert evidence render from this one description.
+use std::borrow::Cow;
+
+use fdwatch_common::{FdObject, Kind, PollFd, SockAddr};
+
+use super::{
+    event::{Body, Event, Payload},
+    names::{flags, sockaddr::format_sockaddr},
+};
+
+/// A readable argument value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Str(Cow<'static, str>),
+    Bool(bool),
+    Null,
+    List(Vec<Value>),
+    Object(Vec<(&'static str, Value)>),
+}
+
+pub type Fields = Vec<(&'static str, Value)>;
+
+fn fd(raw: u64) -> Value {
+    Value::Int(raw as i32 as i64)
+}
+
+fn int(raw: u64) -> Value {
+    Value::Int(raw as i64)
+}
+
+fn uint32(raw: u64) -> Value {
+    Value::Int(raw as u32 as i64)
+}
+
+fn text(s: String) -> Value {
+    Value::Str(Cow::Owned(s))
+}
+
+fn addr(a: &SockAddr) -> Value {
+    let len = (a.len as usize).min(a.bytes.len());
+    format_sockaddr(&a.bytes[..len]).map_or(Value::Null, text)
+}
+
+fn mode(raw: u64) -> Value {
+    text(format!("{:04o}", raw & 0o7777))
+}
+
+/// `{ sec, usec|nsec }` of a timeout passed by pointer, or null for "wait forever".
+fn timeout(has: u32, sec: i64, subsec: i64, unit: &'static str) -> Value {
+    if has == 0 {
+        Value::Null
+    } else {
+        Value::Object(vec![("sec", Value::Int(sec)), (unit, Value::Int(subsec))])
+    }
+}
+
+fn poll_fds(entries: &[PollFd], show_revents: bool) -> Value {
+    Value::List(
+        entries
+            .iter()
+            .map(|p| {
+                let mut o = vec![("fd", Value::Int(p.fd as i64)), ("events", text(flags::poll_events(p.events)))];
+                if show_revents {
+                    o.push(("revents", text(flags::poll_events(p.revents))));
+                }
+                Value::Object(o)
+            })
+            .collect(),
+    )
+}
+
+/// What kind of object an inode is, from `i_mode & S_IFMT` (inode(7)).
+pub fn object_type(object: &FdObject) -> &'static str {
+    match u32::from(object.mode) & libc::S_IFMT {
+        libc::S_IFIFO => "pipe",
+        libc::S_IFSOCK => "socket",
+        libc::S_IFREG => "file",
+        libc::S_IFDIR => "dir",
+        libc::S_IFCHR => "chr",
+        libc::S_IFBLK => "blk",
+        libc::S_IFLNK => "link",
+        // Anonymous inodes (eventfd, epoll, timerfd, ...) have no file type bits.
+        _ => "anon",
+    }
+}
+
+/// The kernel's dev_t: major in the high 12 bits above 20 minor bits (kdev_t.h).
+fn dev_text(dev: u32) -> String {
+    format!("{}:{}", dev >> 20, dev & 0xfffff)
+}
+
+fn object(o: &FdObject) -> Value {
+    if o.valid == 0 {
+        return Value::Null;
+    }
+    let kind = object_type(o);
+    let mut fields = vec![("type", Value::Str(Cow::Borrowed(kind))), ("ino", Value::Int(o.ino as i64))];
+    match kind {
+        "pipe" => {
+            let end = match o.file_flags & libc::O_ACCMODE as u32 {
+                x if x == libc::O_RDONLY as u32 => "read",
+                x if x == libc::O_WRONLY as u32 => "write",
+                _ => "both",
+            };
+            fields.push(("end", Value::Str(Cow::Borrowed(end))));
+        }
+        "chr" | "blk" => fields.push(("rdev", text(dev_text(o.rdev)))),
+        _ => fields.push(("dev", text(dev_text(o.dev)))),
+    }
+    Value::Object(fields)
+}
+
+/// The arguments (and for creators, the objects) of `event`, in man-page order.
+pub fn describe(event: &Event) -> Fields {
+    let (args, payload, ret) = match &event.body {
+        Body::Syscall { args, payload, ret } => (args, payload, *ret),
+        Body::Fork(f) => {
+            return vec![
+                ("child_pid", Value::Int(f.child_pid as i64)),
+                ("child_tid", Value::Int(f.child_tid as i64)),
+                ("thread", Value::Bool(f.is_thread != 0)),
+                ("files_shared", Value::Bool(f.shares_files != 0)),
+            ];
+        }
+        Body::Exec(e) => {
+            let len = (e.filename.len as usize).min(e.filename.bytes.len());
+            return vec![
+                ("filename", text(String::from_utf8_lossy(&e.filename.bytes[..len]).into_owned())),
+                ("old_tid", Value::Int(e.old_tid as i64)),
+            ];
+        }
+        Body::Exit(e) => return exit_fields(e.exit_code, e.group_dead != 0),
+    };
+    let a = args;
+    let ok = ret >= 0;
+    match (event.kind, payload) {
+        (Kind::Dup, _) => vec![("oldfd", fd(a[0]))],
+        (Kind::Dup2, _) => vec![("oldfd", fd(a[0])), ("newfd", fd(a[1]))],
+        (Kind::Dup3, _) => {
+            vec![("oldfd", fd(a[0])), ("newfd", fd(a[1])), ("flags", text(flags::dup3_flags(a[2])))]
+        }
+        (Kind::Close, _) => vec![("fd", fd(a[0]))],
+        (Kind::CloseRange, _) => vec![
+            ("first", uint32(a[0])),
+            ("last", uint32(a[1])),
+            ("flags", text(flags::close_range_flags(a[2]))),
+        ],
+        (Kind::Fcntl, _) => {
+            let cmd = a[1] & 0xffff_ffff;
+            let arg = if cmd == libc::F_SETFD as u64 { text(flags::fd_flags(a[2])) } else { fd(a[2]) };
+            vec![("fd", fd(a[0])), ("cmd", text(flags::fcntl_cmd(cmd))), ("arg", arg)]
+        }
+        (Kind::Socket, Payload::NewFd(p)) => vec![
+            ("domain", text(flags::socket_domain(a[0]))),
+            ("type", text(flags::socket_type(a[1]))),
+            ("protocol", text(flags::socket_protocol(a[0], a[2]))),
+            ("object", object(&p.object)),
+        ],
+        (Kind::Socketpair, Payload::FdPair(p)) => vec![
+            ("domain", text(flags::socket_domain(a[0]))),
+            ("type", text(flags::socket_type(a[1]))),
+            ("protocol", text(flags::socket_protocol(a[0], a[2]))),
+            ("sv", pair(ok, p.fds)),
+            ("objects", Value::List(p.objects.iter().map(object).collect())),
+        ],
+        (Kind::Pipe | Kind::Pipe2, Payload::FdPair(p)) => {
+            let mut f = vec![("pipefd", pair(ok, p.fds))];
+            if event.kind == Kind::Pipe2 {
+                f.push(("flags", text(flags::pipe2_flags(a[1]))));
+            }
+            f.push(("objects", Value::List(p.objects.iter().map(object).collect())));
+            f
+        }
+        (Kind::Open | Kind::Openat | Kind::Openat2, Payload::Open(p)) => {
+            let len = (p.path.len as usize).min(p.path.bytes.len());
+            let path = text(String::from_utf8_lossy(&p.path.bytes[..len]).into_owned());
+            let mut f = Vec::with_capacity(5);
+            match event.kind {
+                Kind::Open => {
+                    f.push(("pathname", path));
+                    f.push(("flags", text(flags::open_flags(a[1]))));
+                    f.push(("mode", mode(a[2])));
+                }
+                Kind::Openat => {
+                    f.push(("dirfd", text(flags::dirfd(a[0]))));
+                    f.push(("pathname", path));
+                    f.push(("flags", text(flags::open_flags(a[2]))));
+                    f.push(("mode", mode(a[3])));
+                }
+                _ => {
+                    f.push(("dirfd", text(flags::dirfd(a[0]))));
+                    f.push(("pathname", path));
+                    f.push((
+                        "how",
+                        Value::Object(vec![
+                            ("flags", text(flags::open_flags(p.how[0]))),
+                            ("mode", mode(p.how[1])),
+                            ("resolve", text(flags::resolve_flags(p.how[2]))),
+                        ]),
+                    ));
+                }
+            }
+            if p.path.truncated != 0 {
+                f.push(("pathname_truncated", Value::Bool(true)));
+            }
+            f.push(("object", object(&p.object)));
+            f
+        }
+        (Kind::Accept | Kind::Accept4, Payload::Accept(p)) => {
+            let mut f = vec![("sockfd", fd(a[0])), ("addr", addr(&p.addr))];
+            if event.kind == Kind::Accept4 {
+                f.push(("flags", text(flags::sock_flags(a[3]))));
+            }
+            f.push(("object", object(&p.object)));
+            f
+        }
+        (Kind::Connect, Payload::Addr(p)) => {
+            vec![("sockfd", fd(a[0])), ("addr", addr(&p.addr)), ("addrlen", uint32(a[2]))]
+        }
+        (Kind::Sendto, Payload::Addr(p)) => vec![
+            ("sockfd", fd(a[0])),
+            ("len", int(a[2])),
+            ("flags", text(flags::msg_flags(a[3]))),
+            ("addr", addr(&p.addr)),
+            ("addrlen", uint32(a[5])),
+        ],
+        (Kind::Sendmsg, Payload::Addr(p)) => vec![
+            ("sockfd", fd(a[0])),
+            ("flags", text(flags::msg_flags(a[2]))),
+            ("addr", addr(&p.addr)),
+        ],
+        (Kind::Sendmmsg, Payload::Addr(p)) => vec![
+            ("sockfd", fd(a[0])),
+            ("vlen", uint32(a[2])),
+            ("flags", text(flags::msg_flags(a[3]))),
+            ("addr", addr(&p.addr)),
+        ],
+        (Kind::Select | Kind::Pselect6, Payload::Wait(w)) => {
+            let unit = if event.kind == Kind::Select { "usec" } else { "nsec" };
+            vec![
+                ("nfds", fd(a[0])),
+                ("timeout", timeout(w.has_timeout, w.timeout_sec, w.timeout_subsec, unit)),
+                ("duration_ns", Value::Int(w.duration_ns as i64)),
+            ]
+        }
+        (Kind::Poll | Kind::Ppoll, Payload::Wait(w)) => {
+            let t = if event.kind == Kind::Poll {
+                fd(a[2])
+            } else {
+                timeout(w.has_timeout, w.timeout_sec, w.timeout_subsec, "nsec")
+            };
+            let n = (w.nentries as usize).min(w.fds.len());
+            vec![
+                ("nfds", uint32(a[1])),
+                ("timeout", t),
+                ("fds", poll_fds(&w.fds[..n], ok)),
+                ("duration_ns", Value::Int(w.duration_ns as i64)),
+            ]
+        }
+        // A kind whose payload shape disagrees cannot come out of decode(); show the
+        // raw registers rather than nothing.
+        _ => vec![("args", Value::List(a.iter().map(|&x| int(x)).collect()))],
+    }
+}
+
+fn pair(ok: bool, fds: [i32; 2]) -> Value {
+    if ok {
+        Value::List(vec![Value::Int(fds[0] as i64), Value::Int(fds[1] as i64)])
+    } else {
+        Value::Null
+    }
+}
+
+/// wait(2) status: exited with a code, or killed by a signal.
+fn exit_fields(status: u32, group_dead: bool) -> Fields {
+    let mut f = vec![("group_dead", Value::Bool(group_dead))];
+    let signal = status & 0x7f;
+    if signal == 0 {
+        f.push(("exit_code", Value::Int(((status >> 8) & 0xff) as i64)));
+    } else {
+        f.push(("signal", text(signal_name(signal as i32))));
+    }
+    f
+}
+
+fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal).map_or_else(|_| format!("SIG{signal}"), |s| s.as_str().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use fdwatch_common::{Header, NewFd, WaitPayload};
+
+    use super::*;
+
+    fn event(kind: Kind, ret: i64, args: [u64; 6], payload: Payload) -> Event {
+        Event { kind, header: Header { kind: kind as u32, ..Default::default() }, body: Body::Syscall { ret, args, payload } }
+    }
+
+    #[test]
+    fn dup2_names_its_arguments() {
+        let e = event(Kind::Dup2, 0, [3, 0, 0, 0, 0, 0], Payload::None);
+        assert_eq!(describe(&e), vec![("oldfd", Value::Int(3)), ("newfd", Value::Int(0))]);
+    }
+
+    #[test]
+    fn negative_fds_stay_negative() {
+        let e = event(Kind::Close, -9, [u32::MAX as u64, 0, 0, 0, 0, 0], Payload::None);
+        assert_eq!(describe(&e), vec![("fd", Value::Int(-1))]);
+    }
+
+    #[test]
+    fn socket_shows_names_and_object() {
+        let object = FdObject { ino: 77, dev: 8, rdev: 0, file_flags: 2, mode: libc::S_IFSOCK as u16 | 0o777, valid: 1 };
+        let e = event(Kind::Socket, 3, [2, 2 | 0o2000000, 0, 0, 0, 0], Payload::NewFd(NewFd { object }));
+        let d = describe(&e);
+        assert_eq!(d[0], ("domain", Value::Str("AF_INET".into())));
+        assert_eq!(d[1], ("type", Value::Str("SOCK_DGRAM|SOCK_CLOEXEC".into())));
+        let Value::Object(o) = &d[3].1 else { panic!("{d:?}") };
+        assert_eq!(o[0], ("type", Value::Str("socket".into())));
+        assert_eq!(o[1], ("ino", Value::Int(77)));
+    }
+
+    #[test]
+    fn poll_shows_revents_only_on_success() {
+        let mut w = WaitPayload { nentries: 1, ..Default::default() };
+        w.fds[0] = PollFd { fd: 7, events: libc::POLLIN, revents: libc::POLLNVAL };
+        let ok = describe(&event(Kind::Poll, 1, [0, 1, 100, 0, 0, 0], Payload::Wait(w)));
+        assert_eq!(ok[1], ("timeout", Value::Int(100)));
+        let Value::List(fds) = &ok[2].1 else { panic!() };
+        assert_eq!(
+            fds[0],
+            Value::Object(vec![
+                ("fd", Value::Int(7)),
+                ("events", Value::Str("POLLIN".into())),
+                ("revents", Value::Str("POLLNVAL".into())),
+            ])
+        );
+        let failed = describe(&event(Kind::Poll, -4, [0, 1, 100, 0, 0, 0], Payload::Wait(w)));
+        let Value::List(fds) = &failed[2].1 else { panic!() };
+        assert_eq!(fds[0], Value::Object(vec![("fd", Value::Int(7)), ("events", Value::Str("POLLIN".into()))]));
+    }
+
+    #[test]
+    fn select_timeout_null_means_forever() {
+        let w = WaitPayload { has_timeout: 0, ..Default::default() };
+        let d = describe(&event(Kind::Select, 0, [1100, 0, 0, 0, 0, 0], Payload::Wait(w)));
+        assert_eq!(d[0], ("nfds", Value::Int(1100)));
+        assert_eq!(d[1], ("timeout", Value::Null));
+        let w = WaitPayload { has_timeout: 1, timeout_sec: 2, timeout_subsec: 5, ..Default::default() };
+        let d = describe(&event(Kind::Pselect6, 0, [5, 0, 0, 0, 0, 0], Payload::Wait(w)));
+        assert_eq!(d[1], ("timeout", Value::Object(vec![("sec", Value::Int(2)), ("nsec", Value::Int(5))])));
+    }
+
+    #[test]
+    fn exit_status_decodes_code_and_signal() {
+        assert_eq!(exit_fields(3 << 8, true)[1], ("exit_code", Value::Int(3)));
+        assert_eq!(exit_fields(9, false)[1], ("signal", Value::Str("SIGKILL".into())));
+    }
+
+    #[test]
+    fn pipe_ends_are_named() {
+        let read_end = FdObject { ino: 5, mode: libc::S_IFIFO as u16 | 0o600, file_flags: libc::O_RDONLY as u32, valid: 1, ..Default::default() };
+        let Value::Object(o) = object(&read_end) else { panic!() };
+        assert_eq!(o[2], ("end", Value::Str("read".into())));
+        let write_end = FdObject { file_flags: libc::O_WRONLY as u32, ..read_end };
+        let Value::Object(o) = object(&write_end) else { panic!() };
+        assert_eq!(o[2], ("end", Value::Str("write".into())));
+        assert_eq!(object(&FdObject::default()), Value::Null);
+    }
+}

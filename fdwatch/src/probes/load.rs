@@ -1,0 +1,120 @@
+//! Load the eBPF object, configure it, and attach every program.
+use std::os::fd::AsRawFd as _;
+
+use aya::{
+    Btf, Ebpf, EbpfLoader,
+    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    programs::{BtfTracePoint, ProgramError},
+};
+use fdwatch_common::KernelOffsets;
+
+use super::programs::PROGRAMS;
+use crate::error::Failure;
+
+/// What the loader needs to know from the command line.
+pub struct Settings<'a> {
+    /// tgids to report (`--pid`); empty: the whole host.
+    pub watched: &'a [u32],
+    pub follow: bool,
+    pub ring_bytes: u32,
+    pub wakeup_bytes: u64,
+}
+
+/// The attached probes and the maps the collector reads. Dropping it detaches all.
+pub struct Probes {
+    // Owns the programs and their links; kept alive for as long as we collect.
+    _ebpf: Ebpf,
+    pub events: RingBuf<MapData>,
+    pub lost: PerCpuArray<MapData, u64>,
+    pub attached: usize,
+}
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fdwatch"));
+
+pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Failure> {
+    // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; this one charges the
+    // cgroup and we may not raise the hard limit (no CAP_SYS_RESOURCE), so a failure
+    // here is expected and harmless.
+    raise_memlock();
+    let btf = Btf::from_sys_fs().map_err(|e| {
+        Failure::env(format!(
+            "cannot read kernel BTF /sys/kernel/btf/vmlinux ({e}); fdwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"
+        ))
+    })?;
+    let own_tgid = std::process::id();
+    let filter = u32::from(!settings.watched.is_empty());
+    let follow = u32::from(settings.follow);
+    let mut ebpf = EbpfLoader::new()
+        .btf(Some(&btf))
+        .override_global("FDWATCH_TGID", &own_tgid, true)
+        .override_global("FILTER_WATCHED", &filter, true)
+        .override_global("FOLLOW_CHILDREN", &follow, true)
+        .override_global("WAKEUP_BYTES", &settings.wakeup_bytes, true)
+        .override_global("OFFSETS", offsets, true)
+        .map_max_entries("EVENTS", settings.ring_bytes)
+        .load(OBJECT)
+        .map_err(|e| Failure::env(format!("cannot load the eBPF object: {e}")))?;
+
+    {
+        let map = ebpf.map_mut("WATCHED").ok_or_else(|| missing_map("WATCHED"))?;
+        let mut watched: HashMap<_, u32, u8> =
+            HashMap::try_from(map).map_err(|e| Failure::env(format!("map WATCHED: {e}")))?;
+        for &pid in settings.watched {
+            watched
+                .insert(pid, 1, 0)
+                .map_err(|e| Failure::env(format!("cannot watch pid {pid}: {e}")))?;
+        }
+    }
+
+    let mut attached = 0;
+    for program in PROGRAMS {
+        attach(&mut ebpf, &btf, program.name, program.tracepoint)?;
+        attached += 1;
+    }
+
+    let events = ebpf.take_map("EVENTS").ok_or_else(|| missing_map("EVENTS"))?;
+    let events = RingBuf::try_from(events).map_err(|e| Failure::env(format!("map EVENTS: {e}")))?;
+    let lost = ebpf.take_map("LOST").ok_or_else(|| missing_map("LOST"))?;
+    let lost = PerCpuArray::try_from(lost).map_err(|e| Failure::env(format!("map LOST: {e}")))?;
+    debug_assert!(events.as_raw_fd() >= 0);
+    Ok(Probes { _ebpf: ebpf, events, lost, attached })
+}
+
+fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, tracepoint: &str) -> Result<(), Failure> {
+    let program = ebpf
+        .program_mut(name)
+        .ok_or_else(|| Failure::env(format!("the eBPF object has no program {name} (rebuild fdwatch)")))?;
+    let result = (|| {
+        let p: &mut BtfTracePoint = program.try_into()?;
+        p.load(tracepoint, btf)?;
+        p.attach().map(drop)
+    })();
+    result.map_err(|e| Failure::env(describe_program_error(name, &format!("tp_btf/{tracepoint}"), e)))
+}
+
+/// One line naming the program and hook; for a verifier rejection, its last lines.
+fn describe_program_error(name: &str, hook: &str, error: ProgramError) -> String {
+    match error {
+        ProgramError::LoadError { io_error, verifier_log } => {
+            let log = verifier_log.to_string();
+            let tail: Vec<&str> =
+                log.lines().filter(|l| !l.trim().is_empty()).rev().take(4).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!(
+                "the kernel rejected eBPF program {name} ({hook}): {io_error}; verifier: {}",
+                tail.join(" | ")
+            )
+        }
+        other => format!("cannot attach eBPF program {name} to {hook}: {other}"),
+    }
+}
+
+fn missing_map(name: &str) -> Failure {
+    Failure::env(format!("the eBPF object has no map {name} (rebuild fdwatch)"))
+}
+
+fn raise_memlock() {
+    let limit = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: setrlimit only reads the struct we pass.
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) };
+}

@@ -1,0 +1,110 @@
+//! NDJSON records (the output contract in DESIGN.md): one object per line, written
+//! straight into the output buffer without building a tree per event.
+use std::io::Write as _;
+
+use crate::decode::args::Value;
+
+/// Writes one JSON object; `end()` closes it and the line.
+pub struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    pub fn new(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, first: true }
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        string(self.out, key);
+        self.out.push(b':');
+    }
+
+    pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
+        self.key(key);
+        string(self.out, value);
+        self
+    }
+
+    pub fn int(&mut self, key: &str, value: i64) -> &mut Self {
+        self.key(key);
+        let _ = write!(self.out, "{value}");
+        self
+    }
+
+    pub fn value(&mut self, key: &str, value: &Value) -> &mut Self {
+        self.key(key);
+        write_value(self.out, value);
+        self
+    }
+
+    /// Close the object and the line.
+    pub fn end(&mut self) {
+        self.out.extend_from_slice(b"}\n");
+    }
+}
+
+fn string(out: &mut Vec<u8>, s: &str) {
+    // serde_json escapes exactly as JSON requires; writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Str(s) => string(out, s),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::List(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(fields) => {
+            out.push(b'{');
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(out, k);
+                out.push(b':');
+                write_value(out, v);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_valid_escaped_json_lines() {
+        let mut out = Vec::new();
+        Obj::new(&mut out)
+            .str("type", "event")
+            .int("pid", -1)
+            .str("comm", "a\"b\n")
+            .value("x", &Value::List(vec![Value::Null, Value::Bool(true), Value::Object(vec![("k", Value::Int(1))])]))
+            .end();
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.ends_with('\n'));
+        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(v["comm"], "a\"b\n");
+        assert_eq!(v["x"][2]["k"], 1);
+        assert_eq!(v["pid"], -1);
+    }
+}

@@ -1,0 +1,222 @@
+//! Where records go: NDJSON or text, on stdout. Records are assembled in a buffer and
+//! written when the collector has drained a batch from the ring buffer, so every line
+//! is complete and none waits longer than one batch.
+pub mod json;
+pub mod text;
+
+use std::io::{self, Write};
+
+use fdwatch_common::Kind;
+
+use crate::{
+    clock::Clock,
+    decode::{Body, Event, args},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Text,
+}
+
+/// Counts per record kind (index = kind id).
+pub type PerKind = [u64; fdwatch_common::MAX_KIND as usize];
+
+/// Where events were lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossSite {
+    /// The probes found the ring buffer full.
+    KernelRingBuffer,
+    /// The collector could not decode a record.
+    Userspace,
+}
+
+impl LossSite {
+    fn name(self) -> &'static str {
+        match self {
+            LossSite::KernelRingBuffer => "kernel_ring_buffer",
+            LossSite::Userspace => "userspace",
+        }
+    }
+}
+
+pub struct Sink {
+    format: Format,
+    clock: Clock,
+    host: String,
+    buf: Vec<u8>,
+    line: String,
+    out: Box<dyn Write>,
+}
+
+pub struct Ready {
+    pub probes: usize,
+    pub watched: Vec<u32>,
+    pub follow: bool,
+}
+
+pub struct Stats {
+    pub events: PerKind,
+    pub kernel_lost: u64,
+    pub userspace_lost: u64,
+    pub elapsed_ns: u64,
+}
+
+fn kind_counts(counts: &PerKind) -> args::Value {
+    args::Value::Object(
+        Kind::ALL
+            .iter()
+            .filter(|k| counts[**k as usize] > 0)
+            .map(|k| (k.name(), args::Value::Int(counts[*k as usize] as i64)))
+            .collect(),
+    )
+}
+
+impl Sink {
+    pub fn new(format: Format, clock: Clock, out: Box<dyn Write>) -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default();
+        Self { format, clock, host, buf: Vec::with_capacity(1 << 16), line: String::new(), out }
+    }
+
+    fn record(&mut self, kind: &str, ts_ns: u64) -> json::Obj<'_> {
+        let ts = self.clock.rfc3339(ts_ns);
+        let mut obj = json::Obj::new(&mut self.buf);
+        obj.str("type", kind).str("ts", &ts).str("host", &self.host);
+        obj
+    }
+
+    /// First record, once every probe is attached: a script may start its workload.
+    pub fn ready(&mut self, ready: &Ready) -> io::Result<()> {
+        match self.format {
+            Format::Json => {
+                let watched = args::Value::List(ready.watched.iter().map(|p| args::Value::Int(*p as i64)).collect());
+                self.record("ready", Clock::monotonic_now_ns())
+                    .int("probes", ready.probes as i64)
+                    .int("collector_pid", std::process::id() as i64)
+                    .value("watched", &watched)
+                    .value("follow", &args::Value::Bool(ready.follow))
+                    .end();
+                self.flush()
+            }
+            Format::Text => {
+                let scope = if ready.watched.is_empty() {
+                    "the whole host".to_owned()
+                } else {
+                    let pids: Vec<String> = ready.watched.iter().map(u32::to_string).collect();
+                    format!("pid {}{}", pids.join(", "), if ready.follow { " and its children" } else { "" })
+                };
+                eprintln!("fdwatch: ready: {} probes attached, watching {scope}", ready.probes);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn event(&mut self, event: &Event) {
+        let fields = args::describe(event);
+        let h = &event.header;
+        match self.format {
+            Format::Json => {
+                let comm = event.comm();
+                let ts = self.clock.rfc3339(h.ts_ns);
+                let mut obj = json::Obj::new(&mut self.buf);
+                obj.str("type", "event")
+                    .str("ts", &ts)
+                    .str("host", &self.host)
+                    .int("pid", h.pid as i64)
+                    .int("tid", h.tid as i64)
+                    .int("ppid", h.ppid as i64)
+                    .str("comm", &comm)
+                    .str("syscall", event.kind.name());
+                for (k, v) in &fields {
+                    obj.value(k, v);
+                }
+                if let Some(ret) = event.ret() {
+                    obj.int("ret", ret);
+                    if let Some(errno) = event.errno() {
+                        obj.str("errno", &crate::decode::names::errno::errno_name(errno));
+                    }
+                }
+                obj.end();
+            }
+            Format::Text => {
+                let ts = self.clock.rfc3339(h.ts_ns);
+                self.line.clear();
+                let line = &mut self.line;
+                let _ = std::fmt::Write::write_fmt(
+                    line,
+                    format_args!("{} {}[{}/{}] {}(", text::time_of_day(&ts), event.comm(), h.pid, h.tid, event.kind.name()),
+                );
+                text::write_fields(line, &fields);
+                line.push(')');
+                if let Body::Syscall { ret, .. } = event.body {
+                    match event.errno() {
+                        Some(errno) => {
+                            let _ = std::fmt::Write::write_fmt(
+                                line,
+                                format_args!(" = -1 {}", crate::decode::names::errno::errno_name(errno)),
+                            );
+                        }
+                        None => {
+                            let _ = std::fmt::Write::write_fmt(line, format_args!(" = {ret}"));
+                        }
+                    }
+                }
+                line.push('\n');
+                self.buf.extend_from_slice(line.as_bytes());
+            }
+        }
+    }
+
+    /// Events lost since the last report, per kind.
+    pub fn loss(&mut self, site: LossSite, lost: &PerKind, total: u64) {
+        match self.format {
+            Format::Json => {
+                self.record("loss", Clock::monotonic_now_ns())
+                    .str("where", site.name())
+                    .int("count", total as i64)
+                    .value("by_kind", &kind_counts(lost))
+                    .end();
+            }
+            Format::Text => {
+                self.line.clear();
+                text::write_value(&mut self.line, &kind_counts(lost));
+                let msg = format!("!! fdwatch lost {total} events ({}): {}\n", site.name(), self.line);
+                self.buf.extend_from_slice(msg.as_bytes());
+            }
+        }
+    }
+
+    /// Totals at the end of a run.
+    pub fn stats(&mut self, stats: &Stats) {
+        let total: u64 = stats.events.iter().sum();
+        match self.format {
+            Format::Json => {
+                self.record("stats", Clock::monotonic_now_ns())
+                    .int("events", total as i64)
+                    .value("by_kind", &kind_counts(&stats.events))
+                    .int("kernel_lost", stats.kernel_lost as i64)
+                    .int("userspace_lost", stats.userspace_lost as i64)
+                    .int("elapsed_ns", stats.elapsed_ns as i64)
+                    .end();
+            }
+            Format::Text => eprintln!(
+                "fdwatch: {total} events in {:.1} s, {} lost in the kernel ring buffer, {} in userspace",
+                stats.elapsed_ns as f64 / 1e9,
+                stats.kernel_lost,
+                stats.userspace_lost
+            ),
+        }
+    }
+
+    /// Write out everything buffered. Err means stdout is gone (e.g. a closed pipe).
+    pub fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            let result = self.out.write_all(&self.buf).and_then(|()| self.out.flush());
+            self.buf.clear();
+            result?;
+        }
+        Ok(())
+    }
+}
