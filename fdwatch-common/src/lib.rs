@@ -156,18 +156,18 @@ pub struct OpenPayload {
     pub path: Path,
 }
 
-/// select, pselect6, poll, ppoll: what the caller asked to wait for, how long it
-/// waited, and (poll/ppoll) the first entries' returned events.
+/// select, pselect6, poll, ppoll: the timeout the kernel wrote back, and (poll/ppoll)
+/// the first entries' returned events.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WaitPayload {
-    /// Time spent in the syscall, from the entry probe.
-    pub duration_ns: u64,
-    /// The timeout as passed in (seconds, and micro- or nanoseconds per the syscall),
-    /// read at entry because select/pselect6/ppoll overwrite it with the time left.
+    /// select/pselect6/ppoll write the time *not* slept back into the caller's timeout
+    /// (select(2) NOTES, ppoll(2)); this is that value, read at exit (seconds, and
+    /// micro- or nanoseconds per the syscall). The timeout as passed in would need an
+    /// entry hook, which on this kernel costs every syscall on the host (probes/mod.rs).
     pub timeout_sec: i64,
     pub timeout_subsec: i64,
-    /// 0: the timeout pointer was NULL (wait forever) or poll's int timeout is used.
+    /// 0: the timeout pointer was NULL (wait forever), or poll's int timeout is used.
     pub has_timeout: u32,
     /// poll/ppoll: how many of `fds` are valid.
     pub nentries: u32,
@@ -245,7 +245,7 @@ const _: () = {
     assert!(size_of::<SyscallEvent<AddrPayload>>() == 240);
     assert!(size_of::<SyscallEvent<AcceptPayload>>() == 264);
     assert!(size_of::<SyscallEvent<OpenPayload>>() == 416);
-    assert!(size_of::<SyscallEvent<WaitPayload>>() == 104 + 32 + 8 * POLL_ENTRIES);
+    assert!(size_of::<SyscallEvent<WaitPayload>>() == 104 + 24 + 8 * POLL_ENTRIES);
     assert!(size_of::<ForkEvent>() == 64);
     assert!(size_of::<ExecEvent>() == 48 + 8 + 8 + PATH_LEN);
     assert!(size_of::<ExitEvent>() == 56);

@@ -1,7 +1,7 @@
 //! Maps shared with the collector.
 use aya_ebpf::{
     macros::map,
-    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+    maps::{HashMap, PerCpuArray, RingBuf},
 };
 use fdwatch_common::MAX_KIND;
 
@@ -17,16 +17,3 @@ pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_KIND, 0);
 #[map]
 pub static WATCHED: HashMap<u32, u8> = HashMap::with_max_entries(1 << 16, 0);
 
-/// Entry-time state of a blocking call, by thread id, joined at exit. LRU so a thread
-/// killed inside select() cannot leak its slot.
-#[map]
-pub static ENTRY: LruHashMap<u32, Entry> = LruHashMap::with_max_entries(1 << 14, 0);
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct Entry {
-    pub start_ns: u64,
-    pub timeout_sec: i64,
-    pub timeout_subsec: i64,
-    pub has_timeout: u64,
-}

@@ -39,7 +39,9 @@ struct Counters {
 
 pub async fn run(probes: Probes, mut sink: Sink, options: Options) -> Result<(), Failure> {
     let Probes { events, lost, .. } = probes;
-    let mut ring = AsyncFd::with_interest(events, Interest::READABLE)
+    // SAFETY: the RingBuf owns its map fd, which stays open and unchanged for as long
+    // as the AsyncFd owns the RingBuf.
+    let mut ring = unsafe { AsyncFd::register_with_interest(events, Interest::READABLE) }
         .map_err(|e| Failure::env(format!("cannot poll the ring buffer: {e}")))?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(signal_failure)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(signal_failure)?;

@@ -47,7 +47,8 @@ fn mode(raw: u64) -> Value {
     text(format!("{:04o}", raw & 0o7777))
 }
 
-/// `{ sec, usec|nsec }` of a timeout passed by pointer, or null for "wait forever".
+/// `{ sec, usec|nsec }` the kernel wrote back into the caller's timeout (the time not
+/// slept), or null when the caller passed none (wait forever).
 fn timeout(has: u32, sec: i64, subsec: i64, unit: &'static str) -> Value {
     if has == 0 {
         Value::Null
@@ -241,23 +242,18 @@ pub fn describe(event: &Event) -> Fields {
             let unit = if event.kind == Kind::Select { "usec" } else { "nsec" };
             vec![
                 ("nfds", fd(a[0])),
-                ("timeout", timeout(w.has_timeout, w.timeout_sec, w.timeout_subsec, unit)),
-                ("duration_ns", Value::Int(w.duration_ns as i64)),
+                ("timeout_left", timeout(w.has_timeout, w.timeout_sec, w.timeout_subsec, unit)),
             ]
         }
         (Kind::Poll | Kind::Ppoll, Payload::Wait(w)) => {
+            // poll's timeout is an int of milliseconds; ppoll's is written back.
             let t = if event.kind == Kind::Poll {
-                fd(a[2])
+                ("timeout", fd(a[2]))
             } else {
-                timeout(w.has_timeout, w.timeout_sec, w.timeout_subsec, "nsec")
+                ("timeout_left", timeout(w.has_timeout, w.timeout_sec, w.timeout_subsec, "nsec"))
             };
             let n = (w.nentries as usize).min(w.fds.len());
-            vec![
-                ("nfds", uint32(a[1])),
-                ("timeout", t),
-                ("fds", poll_fds(&w.fds[..n], ok)),
-                ("duration_ns", Value::Int(w.duration_ns as i64)),
-            ]
+            vec![("nfds", uint32(a[1])), t, ("fds", poll_fds(&w.fds[..n], ok))]
         }
         // A kind whose payload shape disagrees cannot come out of decode(); show the
         // raw registers rather than nothing.
@@ -348,10 +344,10 @@ mod tests {
         let w = WaitPayload { has_timeout: 0, ..Default::default() };
         let d = describe(&event(Kind::Select, 0, [1100, 0, 0, 0, 0, 0], Payload::Wait(w)));
         assert_eq!(d[0], ("nfds", Value::Int(1100)));
-        assert_eq!(d[1], ("timeout", Value::Null));
+        assert_eq!(d[1], ("timeout_left", Value::Null));
         let w = WaitPayload { has_timeout: 1, timeout_sec: 2, timeout_subsec: 5, ..Default::default() };
         let d = describe(&event(Kind::Pselect6, 0, [5, 0, 0, 0, 0, 0], Payload::Wait(w)));
-        assert_eq!(d[1], ("timeout", Value::Object(vec![("sec", Value::Int(2)), ("nsec", Value::Int(5))])));
+        assert_eq!(d[1], ("timeout_left", Value::Object(vec![("sec", Value::Int(2)), ("nsec", Value::Int(5))])));
     }
 
     #[test]

@@ -168,7 +168,7 @@ mod tests {
                     encode(&SyscallEvent { header: header(kind), ret: 3, args, payload: OpenPayload { object: object(11), how: [1, 2, 3], path } })
                 }
                 PayloadShape::Wait => {
-                    let mut wait = WaitPayload { duration_ns: 7, timeout_sec: 1, timeout_subsec: 5, has_timeout: 1, nentries: 1, ..Default::default() };
+                    let mut wait = WaitPayload { timeout_sec: 7, timeout_subsec: 5, has_timeout: 1, nentries: 1, ..Default::default() };
                     wait.fds[0] = PollFd { fd: 9, events: 1, revents: 0x20 };
                     encode(&SyscallEvent { header: header(kind), ret: 1, args, payload: wait })
                 }
@@ -197,7 +197,7 @@ mod tests {
                     assert_eq!((&p.path.bytes[..4], p.how), (&b"/tmp"[..], [1, 2, 3]));
                 }
                 (PayloadShape::Wait, Body::Syscall { payload: Payload::Wait(p), .. }) => {
-                    assert_eq!((p.duration_ns, p.fds[0].revents), (7, 0x20));
+                    assert_eq!((p.timeout_sec, p.fds[0].revents), (7, 0x20));
                 }
                 (PayloadShape::Fork, Body::Fork(f)) => assert_eq!(f.child_pid, 200),
                 (PayloadShape::Exec, Body::Exec(e)) => assert_eq!(e.old_tid, 100),

@@ -11,12 +11,10 @@ const fn tp_btf(name: &'static str, tracepoint: &'static str) -> Program {
 }
 
 /// Process lifecycle first, so that no fd event arrives for a process whose fork the
-/// collector could not have seen; sys_enter before sys_exit, so no exit half of a
-/// select/poll misses an entry half that happened after attach.
+/// collector could not have seen.
 pub const PROGRAMS: &[Program] = &[
     tp_btf("sched_process_fork", "sched_process_fork"),
     tp_btf("sched_process_exec", "sched_process_exec"),
     tp_btf("sched_process_exit", "sched_process_exit"),
-    tp_btf("sys_enter", "sys_enter"),
     tp_btf("sys_exit", "sys_exit"),
 ];
