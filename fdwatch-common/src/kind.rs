@@ -31,6 +31,24 @@ pub enum Kind {
     Fork = 24,
     Exec = 25,
     Exit = 26,
+    Creat = 27,
+    EpollCreate = 28,
+    EpollCreate1 = 29,
+    Eventfd = 30,
+    Eventfd2 = 31,
+    TimerfdCreate = 32,
+    Signalfd = 33,
+    Signalfd4 = 34,
+    InotifyInit = 35,
+    InotifyInit1 = 36,
+    MemfdCreate = 37,
+    PidfdOpen = 38,
+    PidfdGetfd = 39,
+    FanotifyInit = 40,
+    Userfaultfd = 41,
+    PerfEventOpen = 42,
+    IoUringSetup = 43,
+    OpenByHandleAt = 44,
 }
 
 /// Which typed record follows the header.
@@ -49,7 +67,7 @@ pub enum PayloadShape {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 26] = [
+    pub const ALL: [Kind; 44] = [
         Kind::Dup,
         Kind::Dup2,
         Kind::Dup3,
@@ -76,6 +94,24 @@ impl Kind {
         Kind::Fork,
         Kind::Exec,
         Kind::Exit,
+        Kind::Creat,
+        Kind::EpollCreate,
+        Kind::EpollCreate1,
+        Kind::Eventfd,
+        Kind::Eventfd2,
+        Kind::TimerfdCreate,
+        Kind::Signalfd,
+        Kind::Signalfd4,
+        Kind::InotifyInit,
+        Kind::InotifyInit1,
+        Kind::MemfdCreate,
+        Kind::PidfdOpen,
+        Kind::PidfdGetfd,
+        Kind::FanotifyInit,
+        Kind::Userfaultfd,
+        Kind::PerfEventOpen,
+        Kind::IoUringSetup,
+        Kind::OpenByHandleAt,
     ];
 
     pub const fn from_u32(id: u32) -> Option<Kind> {
@@ -84,6 +120,12 @@ impl Kind {
         }
         let kind = Self::ALL[id as usize - 1];
         if kind as u32 == id { Some(kind) } else { None }
+    }
+
+    /// Calls that create an fd of a kind the detectors do not look into (anonymous
+    /// inodes, memfd, ...): traced so the fd model knows every fd number in use.
+    pub const fn is_other_fd_creator(self) -> bool {
+        (self as u32) >= Kind::EpollCreate as u32
     }
 
     /// The syscall's name as in its man page (the `"syscall"` field of the output).
@@ -117,6 +159,24 @@ impl Kind {
             Kind::Fork => "fork",
             Kind::Exec => "exec",
             Kind::Exit => "exit",
+            Kind::Creat => "creat",
+            Kind::EpollCreate => "epoll_create",
+            Kind::EpollCreate1 => "epoll_create1",
+            Kind::Eventfd => "eventfd",
+            Kind::Eventfd2 => "eventfd2",
+            Kind::TimerfdCreate => "timerfd_create",
+            Kind::Signalfd => "signalfd",
+            Kind::Signalfd4 => "signalfd4",
+            Kind::InotifyInit => "inotify_init",
+            Kind::InotifyInit1 => "inotify_init1",
+            Kind::MemfdCreate => "memfd_create",
+            Kind::PidfdOpen => "pidfd_open",
+            Kind::PidfdGetfd => "pidfd_getfd",
+            Kind::FanotifyInit => "fanotify_init",
+            Kind::Userfaultfd => "userfaultfd",
+            Kind::PerfEventOpen => "perf_event_open",
+            Kind::IoUringSetup => "io_uring_setup",
+            Kind::OpenByHandleAt => "open_by_handle_at",
         }
     }
 
@@ -134,6 +194,8 @@ impl Kind {
             Kind::Fork => PayloadShape::Fork,
             Kind::Exec => PayloadShape::Exec,
             Kind::Exit => PayloadShape::Exit,
+            Kind::Creat => PayloadShape::Open,
+            Kind::EpollCreate | Kind::EpollCreate1 | Kind::Eventfd | Kind::Eventfd2 | Kind::TimerfdCreate | Kind::Signalfd | Kind::Signalfd4 | Kind::InotifyInit | Kind::InotifyInit1 | Kind::MemfdCreate | Kind::PidfdOpen | Kind::PidfdGetfd | Kind::FanotifyInit | Kind::Userfaultfd | Kind::PerfEventOpen | Kind::IoUringSetup | Kind::OpenByHandleAt => PayloadShape::NewFd,
         }
     }
 }

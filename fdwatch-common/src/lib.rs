@@ -23,7 +23,7 @@ pub const PATH_LEN: usize = 256;
 /// How many `struct pollfd` entries of a poll/ppoll we report on return.
 pub const POLL_ENTRIES: usize = 8;
 /// Size of the per-CPU loss counter array: one slot per kind id.
-pub const MAX_KIND: u32 = 32;
+pub const MAX_KIND: u32 = 64;
 
 /// Fixed header of every record.
 #[repr(C)]

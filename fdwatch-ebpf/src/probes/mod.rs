@@ -19,9 +19,9 @@ mod socket;
 mod wait;
 
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
-use fdwatch_common::{Kind, NoPayload};
+use fdwatch_common::{Kind, NewFd, NoPayload};
 
-use crate::emit;
+use crate::{emit, task};
 
 /// A traced syscall at exit: who made it, with what, and what it returned.
 pub struct Call {
@@ -62,6 +62,24 @@ fn kind_of(nr: u64) -> Option<Kind> {
         307 => Kind::Sendmmsg,
         436 => Kind::CloseRange,
         437 => Kind::Openat2,
+        85 => Kind::Creat,
+        213 => Kind::EpollCreate,
+        291 => Kind::EpollCreate1,
+        284 => Kind::Eventfd,
+        290 => Kind::Eventfd2,
+        283 => Kind::TimerfdCreate,
+        282 => Kind::Signalfd,
+        289 => Kind::Signalfd4,
+        253 => Kind::InotifyInit,
+        294 => Kind::InotifyInit1,
+        319 => Kind::MemfdCreate,
+        434 => Kind::PidfdOpen,
+        438 => Kind::PidfdGetfd,
+        300 => Kind::FanotifyInit,
+        323 => Kind::Userfaultfd,
+        298 => Kind::PerfEventOpen,
+        425 => Kind::IoUringSetup,
+        304 => Kind::OpenByHandleAt,
         _ => return None,
     })
 }
@@ -83,15 +101,17 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     match kind {
         Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange => plain(&call),
         Kind::Fcntl => dup::fcntl(&call),
-        Kind::Socket => socket::socket(&call),
+        Kind::Socket => new_fd(&call),
         Kind::Socketpair => socket::fd_pair(&call, 3),
         Kind::Pipe | Kind::Pipe2 => socket::fd_pair(&call, 0),
         Kind::Accept | Kind::Accept4 => socket::accept(&call),
-        Kind::Open => open::open(&call, 0),
+        Kind::Open | Kind::Creat => open::open(&call, 0),
         Kind::Openat | Kind::Openat2 => open::open(&call, 1),
         Kind::Connect | Kind::Sendto | Kind::Sendmsg | Kind::Sendmmsg => net::with_addr(&call),
         Kind::Select | Kind::Pselect6 | Kind::Poll | Kind::Ppoll => wait::exit(&call),
         Kind::Fork | Kind::Exec | Kind::Exit => {}
+        // eventfd, epoll, memfd, pidfd, ...: the fd model must know every fd in use.
+        _ => new_fd(&call),
     }
     0
 }
@@ -100,6 +120,16 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
 #[inline(always)]
 pub fn plain(call: &Call) {
     if let Some(entry) = emit::syscall_record::<NoPayload>(call) {
+        emit::submit(entry);
+    }
+}
+
+/// A syscall that returns a new fd: record the object the kernel installed on it.
+#[inline(always)]
+pub fn new_fd(call: &Call) {
+    if let Some(mut entry) = emit::syscall_record::<NewFd>(call) {
+        let record = entry.as_mut_ptr();
+        unsafe { (*record).payload.object = task::fd_object(call.ret) };
         emit::submit(entry);
     }
 }

@@ -1,19 +1,10 @@
-//! socket(2), socketpair(2), pipe(2), pipe2(2), accept(2), accept4(2): new fds, with
-//! the object the kernel installed (inode: the N of `socket:[N]` / `pipe:[N]`) and, for
-//! accept, the peer address.
-use fdwatch_common::{AcceptPayload, FdPair, NewFd};
+//! socketpair(2), pipe(2), pipe2(2), accept(2), accept4(2): new fds, with the object
+//! the kernel installed (inode: the N of `socket:[N]` / `pipe:[N]`) and, for accept,
+//! the peer address. socket(2) needs nothing beyond `new_fd`.
+use fdwatch_common::{AcceptPayload, FdPair};
 
 use super::Call;
 use crate::{emit, task, user};
-
-#[inline(always)]
-pub fn socket(call: &Call) {
-    if let Some(mut entry) = emit::syscall_record::<NewFd>(call) {
-        let record = entry.as_mut_ptr();
-        unsafe { (*record).payload.object = task::fd_object(call.ret) };
-        emit::submit(entry);
-    }
-}
 
 /// pipe(int fds[2]), pipe2(fds, flags), socketpair(domain, type, protocol, int sv[2]):
 /// on success the kernel wrote the two fds to the array in `args[fds_arg]`.

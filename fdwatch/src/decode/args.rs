@@ -174,7 +174,7 @@ pub fn describe(event: &Event) -> Fields {
             f.push(("objects", Value::List(p.objects.iter().map(object).collect())));
             f
         }
-        (Kind::Open | Kind::Openat | Kind::Openat2, Payload::Open(p)) => {
+        (Kind::Open | Kind::Openat | Kind::Openat2 | Kind::Creat, Payload::Open(p)) => {
             let len = (p.path.len as usize).min(p.path.bytes.len());
             let path = text(String::from_utf8_lossy(&p.path.bytes[..len]).into_owned());
             let mut f = Vec::with_capacity(5);
@@ -183,6 +183,11 @@ pub fn describe(event: &Event) -> Fields {
                     f.push(("pathname", path));
                     f.push(("flags", text(flags::open_flags(a[1]))));
                     f.push(("mode", mode(a[2])));
+                }
+                // creat(pathname, mode) is open(pathname, O_CREAT|O_WRONLY|O_TRUNC, mode).
+                Kind::Creat => {
+                    f.push(("pathname", path));
+                    f.push(("mode", mode(a[1])));
                 }
                 Kind::Openat => {
                     f.push(("dirfd", text(flags::dirfd(a[0]))));
@@ -255,9 +260,37 @@ pub fn describe(event: &Event) -> Fields {
             let n = (w.nentries as usize).min(w.fds.len());
             vec![("nfds", uint32(a[1])), t, ("fds", poll_fds(&w.fds[..n], ok))]
         }
+        (kind, Payload::NewFd(p)) if kind.is_other_fd_creator() => {
+            let mut f: Fields =
+                other_fd_creator_args(kind).iter().zip(a).map(|(name, &raw)| (*name, int(raw))).collect();
+            f.push(("object", object(&p.object)));
+            f
+        }
         // A kind whose payload shape disagrees cannot come out of decode(); show the
         // raw registers rather than nothing.
         _ => vec![("args", Value::List(a.iter().map(|&x| int(x)).collect()))],
+    }
+}
+
+/// Argument names of the other fd creators, from their man pages; values are shown as
+/// numbers (the model only needs the new fd and its object).
+fn other_fd_creator_args(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::EpollCreate => &["size"],
+        Kind::EpollCreate1 | Kind::InotifyInit1 | Kind::Userfaultfd => &["flags"],
+        Kind::Eventfd => &["initval"],
+        Kind::Eventfd2 => &["initval", "flags"],
+        Kind::TimerfdCreate => &["clockid", "flags"],
+        Kind::Signalfd => &["fd", "mask", "sizemask"],
+        Kind::Signalfd4 => &["fd", "mask", "sizemask", "flags"],
+        Kind::MemfdCreate => &["name", "flags"],
+        Kind::PidfdOpen => &["pid", "flags"],
+        Kind::PidfdGetfd => &["pidfd", "targetfd", "flags"],
+        Kind::FanotifyInit => &["flags", "event_f_flags"],
+        Kind::PerfEventOpen => &["attr", "pid", "cpu", "group_fd", "flags"],
+        Kind::IoUringSetup => &["entries", "params"],
+        Kind::OpenByHandleAt => &["mount_fd", "handle", "flags"],
+        _ => &[],
     }
 }
 
