@@ -6,6 +6,7 @@ mod collect;
 mod decode;
 mod error;
 mod probes;
+mod model;
 mod procfs;
 mod sinks;
 

@@ -3,4 +3,4 @@ pub mod args;
 pub mod event;
 pub mod names;
 
-pub use event::{Body, Event, decode};
+pub use event::{Body, Event, Payload, decode};

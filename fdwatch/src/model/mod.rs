@@ -1,0 +1,253 @@
+//! The fd model: for every process, its open fds, what object each refers to, and where
+//! it came from. Plain data with methods and no I/O: events go in through `apply`
+//! (apply.rs), /proc snapshots through `load_snapshot` (snapshot.rs), and when the
+//! model cannot trust itself it says which process to re-read instead of guessing.
+pub mod apply;
+pub mod object;
+pub mod origin;
+pub mod snapshot;
+
+use std::{collections::HashMap, rc::Rc};
+
+pub use apply::Applied;
+pub use object::{InodeKey, Object, ObjectId, ObjectKind};
+pub use origin::{Origin, Step};
+
+pub type Pid = u32;
+
+/// Which way an fd's open file description reads or writes (O_ACCMODE); for a pipe
+/// it says which end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    ReadWrite,
+}
+
+impl Access {
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::ReadWrite => "read-write",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct FdEntry {
+    pub object: ObjectId,
+    pub cloexec: bool,
+    pub access: Access,
+    pub origin: Rc<Origin>,
+}
+
+/// An fd table. Threads, and processes cloned with CLONE_FILES, share one.
+#[derive(Debug, Default)]
+pub struct Table {
+    pub fds: HashMap<i32, FdEntry>,
+    /// Processes using this table.
+    pub users: Vec<Pid>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableId(pub u64);
+
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub pid: Pid,
+    pub ppid: Pid,
+    pub comm: Box<str>,
+    /// The program it runs, from exec or /proc/PID/exe.
+    pub exe: Option<Box<str>>,
+    pub table: TableId,
+    /// When its fds were last read from /proc (monotonic ns); older events for it are
+    /// already part of that reading.
+    pub synced_at_ns: u64,
+}
+
+/// Limits that keep the model's memory bounded.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Tracked fds at most; beyond it new fds are not tracked and counted as dropped.
+    pub max_fds: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_fds: 4 << 20 }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Model {
+    pub processes: HashMap<Pid, Process>,
+    pub tables: HashMap<TableId, Table>,
+    pub objects: HashMap<ObjectId, Object>,
+    by_inode: HashMap<InodeKey, ObjectId>,
+    next_table: u64,
+    next_object: u64,
+    tracked_fds: usize,
+    /// fds not tracked because of `Limits::max_fds`, since the last `take_dropped`.
+    dropped_fds: u64,
+    limits: Limits,
+}
+
+impl Model {
+    pub fn new(limits: Limits) -> Self {
+        Self { limits, ..Default::default() }
+    }
+
+    pub fn process(&self, pid: Pid) -> Option<&Process> {
+        self.processes.get(&pid)
+    }
+
+    pub fn table_of(&self, pid: Pid) -> Option<&Table> {
+        self.tables.get(&self.processes.get(&pid)?.table)
+    }
+
+    /// The entry for `fd` of process `pid` and the object it refers to.
+    pub fn fd(&self, pid: Pid, fd: i32) -> Option<(&FdEntry, &Object)> {
+        let entry = self.table_of(pid)?.fds.get(&fd)?;
+        Some((entry, self.objects.get(&entry.object)?))
+    }
+
+    pub fn object_by_inode(&self, key: InodeKey) -> Option<(ObjectId, &Object)> {
+        let id = *self.by_inode.get(&key)?;
+        Some((id, self.objects.get(&id)?))
+    }
+
+    /// Processes holding `object`, with the fds and the entries through which they do.
+    pub fn holders(&self, object: ObjectId) -> Vec<(Pid, i32, &FdEntry)> {
+        let Some(o) = self.objects.get(&object) else { return Vec::new() };
+        let mut out = Vec::new();
+        for &(table, fd) in &o.holders {
+            let Some(t) = self.tables.get(&table) else { continue };
+            let Some(entry) = t.fds.get(&fd) else { continue };
+            for &pid in &t.users {
+                out.push((pid, fd, entry));
+            }
+        }
+        out.sort_by_key(|(pid, fd, _)| (*pid, *fd));
+        out
+    }
+
+    pub fn tracked_fds(&self) -> usize {
+        self.tracked_fds
+    }
+
+    /// fds left untracked because of the limit since the last call.
+    pub fn take_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.dropped_fds)
+    }
+
+    // ---- building blocks for apply.rs and snapshot.rs ----
+
+    fn new_table(&mut self, users: Vec<Pid>) -> TableId {
+        self.next_table += 1;
+        let id = TableId(self.next_table);
+        self.tables.insert(id, Table { fds: HashMap::new(), users });
+        id
+    }
+
+    /// A new object, or the existing one with the same inode (pipes, sockets).
+    fn intern_object(&mut self, kind: ObjectKind, ino: u64, created: Rc<Origin>) -> ObjectId {
+        let probe = Object { kind, ino, created, holders: Vec::new() };
+        if let Some(key) = probe.inode_key() {
+            if let Some(&id) = self.by_inode.get(&key) {
+                return id;
+            }
+            self.next_object += 1;
+            let id = ObjectId(self.next_object);
+            self.by_inode.insert(key, id);
+            self.objects.insert(id, probe);
+            return id;
+        }
+        self.next_object += 1;
+        let id = ObjectId(self.next_object);
+        self.objects.insert(id, probe);
+        id
+    }
+
+    /// Put `entry` on `fd` of `table`, closing whatever was there.
+    fn install(&mut self, table: TableId, fd: i32, entry: FdEntry) {
+        self.remove(table, fd);
+        if self.tracked_fds >= self.limits.max_fds {
+            self.dropped_fds += 1;
+            self.release_if_unheld(entry.object);
+            return;
+        }
+        if let Some(o) = self.objects.get_mut(&entry.object) {
+            o.holders.push((table, fd));
+        }
+        if let Some(t) = self.tables.get_mut(&table) {
+            t.fds.insert(fd, entry);
+            self.tracked_fds += 1;
+        }
+    }
+
+    /// Close `fd` of `table`; returns the entry if it was open.
+    fn remove(&mut self, table: TableId, fd: i32) -> Option<FdEntry> {
+        let entry = self.tables.get_mut(&table)?.fds.remove(&fd)?;
+        self.tracked_fds -= 1;
+        if let Some(o) = self.objects.get_mut(&entry.object) {
+            if let Some(i) = o.holders.iter().position(|h| *h == (table, fd)) {
+                o.holders.swap_remove(i);
+            }
+        }
+        self.release_if_unheld(entry.object);
+        Some(entry)
+    }
+
+    fn release_if_unheld(&mut self, id: ObjectId) {
+        if self.objects.get(&id).is_some_and(|o| o.holders.is_empty()) {
+            if let Some(o) = self.objects.remove(&id) {
+                if let Some(key) = o.inode_key() {
+                    self.by_inode.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Drop `pid` from its table's users, and the table with its holds if unused.
+    fn leave_table(&mut self, pid: Pid, table: TableId) {
+        let Some(t) = self.tables.get_mut(&table) else { return };
+        t.users.retain(|&p| p != pid);
+        if t.users.is_empty() {
+            let fds: Vec<i32> = t.fds.keys().copied().collect();
+            for fd in fds {
+                self.remove(table, fd);
+            }
+            self.tables.remove(&table);
+        }
+    }
+
+    /// Give `pid` a private copy of its table if it shares one (exec, CLOSE_RANGE_UNSHARE:
+    /// the kernel's unshare_files()). Provenance carries over unchanged.
+    fn unshare(&mut self, pid: Pid) -> Option<TableId> {
+        let table = self.processes.get(&pid)?.table;
+        if self.tables.get(&table)?.users.len() <= 1 {
+            return Some(table);
+        }
+        let copy: Vec<(i32, FdEntry)> =
+            self.tables.get(&table)?.fds.iter().map(|(fd, e)| (*fd, e.clone())).collect();
+        self.leave_table(pid, table);
+        let new = self.new_table(vec![pid]);
+        for (fd, entry) in copy {
+            self.install(new, fd, entry);
+        }
+        if let Some(p) = self.processes.get_mut(&pid) {
+            p.table = new;
+        }
+        Some(new)
+    }
+
+    /// Forget a process (exit, or replaced by a fresh reading).
+    pub fn remove_process(&mut self, pid: Pid) {
+        if let Some(p) = self.processes.remove(&pid) {
+            self.leave_table(pid, p.table);
+        }
+    }
+}
+#[cfg(test)]
+mod tests;

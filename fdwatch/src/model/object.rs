@@ -1,0 +1,179 @@
+//! Open objects (pipes, sockets, files, ...) with identity: every fd that refers to the
+//! same object, in any process, points to the same `ObjectId`, and the object lists
+//! its holders, so "who holds the write end of pipe:[N]" is a lookup.
+use std::rc::Rc;
+
+use fdwatch_common::FdObject;
+
+use super::{Access, TableId, origin::Origin};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId(pub u64);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    Pipe,
+    /// domain/type/protocol as passed to socket(2) (0 when learned from /proc).
+    Socket { domain: u16, sock_type: u16, protocol: u16, peer: Option<Box<str>> },
+    File { path: Box<str> },
+    /// A terminal: /dev/tty*, /dev/pts/*, /dev/console.
+    Tty { path: Box<str> },
+    DevNull,
+    /// An anonymous inode: eventfd, [eventpoll], timerfd, signalfd, inotify, pidfd, ...
+    Anon { name: Box<str> },
+    /// Anything else /proc shows (e.g. `net:[...]`), as shown.
+    Other { name: Box<str> },
+}
+
+impl ObjectKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ObjectKind::Pipe => "pipe",
+            ObjectKind::Socket { .. } => "socket",
+            ObjectKind::File { .. } => "file",
+            ObjectKind::Tty { .. } => "tty",
+            ObjectKind::DevNull => "null",
+            ObjectKind::Anon { .. } => "anon",
+            ObjectKind::Other { .. } => "other",
+        }
+    }
+
+    /// What a shell, a daemon or a terminal normally puts on fds 0-2.
+    pub fn is_ordinary_stdio(&self) -> bool {
+        matches!(self, ObjectKind::Pipe | ObjectKind::Tty { .. } | ObjectKind::DevNull | ObjectKind::File { .. })
+    }
+}
+
+/// Pipes and sockets are identified by inode (pipefs and sockfs are single
+/// filesystems, so the inode alone is unique: the N of `pipe:[N]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InodeKey {
+    Pipe(u64),
+    Socket(u64),
+}
+
+#[derive(Debug)]
+pub struct Object {
+    pub kind: ObjectKind,
+    /// Inode number (0 if unknown).
+    pub ino: u64,
+    /// How the object came to be (the root of its fds' origin chains).
+    pub created: Rc<Origin>,
+    /// Every (table, fd) that refers to it.
+    pub holders: Vec<(TableId, i32)>,
+}
+
+impl Object {
+    pub fn inode_key(&self) -> Option<InodeKey> {
+        match self.kind {
+            ObjectKind::Pipe if self.ino != 0 => Some(InodeKey::Pipe(self.ino)),
+            ObjectKind::Socket { .. } if self.ino != 0 => Some(InodeKey::Socket(self.ino)),
+            _ => None,
+        }
+    }
+
+    /// How /proc/PID/fd shows it: `pipe:[N]`, `socket:[N]`, a path, `anon_inode:[x]`.
+    pub fn proc_name(&self) -> String {
+        match &self.kind {
+            ObjectKind::Pipe => format!("pipe:[{}]", self.ino),
+            ObjectKind::Socket { .. } => format!("socket:[{}]", self.ino),
+            ObjectKind::File { path } | ObjectKind::Tty { path } => path.to_string(),
+            ObjectKind::DevNull => "/dev/null".to_owned(),
+            ObjectKind::Anon { name } => format!("anon_inode:{name}"),
+            ObjectKind::Other { name } => name.to_string(),
+        }
+    }
+}
+
+/// `S_IFMT` bits of an inode's mode (inode(7)).
+const S_IFMT: u16 = 0o170000;
+const S_IFIFO: u16 = 0o010000;
+const S_IFCHR: u16 = 0o020000;
+const S_IFSOCK: u16 = 0o140000;
+
+/// Character device numbers (Documentation/admin-guide/devices.txt): 1:3 is /dev/null;
+/// 4:* virtual consoles and serial, 5:0 /dev/tty, 5:1 /dev/console, 136-143 pts.
+pub fn chr_kind(rdev: u32, path: &str) -> ObjectKind {
+    let (major, minor) = (rdev >> 20, rdev & 0xfffff);
+    match (major, minor) {
+        (1, 3) => ObjectKind::DevNull,
+        (4, _) | (5, 0) | (5, 1) | (136..=143, _) => ObjectKind::Tty { path: path.into() },
+        _ => ObjectKind::File { path: path.into() },
+    }
+}
+
+/// Access mode of an open file from its `f_flags` (O_ACCMODE).
+pub fn access_of(file_flags: u32) -> Access {
+    match file_flags & 0o3 {
+        0 => Access::Read,
+        1 => Access::Write,
+        _ => Access::ReadWrite,
+    }
+}
+
+/// What kind of object the kernel installed, from its inode; `path` is what the
+/// syscall named (open) and `anon` the name for anonymous inodes (eventfd, ...).
+pub fn kind_from_kernel(object: &FdObject, path: Option<&str>, anon: &str) -> ObjectKind {
+    match object.mode & S_IFMT {
+        S_IFIFO => ObjectKind::Pipe,
+        S_IFSOCK => ObjectKind::Socket { domain: 0, sock_type: 0, protocol: 0, peer: None },
+        S_IFCHR => chr_kind(object.rdev, path.unwrap_or("")),
+        0 => ObjectKind::Anon { name: format!("[{anon}]").into() },
+        _ => ObjectKind::File { path: path.unwrap_or("").into() },
+    }
+}
+
+/// Parse a /proc/PID/fd link target (proc(5)).
+pub fn kind_from_proc_link(link: &str) -> (ObjectKind, u64) {
+    fn bracketed(s: &str, prefix: &str) -> Option<u64> {
+        s.strip_prefix(prefix)?.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
+    }
+    if let Some(ino) = bracketed(link, "pipe:") {
+        return (ObjectKind::Pipe, ino);
+    }
+    if let Some(ino) = bracketed(link, "socket:") {
+        return (ObjectKind::Socket { domain: 0, sock_type: 0, protocol: 0, peer: None }, ino);
+    }
+    if let Some(name) = link.strip_prefix("anon_inode:") {
+        return (ObjectKind::Anon { name: name.into() }, 0);
+    }
+    if link == "/dev/null" {
+        return (ObjectKind::DevNull, 0);
+    }
+    if link.starts_with("/dev/pts/") || link.starts_with("/dev/tty") || link == "/dev/console" {
+        return (ObjectKind::Tty { path: link.into() }, 0);
+    }
+    if link.starts_with('/') {
+        return (ObjectKind::File { path: link.into() }, 0);
+    }
+    (ObjectKind::Other { name: link.into() }, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_links_parse() {
+        assert_eq!(kind_from_proc_link("pipe:[44876238]"), (ObjectKind::Pipe, 44876238));
+        assert!(matches!(kind_from_proc_link("socket:[5]"), (ObjectKind::Socket { .. }, 5)));
+        assert_eq!(kind_from_proc_link("anon_inode:[eventfd]").0, ObjectKind::Anon { name: "[eventfd]".into() });
+        assert_eq!(kind_from_proc_link("/dev/null").0, ObjectKind::DevNull);
+        assert_eq!(kind_from_proc_link("/dev/pts/3").0, ObjectKind::Tty { path: "/dev/pts/3".into() });
+        assert_eq!(kind_from_proc_link("/etc/passwd").0, ObjectKind::File { path: "/etc/passwd".into() });
+        assert_eq!(kind_from_proc_link("net:[4026531840]").0, ObjectKind::Other { name: "net:[4026531840]".into() });
+    }
+
+    #[test]
+    fn kernel_objects_classify_by_mode_and_rdev() {
+        let o = |mode: u16, rdev: u32| FdObject { mode, rdev, valid: 1, ..Default::default() };
+        assert_eq!(kind_from_kernel(&o(S_IFIFO | 0o600, 0), None, "x"), ObjectKind::Pipe);
+        assert_eq!(kind_from_kernel(&o(S_IFCHR | 0o666, 1 << 20 | 3), Some("/dev/null"), "x"), ObjectKind::DevNull);
+        assert_eq!(
+            kind_from_kernel(&o(S_IFCHR | 0o620, 136 << 20 | 2), Some("/dev/pts/2"), "x"),
+            ObjectKind::Tty { path: "/dev/pts/2".into() }
+        );
+        assert_eq!(kind_from_kernel(&o(0o600, 0), None, "eventfd"), ObjectKind::Anon { name: "[eventfd]".into() });
+        assert_eq!(access_of(0o2000001), Access::Write);
+    }
+}

@@ -1,0 +1,93 @@
+//! What /proc says about a process, and how the model takes it in: at startup for
+//! every process ("present at start"), and later to heal ("resynced").
+use super::{
+    Access, FdEntry, Model, Pid, Process,
+    object::{ObjectKind, kind_from_proc_link},
+    origin::{Origin, Step},
+};
+
+/// One process as read from /proc (procfs.rs does the reading).
+#[derive(Clone, Debug, Default)]
+pub struct ProcSnapshot {
+    pub pid: Pid,
+    pub ppid: Pid,
+    pub comm: String,
+    pub exe: Option<String>,
+    /// Monotonic ns when the reading started: events before it are part of it.
+    pub read_at_ns: u64,
+    pub fds: Vec<FdSnapshot>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FdSnapshot {
+    pub fd: i32,
+    /// The /proc/PID/fd/N link: `pipe:[N]`, `socket:[N]`, a path, `anon_inode:[x]`.
+    pub link: String,
+    /// From /proc/PID/fdinfo/N `flags:` (O_CLOEXEC, O_ACCMODE) and `ino:`.
+    pub cloexec: bool,
+    pub access: Access,
+    pub ino: u64,
+}
+
+impl Model {
+    /// Make the model agree with `snap` for its process. An fd whose object is still the
+    /// same keeps its provenance; anything else starts over with `step`
+    /// (PresentAtStart or Resynced). Returns how many fds differed.
+    pub fn load_snapshot(&mut self, snap: &ProcSnapshot, step: Step) -> usize {
+        let pid = snap.pid;
+        if !self.processes.contains_key(&pid) {
+            let table = self.new_table(vec![pid]);
+            self.processes.insert(
+                pid,
+                Process { pid, ppid: snap.ppid, comm: "".into(), exe: None, table, synced_at_ns: 0 },
+            );
+        }
+        // A reading is of this process alone: stop sharing a table with anyone.
+        let Some(table) = self.unshare(pid) else { return 0 };
+        if let Some(p) = self.processes.get_mut(&pid) {
+            p.ppid = snap.ppid;
+            p.comm = snap.comm.as_str().into();
+            if snap.exe.is_some() {
+                p.exe = snap.exe.as_deref().map(Into::into);
+            }
+            p.synced_at_ns = snap.read_at_ns;
+        }
+        let mut differed = 0;
+        let root = Origin::root(step, pid, snap.read_at_ns);
+        let listed: std::collections::HashSet<i32> = snap.fds.iter().map(|f| f.fd).collect();
+        let stale: Vec<i32> = self
+            .tables
+            .get(&table)
+            .map(|t| t.fds.keys().copied().filter(|fd| !listed.contains(fd)).collect())
+            .unwrap_or_default();
+        for fd in stale {
+            self.remove(table, fd);
+            differed += 1;
+        }
+        for f in &snap.fds {
+            let (kind, link_ino) = kind_from_proc_link(&f.link);
+            let ino = if f.ino != 0 { f.ino } else { link_ino };
+            let same = self.fd(pid, f.fd).is_some_and(|(entry, object)| {
+                object.kind.type_name() == kind.type_name()
+                    && object.ino == ino
+                    && entry.access == f.access
+                    && (!matches!(kind, ObjectKind::Anon { .. }) || object.kind == kind)
+            });
+            if same {
+                if let Some(e) = self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(&f.fd)) {
+                    if e.cloexec != f.cloexec {
+                        e.cloexec = f.cloexec;
+                        differed += 1;
+                    }
+                }
+                continue;
+            }
+            if self.fd(pid, f.fd).is_some() || step == Step::Resynced {
+                differed += 1;
+            }
+            let object = self.intern_object(kind, ino, root.clone());
+            self.install(table, f.fd, FdEntry { object, cloexec: f.cloexec, access: f.access, origin: root.clone() });
+        }
+        differed
+    }
+}

@@ -1,0 +1,222 @@
+//! The model against synthetic event sequences (no root, no kernel).
+use fdwatch_common::{
+    ExecEvent, ExitEvent, FdObject, FdPair, ForkEvent, Header, Kind, NewFd, Path, PATH_LEN,
+};
+
+use super::{Access, Applied, Model, Step, snapshot::{FdSnapshot, ProcSnapshot}};
+use crate::decode::{Body, Event, Payload};
+
+const PIPE: u16 = 0o010600;
+const SOCK: u16 = 0o140777;
+const O_CLOEXEC: u64 = 0o2000000;
+
+fn header(kind: Kind, pid: u32, ts: u64) -> Header {
+    let mut comm = [0u8; 16];
+    comm[..4].copy_from_slice(b"test");
+    Header { kind: kind as u32, pid, tid: pid, ts_ns: ts, ..Default::default() }.with_comm(comm)
+}
+
+trait WithComm {
+    fn with_comm(self, comm: [u8; 16]) -> Self;
+}
+impl WithComm for Header {
+    fn with_comm(mut self, comm: [u8; 16]) -> Self {
+        self.comm = comm;
+        self
+    }
+}
+
+fn call(kind: Kind, pid: u32, ts: u64, ret: i64, args: &[u64], payload: Payload) -> Event {
+    let mut a = [0u64; 6];
+    a[..args.len()].copy_from_slice(args);
+    Event { kind, header: header(kind, pid, ts), body: Body::Syscall { ret, args: a, payload } }
+}
+
+fn pipe(pid: u32, ts: u64, fds: [i32; 2], ino: u64, flags: u64) -> Event {
+    let o = |f| FdObject { ino, mode: PIPE, file_flags: f, valid: 1, ..Default::default() };
+    call(Kind::Pipe2, pid, ts, 0, &[0, flags], Payload::FdPair(FdPair { fds, objects: [o(0), o(1)] }))
+}
+
+fn socket(pid: u32, ts: u64, fd: i32, ino: u64, cloexec: bool) -> Event {
+    let object = FdObject { ino, mode: SOCK, file_flags: 2, valid: 1, ..Default::default() };
+    let ty = 1 | if cloexec { O_CLOEXEC } else { 0 };
+    call(Kind::Socket, pid, ts, fd as i64, &[2, ty, 0], Payload::NewFd(NewFd { object }))
+}
+
+fn fork(parent: u32, child: u32, ts: u64, thread: bool, shares: bool) -> Event {
+    Event {
+        kind: Kind::Fork,
+        header: header(Kind::Fork, parent, ts),
+        body: Body::Fork(ForkEvent {
+            header: header(Kind::Fork, parent, ts),
+            child_pid: if thread { parent } else { child },
+            child_tid: child,
+            shares_files: (thread || shares) as u32,
+            is_thread: thread as u32,
+        }),
+    }
+}
+
+fn exec(pid: u32, ts: u64, file: &str) -> Event {
+    let mut filename = Path { len: file.len() as u32, truncated: 0, bytes: [0; PATH_LEN] };
+    filename.bytes[..file.len()].copy_from_slice(file.as_bytes());
+    let h = header(Kind::Exec, pid, ts);
+    Event { kind: Kind::Exec, header: h, body: Body::Exec(ExecEvent { header: h, old_tid: pid, _pad: 0, filename }) }
+}
+
+fn exit(pid: u32, ts: u64) -> Event {
+    let h = header(Kind::Exit, pid, ts);
+    Event { kind: Kind::Exit, header: h, body: Body::Exit(ExitEvent { header: h, exit_code: 0, group_dead: 1 }) }
+}
+
+/// A model with process `pid` holding fds 0-2 on a tty, as read at startup.
+fn model_with(pid: u32) -> Model {
+    let mut m = Model::default();
+    let fds = (0..3)
+        .map(|fd| FdSnapshot { fd, link: "/dev/pts/0".into(), cloexec: false, access: Access::ReadWrite, ino: 3 })
+        .collect();
+    let snap = ProcSnapshot { pid, ppid: 1, comm: "sh".into(), exe: Some("/bin/sh".into()), read_at_ns: 0, fds };
+    m.load_snapshot(&snap, Step::PresentAtStart);
+    m
+}
+
+fn fds_of(m: &Model, pid: u32) -> Vec<i32> {
+    let mut v: Vec<i32> = m.table_of(pid).map(|t| t.fds.keys().copied().collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn fork_then_exec_keeps_only_fds_without_cloexec() {
+    let mut m = model_with(100);
+    assert_eq!(m.apply(&pipe(100, 1, [3, 4], 777, 0)), Applied::Changed);
+    assert_eq!(m.apply(&socket(100, 2, 5, 888, true)), Applied::Changed);
+    assert_eq!(m.apply(&fork(100, 200, 3, false, false)), Applied::Changed);
+    assert_eq!(fds_of(&m, 200), vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(m.apply(&exec(200, 4, "/usr/bin/daemon")), Applied::Changed);
+    assert_eq!(fds_of(&m, 200), vec![0, 1, 2, 3, 4], "the CLOEXEC socket is gone");
+    assert_eq!(fds_of(&m, 100), vec![0, 1, 2, 3, 4, 5], "the parent keeps everything");
+    let (entry, object) = m.fd(200, 4).unwrap();
+    assert_eq!(object.kind.type_name(), "pipe");
+    assert_eq!(entry.access, Access::Write);
+    let steps: Vec<Step> = entry.origin.chain().iter().map(|o| o.step).collect();
+    assert_eq!(steps, vec![Step::Created(Kind::Pipe2), Step::Inherited { from_pid: 100 }, Step::SurvivedExec]);
+    assert_eq!(entry.origin.last_inherited(), Some((100, 200, 3)));
+    assert_eq!(m.process(200).unwrap().exe.as_deref(), Some("/usr/bin/daemon"));
+    // One pipe object, held by both processes at both ends: a lookup, not a scan.
+    let (id, _) = m.object_by_inode(super::InodeKey::Pipe(777)).unwrap();
+    let holders: Vec<(u32, i32)> = m.holders(id).iter().map(|(p, fd, _)| (*p, *fd)).collect();
+    assert_eq!(holders, vec![(100, 3), (100, 4), (200, 3), (200, 4)]);
+    // The socket object is only in the parent now.
+    let (sock, _) = m.object_by_inode(super::InodeKey::Socket(888)).unwrap();
+    assert_eq!(m.holders(sock).len(), 1);
+}
+
+#[test]
+fn dup2_over_an_open_fd_closes_it_and_clears_cloexec() {
+    let mut m = model_with(100);
+    m.apply(&socket(100, 1, 3, 50, true));
+    assert_eq!(m.apply(&call(Kind::Dup2, 100, 2, 0, &[3, 0], Payload::None)), Applied::Changed);
+    let (entry, object) = m.fd(100, 0).unwrap();
+    assert_eq!(object.kind.type_name(), "socket");
+    assert!(!entry.cloexec, "dup2 clears FD_CLOEXEC on the new fd (dup(2))");
+    assert_eq!(entry.origin.step, Step::Dup { kind: Kind::Dup2, from_fd: 3 });
+    // The tty that was on 0 is still held by 1 and 2.
+    assert_eq!(m.fd(100, 1).unwrap().1.kind.type_name(), "tty");
+    // dup3 with O_CLOEXEC sets it; a failed dup2 changes nothing.
+    m.apply(&call(Kind::Dup3, 100, 3, 7, &[3, 7, O_CLOEXEC], Payload::None));
+    assert!(m.fd(100, 7).unwrap().0.cloexec);
+    assert_eq!(m.apply(&call(Kind::Dup2, 100, 4, -9, &[42, 8], Payload::None)), Applied::Unchanged);
+    assert!(m.fd(100, 8).is_none());
+}
+
+#[test]
+fn close_range_with_cloexec_marks_and_without_closes() {
+    let mut m = model_with(100);
+    for (fd, ino) in [(3, 1), (4, 2), (5, 3)] {
+        m.apply(&socket(100, 1, fd, ino, false));
+    }
+    m.apply(&call(Kind::CloseRange, 100, 2, 0, &[4, u32::MAX as u64, 1 << 2], Payload::None));
+    assert!(!m.fd(100, 3).unwrap().0.cloexec);
+    assert!(m.fd(100, 4).unwrap().0.cloexec && m.fd(100, 5).unwrap().0.cloexec);
+    m.apply(&call(Kind::CloseRange, 100, 3, 0, &[3, 4, 0], Payload::None));
+    assert_eq!(fds_of(&m, 100), vec![0, 1, 2, 5]);
+}
+
+#[test]
+fn threads_and_clone_files_share_one_table() {
+    let mut m = model_with(100);
+    assert_eq!(m.apply(&fork(100, 101, 1, true, true)), Applied::Unchanged, "a thread is not a process");
+    assert_eq!(m.apply(&fork(100, 300, 2, false, true)), Applied::Changed);
+    m.apply(&socket(300, 3, 3, 9, false));
+    assert_eq!(fds_of(&m, 100), vec![0, 1, 2, 3], "CLONE_FILES: the parent sees the child's socket");
+    // exec unshares the table (begin_new_exec -> unshare_files) before closing CLOEXEC.
+    m.apply(&socket(100, 4, 4, 10, true));
+    m.apply(&exec(300, 5, "/bin/x"));
+    assert_eq!(fds_of(&m, 300), vec![0, 1, 2, 3]);
+    assert_eq!(fds_of(&m, 100), vec![0, 1, 2, 3, 4]);
+    m.apply(&call(Kind::Close, 300, 6, 0, &[3], Payload::None));
+    assert_eq!(fds_of(&m, 100), vec![0, 1, 2, 3, 4], "no longer shared");
+}
+
+#[test]
+fn pid_reuse_replaces_the_old_process() {
+    let mut m = model_with(100);
+    m.apply(&fork(100, 200, 1, false, false));
+    m.apply(&socket(200, 2, 3, 11, false));
+    // The exit of 200 was lost; the pid comes back as a new child of 100.
+    m.apply(&fork(100, 200, 3, false, false));
+    assert_eq!(fds_of(&m, 200), vec![0, 1, 2]);
+    assert!(m.object_by_inode(super::InodeKey::Socket(11)).is_none(), "the old socket was released");
+    m.apply(&exit(200, 4));
+    assert!(m.process(200).is_none());
+}
+
+#[test]
+fn contradictions_ask_for_a_resync_which_heals() {
+    let mut m = model_with(100);
+    m.apply(&socket(100, 1, 3, 5, false));
+    // A close was lost (ring buffer full): fd 3 is reused by a pipe.
+    let r = m.apply(&pipe(100, 2, [3, 4], 6, 0));
+    assert!(matches!(r, Applied::Resync { pid: 100, .. }), "{r:?}");
+    assert!(matches!(
+        m.apply(&call(Kind::Close, 100, 3, 0, &[9], Payload::None)),
+        Applied::Resync { pid: 100, .. }
+    ));
+    // What /proc says now wins; unchanged fds keep their provenance.
+    let fds = vec![
+        FdSnapshot { fd: 0, link: "/dev/pts/0".into(), cloexec: false, access: Access::ReadWrite, ino: 3 },
+        FdSnapshot { fd: 3, link: "pipe:[6]".into(), cloexec: false, access: Access::Read, ino: 6 },
+        FdSnapshot { fd: 10, link: "socket:[12]".into(), cloexec: true, access: Access::ReadWrite, ino: 12 },
+    ];
+    let snap = ProcSnapshot { pid: 100, ppid: 1, comm: "sh".into(), exe: None, read_at_ns: 10, fds };
+    let differed = m.load_snapshot(&snap, Step::Resynced);
+    assert_eq!(differed, 4, "fds 1, 2 and 4 gone, 10 new");
+    assert_eq!(fds_of(&m, 100), vec![0, 3, 10]);
+    assert_eq!(m.fd(100, 3).unwrap().0.origin.step, Step::Created(Kind::Pipe2), "kept");
+    assert_eq!(m.fd(100, 10).unwrap().0.origin.step, Step::Resynced);
+    // Events older than the reading are already in it.
+    assert_eq!(m.apply(&call(Kind::Close, 100, 9, 0, &[3], Payload::None)), Applied::Unchanged);
+    assert!(m.fd(100, 3).is_some());
+}
+
+#[test]
+fn events_of_unknown_processes_ask_for_a_reading() {
+    let mut m = Model::default();
+    assert!(matches!(m.apply(&socket(5, 1, 3, 1, false)), Applied::Resync { pid: 5, .. }));
+    assert!(matches!(m.apply(&fork(5, 6, 1, false, false)), Applied::Resync { pid: 6, .. }));
+    assert_eq!(m.apply(&exit(5, 2)), Applied::Unchanged);
+}
+
+#[test]
+fn the_fd_limit_drops_and_counts() {
+    let mut m = Model::new(super::Limits { max_fds: 4 });
+    let snap = ProcSnapshot { pid: 1, ppid: 0, comm: "x".into(), ..Default::default() };
+    m.load_snapshot(&snap, Step::PresentAtStart);
+    for fd in 0..6 {
+        m.apply(&socket(1, 1, fd, 100 + fd as u64, false));
+    }
+    assert_eq!(m.tracked_fds(), 4);
+    assert_eq!(m.take_dropped(), 2);
+    assert_eq!(m.take_dropped(), 0);
+}
