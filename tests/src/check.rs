@@ -1,0 +1,122 @@
+//! Checking records: exact field values, and the record contract of DESIGN.md.
+use serde_json::Value;
+
+/// In an expected record, matches any value (the field must still be present).
+pub const ANY: &str = "<any>";
+
+/// Fields every record has; not argument fields.
+const ENVELOPE: [&str; 3] = ["type", "ts", "host"];
+
+/// Asserts that `actual` has exactly the fields of `expected` (an object) with exactly
+/// those values, besides the envelope (`type`, `ts`, `host`, checked by the collector
+/// harness for every record). A field fdwatch adds that the test does not name is a
+/// failure too: the output contract is the exact set of fields. A value of [`ANY`]
+/// only requires the field to be present.
+#[track_caller]
+pub fn assert_event(actual: &Value, expected: &Value) {
+    let exp = expected.as_object().expect("expected is a JSON object");
+    let Some(act) = actual.as_object() else { panic!("record is not an object: {actual}") };
+    let mut problems = Vec::new();
+    for (k, v) in exp {
+        match act.get(k) {
+            None => problems.push(format!("missing field {k:?} (expected {v})")),
+            Some(_) if v.as_str() == Some(ANY) => {}
+            Some(a) if a != v => problems.push(format!("field {k:?} is {a}, expected {v}")),
+            Some(_) => {}
+        }
+    }
+    for (k, v) in act {
+        if !exp.contains_key(k) && !ENVELOPE.contains(&k.as_str()) {
+            problems.push(format!("unexpected field {k:?} = {v}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "record does not match:\n  - {}\nrecord:   {actual}\nexpected: {expected}",
+        problems.join("\n  - ")
+    );
+}
+
+/// Predicate: an `event` record of `pid` for `syscall`.
+pub fn event_of(v: &Value, pid: i64, syscall: &str) -> bool {
+    v["type"] == "event" && v["pid"] == pid && v["syscall"] == syscall
+}
+
+/// The record contract every line must meet (DESIGN.md "Output contract"); returns
+/// what is wrong.
+pub fn contract_violation(v: &Value) -> Option<String> {
+    let Some(obj) = v.as_object() else { return Some("not a JSON object".into()) };
+    let ty = obj.get("type").and_then(Value::as_str);
+    if !matches!(ty, Some("ready" | "event" | "alert" | "loss" | "stats" | "fd")) {
+        return Some(format!("\"type\" is {:?}, not one of ready|event|alert|loss|stats|fd", obj.get("type")));
+    }
+    match obj.get("ts").and_then(Value::as_str) {
+        Some(ts) if is_rfc3339_nanos_utc(ts) => {}
+        other => return Some(format!("\"ts\" {other:?} is not RFC 3339 UTC with nanoseconds")),
+    }
+    if !obj.get("host").is_some_and(Value::is_string) {
+        return Some("\"host\" is missing or not a string".into());
+    }
+    if ty == Some("event") {
+        for k in ["pid", "tid", "ppid"] {
+            if !obj.get(k).is_some_and(Value::is_i64) {
+                return Some(format!("event without an integer {k:?}"));
+            }
+        }
+        for k in ["comm", "syscall"] {
+            if !obj.get(k).is_some_and(Value::is_string) {
+                return Some(format!("event without a string {k:?}"));
+            }
+        }
+    }
+    None
+}
+
+/// "2024-01-02T03:04:05.123456789Z"
+fn is_rfc3339_nanos_utc(ts: &str) -> bool {
+    let b = ts.as_bytes();
+    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b[i].is_ascii_digit());
+    b.len() == 30
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[19] == b'.'
+        && digits(20..29)
+        && b[29] == b'Z'
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn exact_fields() {
+        let rec = json!({"type":"event","ts":"x","host":"h","pid":1,"ret":0});
+        assert_event(&rec, &json!({"pid":1,"ret":0}));
+        assert_event(&rec, &json!({"pid":ANY,"ret":0}));
+        let extra = std::panic::catch_unwind(|| assert_event(&rec, &json!({"pid":1})));
+        assert!(extra.is_err(), "an unexpected field fails");
+        let wrong = std::panic::catch_unwind(|| assert_event(&rec, &json!({"pid":2,"ret":0})));
+        assert!(wrong.is_err());
+    }
+
+    #[test]
+    fn contract() {
+        let ok = json!({"type":"stats","ts":"2026-11-21T18:40:41.887515443Z","host":"vm"});
+        assert_eq!(contract_violation(&ok), None);
+        let bad_ts = json!({"type":"stats","ts":"2026-11-21T18:40:41Z","host":"vm"});
+        assert!(contract_violation(&bad_ts).is_some());
+        let event = json!({"type":"event","ts":"2026-11-21T18:40:41.887515443Z","host":"vm","pid":1});
+        assert!(contract_violation(&event).is_some());
+    }
+}
