@@ -49,6 +49,7 @@ pub enum Kind {
     PerfEventOpen = 42,
     IoUringSetup = 43,
     OpenByHandleAt = 44,
+    Ioctl = 45,
 }
 
 /// Which typed record follows the header.
@@ -67,7 +68,7 @@ pub enum PayloadShape {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 44] = [
+    pub const ALL: [Kind; 45] = [
         Kind::Dup,
         Kind::Dup2,
         Kind::Dup3,
@@ -112,6 +113,7 @@ impl Kind {
         Kind::PerfEventOpen,
         Kind::IoUringSetup,
         Kind::OpenByHandleAt,
+        Kind::Ioctl,
     ];
 
     pub const fn from_u32(id: u32) -> Option<Kind> {
@@ -125,7 +127,7 @@ impl Kind {
     /// Calls that create an fd of a kind the detectors do not look into (anonymous
     /// inodes, memfd, ...): traced so the fd model knows every fd number in use.
     pub const fn is_other_fd_creator(self) -> bool {
-        (self as u32) >= Kind::EpollCreate as u32
+        (self as u32) >= Kind::EpollCreate as u32 && (self as u32) <= Kind::OpenByHandleAt as u32
     }
 
     /// The syscall's name as in its man page (the `"syscall"` field of the output).
@@ -177,12 +179,13 @@ impl Kind {
             Kind::PerfEventOpen => "perf_event_open",
             Kind::IoUringSetup => "io_uring_setup",
             Kind::OpenByHandleAt => "open_by_handle_at",
+            Kind::Ioctl => "ioctl",
         }
     }
 
     pub const fn payload(self) -> PayloadShape {
         match self {
-            Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange | Kind::Fcntl => {
+            Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange | Kind::Fcntl | Kind::Ioctl => {
                 PayloadShape::None
             }
             Kind::Socket => PayloadShape::NewFd,

@@ -2,7 +2,7 @@
 //! is cut to its first line); --help and --version print in full and exit 0.
 use std::{path::Path, time::Duration};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::error::Failure;
 
@@ -14,6 +14,8 @@ use crate::error::Failure;
     after_help = "Exit codes: 0 normal stop (SIGINT, SIGTERM, --duration), 1 environment problem, 2 usage error."
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Write NDJSON records (one JSON object per line) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -36,6 +38,25 @@ pub struct Cli {
     /// drains every 10 ms). Larger batches cost less CPU per event.
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 10)]
     pub wakeup_bytes: u64,
+    /// At exit, write the fd model: one `fd` record per open fd (SIGUSR1 does it any time).
+    #[arg(long)]
+    pub dump_on_exit: bool,
+    /// Track at most N fds in the model; beyond it new fds are reported as `loss`.
+    #[arg(long, value_name = "N", default_value_t = 4 << 20)]
+    pub max_fds: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the open fds of a process, like lsof, from /proc (no eBPF needed).
+    Fds {
+        /// The process.
+        #[arg(long)]
+        pid: u32,
+        /// One JSON object per fd.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

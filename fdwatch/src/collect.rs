@@ -1,6 +1,7 @@
-//! The collector loop: drain the ring buffer, decode, hand each event on, report
-//! losses, stop cleanly on SIGINT/SIGTERM/--duration.
-use std::time::Duration;
+//! The collector loop: drain the ring buffer, decode, keep the fd model, report what
+//! was lost or re-read, stop cleanly on SIGINT/SIGTERM/--duration. SIGUSR1 dumps the
+//! model's fds.
+use std::{collections::HashMap, time::Duration};
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use fdwatch_common::{Kind, MAX_KIND};
@@ -12,9 +13,11 @@ use tokio::{
 
 use crate::{
     clock::Clock,
-    decode::decode,
+    decode::{Body, Event, decode},
     error::Failure,
+    model::{Applied, Model, Pid, Step, describe},
     probes::Probes,
+    procfs,
     sinks::{LossSite, PerKind, Sink, Stats},
 };
 
@@ -23,125 +26,293 @@ use crate::{
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
 /// How often the kernel's loss counters are read.
 const LOSS_EVERY: Duration = Duration::from_secs(1);
+/// A process is re-read from /proc at most this often; further requests wait.
+const RESYNC_MIN_GAP_NS: u64 = 50_000_000;
 
 pub struct Options {
     pub show_events: bool,
     pub duration: Option<Duration>,
+    pub dump_on_exit: bool,
+    /// `--pid` (with descendants under --follow); empty: the whole host.
+    pub watched: Vec<u32>,
+    pub follow: bool,
 }
 
 struct Counters {
     events: PerKind,
     kernel_lost: PerKind,
     kernel_lost_total: u64,
-    userspace_lost: PerKind,
+    undecodable: u64,
     userspace_lost_total: u64,
 }
 
-pub async fn run(probes: Probes, mut sink: Sink, options: Options) -> Result<(), Failure> {
-    let Probes { events, lost, .. } = probes;
-    // SAFETY: the RingBuf owns its map fd, which stays open and unchanged for as long
-    // as the AsyncFd owns the RingBuf.
-    let mut ring = unsafe { AsyncFd::register_with_interest(events, Interest::READABLE) }
-        .map_err(|e| Failure::env(format!("cannot poll the ring buffer: {e}")))?;
-    let mut sigint = signal(SignalKind::interrupt()).map_err(signal_failure)?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(signal_failure)?;
-    let mut drain_tick = interval(DRAIN_EVERY);
-    drain_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut loss_tick = interval(LOSS_EVERY);
-    loss_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let deadline = sleep(options.duration.unwrap_or(Duration::from_secs(u64::MAX / 4)));
-    tokio::pin!(deadline);
+/// Everything the loop owns besides the kernel maps.
+pub struct Collector {
+    pub model: Model,
+    sink: Sink,
+    clock: Clock,
+    options: Options,
+    counters: Counters,
+    last_resync_ns: HashMap<Pid, u64>,
+    pending_resync: HashMap<Pid, &'static str>,
+}
 
-    let started = Clock::monotonic_now_ns();
-    let mut counters = Counters {
-        events: [0; MAX_KIND as usize],
-        kernel_lost: [0; MAX_KIND as usize],
-        kernel_lost_total: 0,
-        userspace_lost: [0; MAX_KIND as usize],
-        userspace_lost_total: 0,
-    };
-    let mut stdout_open = true;
-    loop {
-        let mut stop = false;
-        tokio::select! {
-            ready = ring.readable_mut() => match ready {
-                Ok(mut guard) => guard.clear_ready(),
-                Err(e) => return Err(Failure::env(format!("polling the ring buffer failed: {e}"))),
+/// What the startup reading of /proc found.
+pub struct StartupScan {
+    pub processes: usize,
+    pub fds: usize,
+    pub elapsed_ns: u64,
+}
+
+impl Collector {
+    pub fn new(model: Model, sink: Sink, clock: Clock, options: Options) -> Self {
+        Self {
+            model,
+            sink,
+            clock,
+            options,
+            counters: Counters {
+                events: [0; MAX_KIND as usize],
+                kernel_lost: [0; MAX_KIND as usize],
+                kernel_lost_total: 0,
+                undecodable: 0,
+                userspace_lost_total: 0,
             },
-            _ = drain_tick.tick() => {}
-            _ = loss_tick.tick() => report_losses(&lost, &mut counters, &mut sink),
-            _ = sigint.recv() => stop = true,
-            _ = sigterm.recv() => stop = true,
-            _ = &mut deadline => stop = true,
-        }
-        drain(ring.get_mut(), &mut counters, &mut sink, &options);
-        if sink.flush().is_err() {
-            // stdout was closed (e.g. `| head`): nobody is listening, stop quietly.
-            stdout_open = false;
-            break;
-        }
-        if stop {
-            break;
+            last_resync_ns: HashMap::new(),
+            pending_resync: HashMap::new(),
         }
     }
-    if stdout_open {
-        report_losses(&lost, &mut counters, &mut sink);
-        sink.stats(&Stats {
-            events: counters.events,
-            kernel_lost: counters.kernel_lost_total,
-            userspace_lost: counters.userspace_lost_total,
-            elapsed_ns: Clock::monotonic_now_ns().saturating_sub(started),
-        });
-        let _ = sink.flush();
+
+    pub fn sink(&mut self) -> &mut Sink {
+        &mut self.sink
     }
-    Ok(())
-}
 
-fn signal_failure(e: std::io::Error) -> Failure {
-    Failure::env(format!("cannot install signal handlers: {e}"))
-}
+    /// The processes the model covers: the watched ones, or everyone but us.
+    fn scope(&self) -> Vec<Pid> {
+        let me = std::process::id();
+        if self.options.watched.is_empty() {
+            procfs::pids().into_iter().filter(|&p| p != me).collect()
+        } else {
+            self.options.watched.clone()
+        }
+    }
 
-fn drain(ring: &mut RingBuf<MapData>, counters: &mut Counters, sink: &mut Sink, options: &Options) {
-    while let Some(item) = ring.next() {
-        match decode(&item) {
-            Ok(event) => {
-                counters.events[event.kind as usize] += 1;
-                if options.show_events {
-                    sink.event(&event);
+    /// Read every process in scope from /proc. Called after the probes are attached, so
+    /// what changes during the reading arrives as events (applied if newer than it).
+    pub fn scan_at_start(&mut self) -> StartupScan {
+        let started = Clock::monotonic_now_ns();
+        let mut processes = 0;
+        for pid in self.scope() {
+            if let Some(snap) = procfs::snapshot(pid) {
+                self.model.load_snapshot(&snap, Step::PresentAtStart);
+                processes += 1;
+            }
+        }
+        StartupScan { processes, fds: self.model.tracked_fds(), elapsed_ns: Clock::monotonic_now_ns() - started }
+    }
+
+    fn handle(&mut self, event: &Event) {
+        self.counters.events[event.kind as usize] += 1;
+        if self.options.show_events {
+            self.sink.event(event);
+        }
+        match self.model.apply(event) {
+            Applied::Resync { pid, reason } => self.resync(pid, reason),
+            Applied::Changed | Applied::Unchanged => {}
+        }
+        // Without --follow the kernel reports nothing of a watched process's children,
+        // so the model must not keep them (their exit would never arrive).
+        if let Body::Fork(f) = &event.body {
+            if !self.options.watched.is_empty() && !self.options.follow && f.is_thread == 0 {
+                self.model.remove_process(f.child_pid);
+            }
+        }
+    }
+
+    /// Re-read `pid` from /proc now, or soon if it was re-read a moment ago.
+    fn resync(&mut self, pid: Pid, reason: &'static str) {
+        let now = Clock::monotonic_now_ns();
+        if self.last_resync_ns.get(&pid).is_some_and(|&t| now.saturating_sub(t) < RESYNC_MIN_GAP_NS) {
+            self.pending_resync.entry(pid).or_insert(reason);
+            return;
+        }
+        self.last_resync_ns.insert(pid, now);
+        match procfs::snapshot(pid) {
+            Some(snap) => {
+                let differed = self.model.load_snapshot(&snap, Step::Resynced);
+                self.sink.resync(Some((pid, &snap.comm)), reason, 1, differed);
+            }
+            // Gone already: its exit is in flight or was lost; either way it is over.
+            None => self.model.remove_process(pid),
+        }
+    }
+
+    fn run_pending_resyncs(&mut self) {
+        if self.pending_resync.is_empty() {
+            return;
+        }
+        let now = Clock::monotonic_now_ns();
+        let due: Vec<(Pid, &'static str)> = self
+            .pending_resync
+            .iter()
+            .filter(|(pid, _)| self.last_resync_ns.get(pid).is_none_or(|&t| now.saturating_sub(t) >= RESYNC_MIN_GAP_NS))
+            .map(|(p, r)| (*p, *r))
+            .collect();
+        for (pid, reason) in due {
+            self.pending_resync.remove(&pid);
+            self.resync(pid, reason);
+        }
+    }
+
+    /// After a loss nobody knows which processes missed events: re-read them all.
+    fn resync_all(&mut self, reason: &'static str) {
+        let mut differed = 0;
+        let mut processes = 0;
+        let known: Vec<Pid> = self.model.processes.keys().copied().collect();
+        let mut in_scope = self.scope();
+        if !self.options.watched.is_empty() {
+            in_scope.extend(known.iter().copied());
+        }
+        in_scope.sort_unstable();
+        in_scope.dedup();
+        for pid in known {
+            if in_scope.binary_search(&pid).is_err() {
+                self.model.remove_process(pid);
+            }
+        }
+        for pid in in_scope {
+            match procfs::snapshot(pid) {
+                Some(snap) => {
+                    differed += self.model.load_snapshot(&snap, Step::Resynced);
+                    processes += 1;
+                }
+                None => self.model.remove_process(pid),
+            }
+        }
+        self.sink.resync(None, reason, processes, differed);
+    }
+
+    /// One `fd` record per fd of every process in the model, by pid and fd.
+    pub fn dump(&mut self) {
+        let mut pids: Vec<Pid> = self.model.processes.keys().copied().collect();
+        pids.sort_unstable();
+        for pid in pids {
+            let mut fds: Vec<i32> = self.model.table_of(pid).map(|t| t.fds.keys().copied().collect()).unwrap_or_default();
+            fds.sort_unstable();
+            for fd in fds {
+                if let Some(fields) = describe::fd_fields(&self.model, pid, fd, &self.clock) {
+                    self.sink.fd(&fields);
                 }
             }
-            Err(_) => {
-                // Index 0 is no kind: undecodable records are counted there.
-                counters.userspace_lost[0] += 1;
+        }
+    }
+
+    fn drain(&mut self, ring: &mut RingBuf<MapData>) {
+        while let Some(item) = ring.next() {
+            match decode(&item) {
+                Ok(event) => {
+                    drop(item);
+                    self.handle(&event);
+                }
+                Err(_) => self.counters.undecodable += 1,
             }
         }
+        self.run_pending_resyncs();
     }
-}
 
-/// Emit a `loss` record for what was lost since the last report, per site.
-fn report_losses(lost: &PerCpuArray<MapData, u64>, counters: &mut Counters, sink: &mut Sink) {
-    let mut delta: PerKind = [0; MAX_KIND as usize];
-    let mut total = 0;
-    for kind in Kind::ALL {
-        let Ok(per_cpu) = lost.get(&(kind as u32), 0) else { continue };
-        let now: u64 = per_cpu.iter().sum();
-        let seen = &mut counters.kernel_lost[kind as usize];
-        if now > *seen {
-            delta[kind as usize] = now - *seen;
-            total += now - *seen;
-            *seen = now;
+    /// Emit `loss` records for what was lost since the last report, per site; heal the
+    /// model after a kernel loss.
+    fn report_losses(&mut self, lost: &PerCpuArray<MapData, u64>) {
+        let mut delta: PerKind = [0; MAX_KIND as usize];
+        let mut total = 0;
+        for kind in Kind::ALL {
+            let Ok(per_cpu) = lost.get(&(kind as u32), 0) else { continue };
+            let now: u64 = per_cpu.iter().sum();
+            let seen = &mut self.counters.kernel_lost[kind as usize];
+            if now > *seen {
+                delta[kind as usize] = now - *seen;
+                total += now - *seen;
+                *seen = now;
+            }
+        }
+        if total > 0 {
+            self.counters.kernel_lost_total += total;
+            self.sink.loss(LossSite::KernelRingBuffer, &delta, total);
+            self.resync_all("events were lost in the kernel ring buffer");
+        }
+        if self.counters.undecodable > 0 {
+            let n = std::mem::take(&mut self.counters.undecodable);
+            self.counters.userspace_lost_total += n;
+            self.sink.loss(LossSite::Userspace, &[0; MAX_KIND as usize], n);
+        }
+        let dropped = self.model.take_dropped();
+        if dropped > 0 {
+            self.sink.loss(LossSite::FdModel, &[0; MAX_KIND as usize], dropped);
         }
     }
-    if total > 0 {
-        counters.kernel_lost_total += total;
-        sink.loss(LossSite::KernelRingBuffer, &delta, total);
-    }
-    let undecodable = counters.userspace_lost[0];
-    if undecodable > 0 {
-        counters.userspace_lost_total += undecodable;
-        let mut d: PerKind = [0; MAX_KIND as usize];
-        d[0] = undecodable;
-        sink.loss(LossSite::Userspace, &d, undecodable);
-        counters.userspace_lost[0] = 0;
+
+    pub async fn run(mut self, probes: Probes) -> Result<(), Failure> {
+        let Probes { events, lost, .. } = probes;
+        // SAFETY: the RingBuf owns its map fd, which stays open and unchanged for as
+        // long as the AsyncFd owns the RingBuf.
+        let mut ring = unsafe { AsyncFd::register_with_interest(events, Interest::READABLE) }
+            .map_err(|e| Failure::env(format!("cannot poll the ring buffer: {e}")))?;
+        let signal_failure = |e: std::io::Error| Failure::env(format!("cannot install signal handlers: {e}"));
+        let mut sigint = signal(SignalKind::interrupt()).map_err(signal_failure)?;
+        let mut sigterm = signal(SignalKind::terminate()).map_err(signal_failure)?;
+        let mut sigusr1 = signal(SignalKind::user_defined1()).map_err(signal_failure)?;
+        let mut drain_tick = interval(DRAIN_EVERY);
+        drain_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut loss_tick = interval(LOSS_EVERY);
+        loss_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let deadline = sleep(self.options.duration.unwrap_or(Duration::from_secs(u64::MAX / 4)));
+        tokio::pin!(deadline);
+
+        let started = Clock::monotonic_now_ns();
+        let mut stdout_open = true;
+        loop {
+            let mut stop = false;
+            let mut dump = false;
+            tokio::select! {
+                ready = ring.readable_mut() => match ready {
+                    Ok(mut guard) => guard.clear_ready(),
+                    Err(e) => return Err(Failure::env(format!("polling the ring buffer failed: {e}"))),
+                },
+                _ = drain_tick.tick() => {}
+                _ = loss_tick.tick() => self.report_losses(&lost),
+                _ = sigusr1.recv() => dump = true,
+                _ = sigint.recv() => stop = true,
+                _ = sigterm.recv() => stop = true,
+                _ = &mut deadline => stop = true,
+            }
+            self.drain(ring.get_mut());
+            if dump {
+                self.dump();
+            }
+            if self.sink.flush().is_err() {
+                // stdout was closed (e.g. `| head`): nobody is listening, stop quietly.
+                stdout_open = false;
+                break;
+            }
+            if stop {
+                break;
+            }
+        }
+        if stdout_open {
+            self.report_losses(&lost);
+            if self.options.dump_on_exit {
+                self.dump();
+            }
+            self.sink.stats(&Stats {
+                events: self.counters.events,
+                kernel_lost: self.counters.kernel_lost_total,
+                userspace_lost: self.counters.userspace_lost_total,
+                elapsed_ns: Clock::monotonic_now_ns().saturating_sub(started),
+                tracked_fds: self.model.tracked_fds(),
+                processes: self.model.processes.len(),
+            });
+            let _ = self.sink.flush();
+        }
+        Ok(())
     }
 }

@@ -1,12 +1,13 @@
 //! fdwatch: the collector and CLI. Data flows one way:
-//! probes (kernel) -> ring buffer -> collect -> decode -> sinks.
+//! probes (kernel) -> ring buffer -> collect -> decode -> model -> sinks.
 mod cli;
 mod clock;
 mod collect;
 mod decode;
 mod error;
-mod probes;
+mod fds_command;
 mod model;
+mod probes;
 mod procfs;
 mod sinks;
 
@@ -19,7 +20,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    match run(&cli) {
+    let result = match &cli.command {
+        Some(cli::Command::Fds { pid, json }) => fds_command::run(*pid, *json),
+        None => monitor(&cli),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("fdwatch: {failure}");
@@ -28,7 +33,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &cli::Cli) -> Result<(), Failure> {
+fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     let watched = cli.watched()?;
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -45,16 +50,34 @@ fn run(cli: &cli::Cli) -> Result<(), Failure> {
     };
     let loaded = probes::load(&settings, &offsets)?;
     let format = if cli.json { sinks::Format::Json } else { sinks::Format::Text };
-    let mut sink = sinks::Sink::new(format, clock::Clock::sample(), Box::new(std::io::stdout()));
-    let ready = sinks::Ready { probes: loaded.attached, watched, follow: cli.follow };
-    if sink.ready(&ready).is_err() {
+    let clock = clock::Clock::sample();
+    let sink = sinks::Sink::new(format, clock, Box::new(std::io::stdout()));
+    let options = collect::Options {
+        // Until detectors exist, events are the only running output, so always shown.
+        show_events: true,
+        duration: cli.duration,
+        dump_on_exit: cli.dump_on_exit,
+        watched: watched.clone(),
+        follow: cli.follow,
+    };
+    let model = model::Model::new(model::Limits { max_fds: cli.max_fds });
+    let mut collector = collect::Collector::new(model, sink, clock, options);
+    // Probes first, then /proc: whatever changes while we read arrives as events.
+    let scan = collector.scan_at_start();
+    let ready = sinks::Ready {
+        probes: loaded.attached,
+        watched,
+        follow: cli.follow,
+        processes: scan.processes,
+        fds: scan.fds,
+        scan_ns: scan.elapsed_ns,
+    };
+    if collector.sink().ready(&ready).is_err() {
         return Ok(()); // stdout already closed: nobody to report to.
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::env(format!("cannot start the async runtime: {e}")))?;
-    // Until detectors exist, events are the only output, so they are always shown.
-    let options = collect::Options { show_events: true, duration: cli.duration };
-    runtime.block_on(collect::run(loaded, sink, options))
+    runtime.block_on(collector.run(loaded))
 }

@@ -1,5 +1,6 @@
-//! fcntl(2)'s F_DUPFD / F_DUPFD_CLOEXEC / F_SETFD: the fcntl commands that put an open
-//! file on another fd number or change CLOEXEC. dup(2), dup2(2) and dup3(2) need no
+//! fcntl(2)'s F_DUPFD / F_DUPFD_CLOEXEC / F_SETFD and ioctl(2)'s FIOCLEX / FIONCLEX:
+//! the commands that put an open file on another fd number or change CLOEXEC (Python's
+//! os.set_inheritable uses the ioctls). dup(2), dup2(2) and dup3(2) need no
 //! payload and go through `plain`.
 use super::{Call, plain};
 
@@ -13,6 +14,19 @@ const F_DUPFD_CLOEXEC: u64 = 1030;
 #[inline(always)]
 pub fn fcntl(call: &Call) {
     if matches!(call.args[1] & 0xffff_ffff, F_DUPFD | F_SETFD | F_DUPFD_CLOEXEC) {
+        plain(call);
+    }
+}
+
+/// FIONCLEX / FIOCLEX (include/uapi/asm-generic/ioctls.h).
+const FIONCLEX: u64 = 0x5450;
+const FIOCLEX: u64 = 0x5451;
+
+/// ioctl is busy traffic (terminals, sockets, devices); only the two CLOEXEC requests
+/// are kept.
+#[inline(always)]
+pub fn ioctl(call: &Call) {
+    if matches!(call.args[1] & 0xffff_ffff, FIONCLEX | FIOCLEX) {
         plain(call);
     }
 }

@@ -40,6 +40,7 @@ const ORIG_AX: usize = 120;
 fn kind_of(nr: u64) -> Option<Kind> {
     Some(match nr {
         2 => Kind::Open,
+        16 => Kind::Ioctl,
         3 => Kind::Close,
         7 => Kind::Poll,
         22 => Kind::Pipe,
@@ -101,6 +102,7 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     match kind {
         Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange => plain(&call),
         Kind::Fcntl => dup::fcntl(&call),
+        Kind::Ioctl => dup::ioctl(&call),
         Kind::Socket => new_fd(&call),
         Kind::Socketpair => socket::fd_pair(&call, 3),
         Kind::Pipe | Kind::Pipe2 => socket::fd_pair(&call, 0),

@@ -143,6 +143,15 @@ pub fn describe(event: &Event) -> Fields {
             vec![("oldfd", fd(a[0])), ("newfd", fd(a[1])), ("flags", text(flags::dup3_flags(a[2])))]
         }
         (Kind::Close, _) => vec![("fd", fd(a[0]))],
+        // Only FIOCLEX / FIONCLEX are traced (ioctl_fionclex-like requests, ioctl(2)).
+        (Kind::Ioctl, _) => {
+            let request = match a[1] & 0xffff_ffff {
+                0x5450 => "FIONCLEX".into(),
+                0x5451 => "FIOCLEX".into(),
+                other => format!("{other:#x}"),
+            };
+            vec![("fd", fd(a[0])), ("request", text(request))]
+        }
         (Kind::CloseRange, _) => vec![
             ("first", uint32(a[0])),
             ("last", uint32(a[1])),

@@ -31,6 +31,8 @@ const F_DUPFD: u64 = 0;
 const F_SETFD: u64 = 2;
 const F_DUPFD_CLOEXEC: u64 = 1030;
 const FD_CLOEXEC: u64 = 1;
+/// include/uapi/asm-generic/ioctls.h
+const FIOCLEX: u64 = 0x5451;
 /// include/uapi/linux/close_range.h
 const CLOSE_RANGE_UNSHARE: u64 = 1 << 1;
 const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
@@ -171,6 +173,17 @@ impl Model {
                 },
                 _ => Applied::Unchanged,
             },
+            // ioctl(2) FIOCLEX / FIONCLEX set or clear close-on-exec, like F_SETFD.
+            (Kind::Ioctl, _) => {
+                let cloexec = a[1] & 0xffff_ffff == FIOCLEX;
+                match self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(&arg_fd(0))) {
+                    Some(e) => {
+                        e.cloexec = cloexec;
+                        Applied::Changed
+                    }
+                    None => Applied::Resync { pid, reason: "FIOCLEX/FIONCLEX on an fd the model does not know" },
+                }
+            }
             (Kind::Close, _) => match self.remove(table, arg_fd(0)) {
                 Some(_) => Applied::Changed,
                 None => Applied::Resync { pid, reason: "close of an fd the model does not know" },

@@ -3,6 +3,7 @@
 //! (apply.rs), /proc snapshots through `load_snapshot` (snapshot.rs), and when the
 //! model cannot trust itself it says which process to re-read instead of guessing.
 pub mod apply;
+pub mod describe;
 pub mod object;
 pub mod origin;
 pub mod snapshot;

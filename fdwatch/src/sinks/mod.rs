@@ -29,6 +29,8 @@ pub enum LossSite {
     KernelRingBuffer,
     /// The collector could not decode a record.
     Userspace,
+    /// The fd model reached its `--max-fds` limit and left new fds untracked.
+    FdModel,
 }
 
 impl LossSite {
@@ -36,6 +38,7 @@ impl LossSite {
         match self {
             LossSite::KernelRingBuffer => "kernel_ring_buffer",
             LossSite::Userspace => "userspace",
+            LossSite::FdModel => "fd_model",
         }
     }
 }
@@ -53,6 +56,10 @@ pub struct Ready {
     pub probes: usize,
     pub watched: Vec<u32>,
     pub follow: bool,
+    /// The startup reading of /proc.
+    pub processes: usize,
+    pub fds: usize,
+    pub scan_ns: u64,
 }
 
 pub struct Stats {
@@ -60,6 +67,8 @@ pub struct Stats {
     pub kernel_lost: u64,
     pub userspace_lost: u64,
     pub elapsed_ns: u64,
+    pub tracked_fds: usize,
+    pub processes: usize,
 }
 
 fn kind_counts(counts: &PerKind) -> args::Value {
@@ -97,6 +106,9 @@ impl Sink {
                     .int("collector_pid", std::process::id() as i64)
                     .value("watched", &watched)
                     .value("follow", &args::Value::Bool(ready.follow))
+                    .int("processes", ready.processes as i64)
+                    .int("fds", ready.fds as i64)
+                    .int("scan_ns", ready.scan_ns as i64)
                     .end();
                 self.flush()
             }
@@ -107,7 +119,13 @@ impl Sink {
                     let pids: Vec<String> = ready.watched.iter().map(u32::to_string).collect();
                     format!("pid {}{}", pids.join(", "), if ready.follow { " and its children" } else { "" })
                 };
-                eprintln!("fdwatch: ready: {} probes attached, watching {scope}", ready.probes);
+                eprintln!(
+                    "fdwatch: ready: {} probes attached, watching {scope}; {} fds of {} processes read from /proc in {} ms",
+                    ready.probes,
+                    ready.fds,
+                    ready.processes,
+                    ready.scan_ns / 1_000_000
+                );
                 Ok(())
             }
         }
@@ -199,6 +217,8 @@ impl Sink {
                     .int("kernel_lost", stats.kernel_lost as i64)
                     .int("userspace_lost", stats.userspace_lost as i64)
                     .int("elapsed_ns", stats.elapsed_ns as i64)
+                    .int("tracked_fds", stats.tracked_fds as i64)
+                    .int("processes", stats.processes as i64)
                     .end();
             }
             Format::Text => eprintln!(
@@ -207,6 +227,47 @@ impl Sink {
                 stats.kernel_lost,
                 stats.userspace_lost
             ),
+        }
+    }
+
+    /// The model re-read `process` (or, with None, every process) from /proc.
+    pub fn resync(&mut self, process: Option<(u32, &str)>, reason: &str, processes: usize, fds_changed: usize) {
+        match self.format {
+            Format::Json => {
+                let mut obj = self.record("resync", Clock::monotonic_now_ns());
+                match process {
+                    Some((pid, comm)) => obj.int("pid", pid as i64).str("comm", comm),
+                    None => obj.str("scope", "all"),
+                };
+                obj.str("reason", reason).int("processes", processes as i64).int("fds_changed", fds_changed as i64).end();
+            }
+            Format::Text => {
+                let who = match process {
+                    Some((pid, comm)) => format!("pid {pid} ({comm})"),
+                    None => format!("all {processes} processes"),
+                };
+                let msg = format!("~ fdwatch re-read {who} from /proc: {reason}; {fds_changed} fds differed\n");
+                self.buf.extend_from_slice(msg.as_bytes());
+            }
+        }
+    }
+
+    /// One fd of the model (SIGUSR1, --dump-on-exit).
+    pub fn fd(&mut self, fields: &args::Fields) {
+        match self.format {
+            Format::Json => {
+                let mut obj = self.record("fd", Clock::monotonic_now_ns());
+                for (k, v) in fields {
+                    obj.value(k, v);
+                }
+                obj.end();
+            }
+            Format::Text => {
+                self.line.clear();
+                text::write_fields(&mut self.line, fields);
+                self.line.push('\n');
+                self.buf.extend_from_slice(self.line.as_bytes());
+            }
         }
     }
 

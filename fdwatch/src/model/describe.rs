@@ -1,0 +1,96 @@
+//! Model facts as readable values, for `fd` records, `fdwatch fds`, and alert evidence.
+use std::borrow::Cow;
+
+use super::{FdEntry, Model, Object, ObjectKind, Origin, Pid, Step};
+use crate::{
+    clock::Clock,
+    decode::{args::Value, names::flags},
+};
+
+fn s(text: impl Into<String>) -> Value {
+    Value::Str(Cow::Owned(text.into()))
+}
+
+pub fn object(object: &Object, entry: &FdEntry) -> Value {
+    let mut f = vec![
+        ("type", Value::Str(Cow::Borrowed(object.kind.type_name()))),
+        ("name", s(object.proc_name())),
+        ("ino", Value::Int(object.ino as i64)),
+        ("access", Value::Str(Cow::Borrowed(entry.access.name()))),
+    ];
+    if let ObjectKind::Socket { domain, sock_type, protocol, peer } = &object.kind {
+        if *domain != 0 {
+            f.push(("domain", s(flags::socket_domain(*domain as u64))));
+            f.push(("socket_type", s(flags::socket_type(*sock_type as u64))));
+            f.push(("protocol", s(flags::socket_protocol(*domain as u64, *protocol as u64))));
+        }
+        if let Some(peer) = peer {
+            f.push(("peer", s(peer.to_string())));
+        }
+    }
+    Value::Object(f)
+}
+
+fn step(origin: &Origin, clock: &Clock) -> Value {
+    let mut f: Vec<(&'static str, Value)> = Vec::with_capacity(5);
+    match origin.step {
+        Step::PresentAtStart => f.push(("step", s("present_at_start"))),
+        Step::Resynced => f.push(("step", s("resynced"))),
+        Step::Created(kind) => {
+            f.push(("step", s("created")));
+            f.push(("syscall", Value::Str(Cow::Borrowed(kind.name()))));
+        }
+        Step::Dup { kind, from_fd } => {
+            f.push(("step", s("dup")));
+            f.push(("syscall", Value::Str(Cow::Borrowed(kind.name()))));
+            f.push(("from_fd", Value::Int(from_fd as i64)));
+        }
+        Step::Inherited { from_pid } => {
+            f.push(("step", s("inherited")));
+            f.push(("from_pid", Value::Int(from_pid as i64)));
+        }
+        Step::SurvivedExec => f.push(("step", s("survived_exec"))),
+    }
+    f.push(("pid", Value::Int(origin.pid as i64)));
+    f.push(("ts", s(clock.rfc3339(origin.ts_ns))));
+    Value::Object(f)
+}
+
+/// The provenance chain, oldest step first.
+pub fn origin(entry: &FdEntry, clock: &Clock) -> Value {
+    Value::List(entry.origin.chain().into_iter().map(|o| step(o, clock)).collect())
+}
+
+/// One line of provenance a person reads: "created by pipe2 in pid 4711, inherited by
+/// pid 4712 from pid 4711, survived exec".
+pub fn origin_text(entry: &FdEntry, model: &Model) -> String {
+    let comm = |pid: Pid| model.process(pid).map(|p| format!(" ({})", p.comm)).unwrap_or_default();
+    entry
+        .origin
+        .chain()
+        .iter()
+        .map(|o| match o.step {
+            Step::PresentAtStart => format!("open in pid {}{} when fdwatch started", o.pid, comm(o.pid)),
+            Step::Resynced => format!("found open in pid {}{} by a /proc re-read", o.pid, comm(o.pid)),
+            Step::Created(kind) => format!("created by {} in pid {}{}", kind.name(), o.pid, comm(o.pid)),
+            Step::Dup { kind, from_fd } => format!("{} from fd {from_fd} in pid {}", kind.name(), o.pid),
+            Step::Inherited { from_pid } => format!("inherited by pid {} from pid {from_pid}{} at fork", o.pid, comm(from_pid)),
+            Step::SurvivedExec => format!("survived exec in pid {} (no CLOEXEC)", o.pid),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The fields of an `fd` record for `fd` of `pid`.
+pub fn fd_fields(model: &Model, pid: Pid, fd: i32, clock: &Clock) -> Option<Vec<(&'static str, Value)>> {
+    let (entry, obj) = model.fd(pid, fd)?;
+    let comm = model.process(pid).map(|p| p.comm.to_string()).unwrap_or_default();
+    Some(vec![
+        ("pid", Value::Int(pid as i64)),
+        ("comm", s(comm)),
+        ("fd", Value::Int(fd as i64)),
+        ("object", object(obj, entry)),
+        ("cloexec", Value::Bool(entry.cloexec)),
+        ("origin", origin(entry, clock)),
+    ])
+}
