@@ -1,5 +1,53 @@
 //! Checking records: exact field values, and the record contract of DESIGN.md.
-use serde_json::Value;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// A record whose line repeated a key gets this extra field: `[[key, later value], ...]`
+/// (the first value is the one kept under the key). serde_json, like most JSON readers,
+/// would silently keep the last one, so `{"type":"event",...,"type":"SOCK_STREAM"}`
+/// would look like a record of type "SOCK_STREAM".
+pub const DUPLICATES: &str = "__duplicate_keys__";
+
+/// Parses one NDJSON line into an object, keeping the first value of a repeated key and
+/// listing the others under [`DUPLICATES`].
+pub fn parse_record(line: &[u8]) -> Result<Value, serde_json::Error> {
+    struct Pairs(Vec<(String, Value)>);
+    impl<'de> Deserialize<'de> for Pairs {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Pairs;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Pairs, A::Error> {
+                    let mut pairs = Vec::new();
+                    while let Some(kv) = m.next_entry::<String, Value>()? {
+                        pairs.push(kv);
+                    }
+                    Ok(Pairs(pairs))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let Pairs(pairs) = serde_json::from_slice(line)?;
+    let mut map = Map::new();
+    let mut dups = Vec::new();
+    for (k, v) in pairs {
+        if map.contains_key(&k) {
+            dups.push(Value::Array(vec![Value::String(k), v]));
+        } else {
+            map.insert(k, v);
+        }
+    }
+    if !dups.is_empty() {
+        map.insert(DUPLICATES.to_string(), Value::Array(dups));
+    }
+    Ok(Value::Object(map))
+}
 
 /// In an expected record, matches any value (the field must still be present).
 pub const ANY: &str = "<any>";
@@ -25,7 +73,18 @@ pub fn assert_event(actual: &Value, expected: &Value) {
             Some(_) => {}
         }
     }
+    if let Some(dups) = act.get(DUPLICATES) {
+        for d in dups.as_array().into_iter().flatten() {
+            problems.push(format!(
+                "the line repeats the key {} (first value {} kept, the repeat says {}): not a valid record",
+                d[0], act.get(d[0].as_str().unwrap_or_default()).unwrap_or(&Value::Null), d[1]
+            ));
+        }
+    }
     for (k, v) in act {
+        if k == DUPLICATES {
+            continue;
+        }
         if !exp.contains_key(k) && !ENVELOPE.contains(&k.as_str()) {
             problems.push(format!("unexpected field {k:?} = {v}"));
         }
@@ -108,6 +167,16 @@ mod tests {
         assert!(extra.is_err(), "an unexpected field fails");
         let wrong = std::panic::catch_unwind(|| assert_event(&rec, &json!({"pid":2,"ret":0})));
         assert!(wrong.is_err());
+    }
+
+    #[test]
+    fn repeated_keys_are_kept_apart() {
+        let v = parse_record(br#"{"type":"event","x":1,"type":"SOCK_STREAM"}"#).unwrap();
+        assert_eq!(v["type"], "event");
+        assert_eq!(v[DUPLICATES], json!([["type", "SOCK_STREAM"]]));
+        let r = std::panic::catch_unwind(|| assert_event(&v, &json!({"x": 1})));
+        assert!(r.is_err(), "a repeated key fails assert_event");
+        assert!(parse_record(b"[1]").is_err());
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Fdwatch {
                 let msg = if line.last() != Some(&b'\n') {
                     Msg::Bad(format!("incomplete last line (no newline): {}", String::from_utf8_lossy(&line)))
                 } else {
-                    match serde_json::from_slice::<Value>(&line) {
+                    match check::parse_record(&line) {
                         Ok(v) => match check::contract_violation(&v) {
                             None => Msg::Record(v),
                             Some(why) => Msg::Bad(format!("{why}: {v}")),

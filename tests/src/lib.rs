@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-pub use check::{ANY, assert_event, event_of};
+pub use check::{ANY, DUPLICATES, assert_event, event_of};
 pub use collector::Fdwatch;
 pub use fdops::{Fdops, OpLine};
 pub use serde_json::{Value, json};
@@ -104,4 +104,38 @@ pub fn abstract_name(tag: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("@fdwatch-test-{}-{n}-{tag}", std::process::id())
+}
+
+/// The expected fields of an event of the main thread of fdops process `pid` (a child
+/// of this test process): the header fields plus `args` (an object).
+pub fn expected(pid: i64, syscall: &str, args: Value) -> Value {
+    expected_from(pid, pid, my_pid(), syscall, args)
+}
+
+/// Like [`expected`] for any thread `tid` of `pid` whose parent process is `ppid`.
+pub fn expected_from(pid: i64, tid: i64, ppid: i64, syscall: &str, args: Value) -> Value {
+    let mut e = json!({"type": "event", "pid": pid, "tid": tid, "ppid": ppid, "comm": "fdops", "syscall": syscall});
+    let obj = e.as_object_mut().unwrap();
+    for (k, v) in args.as_object().expect("args is an object") {
+        obj.insert(k.clone(), v.clone());
+    }
+    e
+}
+
+/// Runs `fdops wait OPS...` under `fdwatch --pid <it> EXTRA...`: starts the helper,
+/// starts fdwatch on its pid, lets the helper go and waits for it to exit 0.
+pub fn run_watched(ops: &[&str], extra: &[&str]) -> (Fdwatch, Fdops) {
+    let mut child = Fdops::waiting(ops);
+    let fw = Fdwatch::watch(child.pid(), extra);
+    child.go();
+    child.finish_ok();
+    (fw, child)
+}
+
+/// The `object` fdwatch should report for an fd fdops printed `ino`/`dev` for
+/// (`<prefix>ino<suffix>` keys), of kind `ty` ("socket", "file", ...).
+pub fn object_of(op: &OpLine, ty: &str, suffix: &str) -> Value {
+    let ino: i64 = op.int(&format!("ino{suffix}"));
+    let dev = op.get(&format!("dev{suffix}")).to_string();
+    json!({"type": ty, "ino": ino, "dev": dev})
 }

@@ -1,34 +1,80 @@
-//! dup(2), dup2(2), dup3(2): exact arguments and results.
+//! dup(2), dup2(2), dup3(2): exact arguments and results for a watched process.
 use fdwatch_tests::*;
 
 #[test]
-fn dup_reports_oldfd_and_new_fd() {
-    let mut child = Fdops::waiting(&["dup", "1"]);
+fn dup_reports_oldfd_and_the_new_fd() {
+    let (fw, mut child) = run_watched(&["dup", "1"], &[]);
     let pid = child.pid();
-    let fw = Fdwatch::watch(pid, &[]);
-    child.go();
     let fd = child.op("dup").ok();
-    child.finish_ok();
     let ev = fw.expect_event(pid, "dup", |_| true);
-    assert_event(
-        &ev,
-        &json!({"pid": pid, "tid": pid, "ppid": my_pid(), "comm": "fdops", "syscall": "dup",
-                "oldfd": 1, "ret": fd}),
-    );
+    assert_event(&ev, &expected(pid, "dup", json!({"oldfd": 1, "ret": fd})));
+}
+
+#[test]
+fn dup_of_a_closed_fd_is_ebadf() {
+    let (fw, mut child) = run_watched(&["dup", "9999"], &[]);
+    let pid = child.pid();
+    assert_eq!(child.op("dup").get("errno"), "EBADF");
+    let ev = fw.expect_event(pid, "dup", |_| true);
+    assert_event(&ev, &expected(pid, "dup", json!({"oldfd": 9999, "ret": -9, "errno": "EBADF"})));
 }
 
 #[test]
 fn dup2_reports_oldfd_newfd_and_ret() {
-    let mut child = Fdops::waiting(&["dup2", "1", "100"]);
+    let (fw, mut child) = run_watched(&["dup2", "1", "100"], &[]);
     let pid = child.pid();
-    let fw = Fdwatch::watch(pid, &[]);
-    child.go();
     assert_eq!(child.op("dup2").ok(), 100);
-    child.finish_ok();
+    let ev = fw.expect_event(pid, "dup2", |_| true);
+    assert_event(&ev, &expected(pid, "dup2", json!({"oldfd": 1, "newfd": 100, "ret": 100})));
+}
+
+#[test]
+fn dup2_onto_stdin_is_reported_like_any_other() {
+    // Incident 1 of DESIGN.md: a socket dup2'd onto fd 0.
+    let (fw, mut child) = run_watched(&["socket", "AF_UNIX", "SOCK_STREAM", "0", "dup2", "%socket.ret", "0"], &[]);
+    let pid = child.pid();
+    let sock = child.op("socket").ok();
+    assert_eq!(child.op("dup2").ok(), 0);
+    let ev = fw.expect_event(pid, "dup2", |_| true);
+    assert_event(&ev, &expected(pid, "dup2", json!({"oldfd": sock, "newfd": 0, "ret": 0})));
+}
+
+#[test]
+fn dup2_of_a_closed_fd_is_ebadf() {
+    let (fw, mut child) = run_watched(&["dup2", "9999", "100"], &[]);
+    let pid = child.pid();
+    assert_eq!(child.op("dup2").get("errno"), "EBADF");
     let ev = fw.expect_event(pid, "dup2", |_| true);
     assert_event(
         &ev,
-        &json!({"pid": pid, "tid": pid, "ppid": my_pid(), "comm": "fdops", "syscall": "dup2",
-                "oldfd": 1, "newfd": 100, "ret": 100}),
+        &expected(pid, "dup2", json!({"oldfd": 9999, "newfd": 100, "ret": -9, "errno": "EBADF"})),
+    );
+}
+
+#[test]
+fn dup3_with_cloexec() {
+    let (fw, mut child) = run_watched(&["dup3", "1", "101", "O_CLOEXEC"], &[]);
+    let pid = child.pid();
+    assert_eq!(child.op("dup3").ok(), 101);
+    let ev = fw.expect_event(pid, "dup3", |_| true);
+    assert_event(
+        &ev,
+        &expected(pid, "dup3", json!({"oldfd": 1, "newfd": 101, "flags": "O_CLOEXEC", "ret": 101})),
+    );
+}
+
+#[test]
+fn dup3_without_flags_and_onto_itself() {
+    // dup3(fd, fd, ...) is EINVAL, unlike dup2 (dup3(2)).
+    let (fw, mut child) = run_watched(&["dup3", "1", "102", "0", "dup3", "1", "1", "0"], &[]);
+    let pid = child.pid();
+    assert_eq!(child.op("dup3").ok(), 102);
+    assert_eq!(child.op("dup3").get("errno"), "EINVAL");
+    let ok = fw.expect_event(pid, "dup3", |e| e["newfd"] == 102);
+    assert_event(&ok, &expected(pid, "dup3", json!({"oldfd": 1, "newfd": 102, "flags": "0", "ret": 102})));
+    let same = fw.expect_event(pid, "dup3", |e| e["newfd"] == 1);
+    assert_event(
+        &same,
+        &expected(pid, "dup3", json!({"oldfd": 1, "newfd": 1, "flags": "0", "ret": -22, "errno": "EINVAL"})),
     );
 }
