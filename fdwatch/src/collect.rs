@@ -101,13 +101,11 @@ impl Collector {
     /// what changes during the reading arrives as events (applied if newer than it).
     pub fn scan_at_start(&mut self) -> StartupScan {
         let started = Clock::monotonic_now_ns();
-        let mut processes = 0;
-        for pid in self.scope() {
-            if let Some(snap) = procfs::snapshot(pid) {
-                self.model.load_snapshot(&snap, Step::PresentAtStart);
-                processes += 1;
-            }
+        let snapshots = procfs::snapshots(&self.scope());
+        for snap in &snapshots {
+            self.model.load_snapshot(snap, Step::PresentAtStart);
         }
+        let processes = snapshots.len();
         StartupScan { processes, fds: self.model.tracked_fds(), elapsed_ns: Clock::monotonic_now_ns() - started }
     }
 

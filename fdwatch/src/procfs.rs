@@ -1,6 +1,9 @@
 //! Reading /proc: the only source of truth for what existed before the probes, and
 //! what the model heals from (proc(5)).
-use std::{fs, io::Read as _};
+use std::{
+    ffi::{CStr, CString},
+    fs,
+};
 
 use crate::{
     clock::Clock,
@@ -70,35 +73,94 @@ fn access_of(flags: u32) -> Access {
     }
 }
 
+/// An open directory fd, closed on drop.
+struct Dir(libc::c_int);
+
+impl Dir {
+    fn open(path: &CStr) -> Option<Dir> {
+        // SAFETY: path is NUL-terminated; the fd is owned by the returned Dir.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        (fd >= 0).then_some(Dir(fd))
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        // SAFETY: we own the fd.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// readlinkat(dir, name) into `buf`; the link text.
+fn readlink_at<'b>(dir: &Dir, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    // SAFETY: buf is writable for its length; name is NUL-terminated.
+    let n = unsafe { libc::readlinkat(dir.0, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (n > 0).then(|| &buf[..n as usize])
+}
+
+/// The whole (small) file `name` in `dir` into `buf`.
+fn read_at<'b>(dir: &Dir, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    // SAFETY: as above; the fd is closed before returning.
+    unsafe {
+        let fd = libc::openat(dir.0, name.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return None;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        (n > 0).then(|| &buf[..n as usize])
+    }
+}
+
 /// Read one process's fds. None if it is gone (or was never there). Fds that vanish
 /// while being read are skipped: the reading is as of `read_at_ns`, and later events
-/// correct it.
+/// correct it. Each fd costs a readlinkat and an openat/read/close of its fdinfo,
+/// relative to directory fds so that no path is walked twice.
 pub fn snapshot(pid: u32) -> Option<ProcSnapshot> {
     let read_at_ns = Clock::monotonic_now_ns();
     let (ppid, comm) = stat(pid)?;
     let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.to_string_lossy().into_owned());
-    let dir = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let fd_dir = Dir::open(&CString::new(format!("/proc/{pid}/fd")).ok()?)?;
+    let info_dir = Dir::open(&CString::new(format!("/proc/{pid}/fdinfo")).ok()?)?;
+    let entries = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
     let mut fds = Vec::new();
-    let mut info = String::with_capacity(256);
-    for entry in dir.flatten() {
-        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
-        let Ok(link) = fs::read_link(entry.path()) else { continue };
-        info.clear();
-        let Ok(mut file) = fs::File::open(format!("/proc/{pid}/fdinfo/{fd}")) else { continue };
-        if file.read_to_string(&mut info).is_err() {
-            continue;
-        }
-        let (flags, ino) = parse_fdinfo(&info);
-        fds.push(FdSnapshot {
-            fd,
-            link: link.to_string_lossy().into_owned(),
-            cloexec: flags & O_CLOEXEC != 0,
-            access: access_of(flags),
-            ino,
-        });
+    let mut link_buf = [0u8; 4096];
+    let mut info_buf = [0u8; 1024];
+    let mut name = Vec::with_capacity(16);
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(fd) = file_name.to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        name.clear();
+        name.extend_from_slice(file_name.as_encoded_bytes());
+        name.push(0);
+        let Ok(cname) = CStr::from_bytes_with_nul(&name) else { continue };
+        let Some(link) = readlink_at(&fd_dir, cname, &mut link_buf) else { continue };
+        let link = String::from_utf8_lossy(link).into_owned();
+        let Some(info) = read_at(&info_dir, cname, &mut info_buf) else { continue };
+        let (flags, ino) = parse_fdinfo(&String::from_utf8_lossy(info));
+        fds.push(FdSnapshot { fd, link, cloexec: flags & O_CLOEXEC != 0, access: access_of(flags), ino });
     }
     fds.sort_by_key(|f| f.fd);
     Some(ProcSnapshot { pid, ppid, comm, exe, read_at_ns, fds })
+}
+
+/// Snapshots of many processes, read on every core (the reading is syscall-bound).
+pub fn snapshots(pids: &[u32]) -> Vec<ProcSnapshot> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads <= 1 || pids.len() < 2 {
+        return pids.iter().filter_map(|&p| snapshot(p)).collect();
+    }
+    // Interleave pids so one huge process does not leave the other threads idle.
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    pids.iter().skip(t).step_by(threads).filter_map(|&p| snapshot(p)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    })
 }
 
 #[cfg(test)]

@@ -162,15 +162,16 @@ pub fn describe(event: &Event) -> Fields {
             let arg = if cmd == libc::F_SETFD as u64 { text(flags::fd_flags(a[2])) } else { fd(a[2]) };
             vec![("fd", fd(a[0])), ("cmd", text(flags::fcntl_cmd(cmd))), ("arg", arg)]
         }
+        // socket(2)'s `type` is named socket_type: "type" is the record's own field.
         (Kind::Socket, Payload::NewFd(p)) => vec![
             ("domain", text(flags::socket_domain(a[0]))),
-            ("type", text(flags::socket_type(a[1]))),
+            ("socket_type", text(flags::socket_type(a[1]))),
             ("protocol", text(flags::socket_protocol(a[0], a[2]))),
             ("object", object(&p.object)),
         ],
         (Kind::Socketpair, Payload::FdPair(p)) => vec![
             ("domain", text(flags::socket_domain(a[0]))),
-            ("type", text(flags::socket_type(a[1]))),
+            ("socket_type", text(flags::socket_type(a[1]))),
             ("protocol", text(flags::socket_protocol(a[0], a[2]))),
             ("sv", pair(ok, p.fds)),
             ("objects", Value::List(p.objects.iter().map(object).collect())),
@@ -293,10 +294,11 @@ fn other_fd_creator_args(kind: Kind) -> &'static [&'static str] {
         Kind::Signalfd => &["fd", "mask", "sizemask"],
         Kind::Signalfd4 => &["fd", "mask", "sizemask", "flags"],
         Kind::MemfdCreate => &["name", "flags"],
-        Kind::PidfdOpen => &["pid", "flags"],
+        // "pid" is the record's own field (the caller), so the target is target_pid.
+        Kind::PidfdOpen => &["target_pid", "flags"],
         Kind::PidfdGetfd => &["pidfd", "targetfd", "flags"],
         Kind::FanotifyInit => &["flags", "event_f_flags"],
-        Kind::PerfEventOpen => &["attr", "pid", "cpu", "group_fd", "flags"],
+        Kind::PerfEventOpen => &["attr", "target_pid", "cpu", "group_fd", "flags"],
         Kind::IoUringSetup => &["entries", "params"],
         Kind::OpenByHandleAt => &["mount_fd", "handle", "flags"],
         _ => &[],
@@ -337,6 +339,28 @@ mod tests {
         Event { kind, header: Header { kind: kind as u32, ..Default::default() }, body: Body::Syscall { ret, args, payload } }
     }
 
+    /// Every record's own fields: an argument must never repeat one (JSON keys are unique).
+    const RECORD_FIELDS: [&str; 11] =
+        ["type", "ts", "host", "pid", "tid", "ppid", "comm", "syscall", "ret", "errno", "kind"];
+
+    #[test]
+    fn no_argument_name_collides_with_a_record_field() {
+        for kind in Kind::ALL {
+            let payload = match kind.payload() {
+                fdwatch_common::kind::PayloadShape::NewFd => Payload::NewFd(NewFd::default()),
+                fdwatch_common::kind::PayloadShape::FdPair => Payload::FdPair(Default::default()),
+                fdwatch_common::kind::PayloadShape::Addr => Payload::Addr(Default::default()),
+                fdwatch_common::kind::PayloadShape::Accept => Payload::Accept(Default::default()),
+                fdwatch_common::kind::PayloadShape::Open => Payload::Open(Default::default()),
+                fdwatch_common::kind::PayloadShape::Wait => Payload::Wait(Default::default()),
+                _ => Payload::None,
+            };
+            for (name, _) in describe(&event(kind, 0, [0; 6], payload)) {
+                assert!(!RECORD_FIELDS.contains(&name), "{kind:?} has an argument named {name}");
+            }
+        }
+    }
+
     #[test]
     fn dup2_names_its_arguments() {
         let e = event(Kind::Dup2, 0, [3, 0, 0, 0, 0, 0], Payload::None);
@@ -355,7 +379,7 @@ mod tests {
         let e = event(Kind::Socket, 3, [2, 2 | 0o2000000, 0, 0, 0, 0], Payload::NewFd(NewFd { object }));
         let d = describe(&e);
         assert_eq!(d[0], ("domain", Value::Str("AF_INET".into())));
-        assert_eq!(d[1], ("type", Value::Str("SOCK_DGRAM|SOCK_CLOEXEC".into())));
+        assert_eq!(d[1], ("socket_type", Value::Str("SOCK_DGRAM|SOCK_CLOEXEC".into())));
         let Value::Object(o) = &d[3].1 else { panic!("{d:?}") };
         assert_eq!(o[0], ("type", Value::Str("socket".into())));
         assert_eq!(o[1], ("ino", Value::Int(77)));
