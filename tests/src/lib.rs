@@ -125,10 +125,16 @@ pub fn expected_from(pid: i64, tid: i64, ppid: i64, syscall: &str, args: Value) 
 /// Runs `fdops wait OPS...` under `fdwatch --pid <it> EXTRA...`: starts the helper,
 /// starts fdwatch on its pid, lets the helper go and waits for it to exit 0.
 pub fn run_watched(ops: &[&str], extra: &[&str]) -> (Fdwatch, Fdops) {
+    let (fw, mut child) = start_watched(ops, extra);
+    child.finish_ok();
+    (fw, child)
+}
+
+/// Like [`run_watched`] but returns as soon as the helper was let go.
+pub fn start_watched(ops: &[&str], extra: &[&str]) -> (Fdwatch, Fdops) {
     let mut child = Fdops::waiting(ops);
     let fw = Fdwatch::watch(child.pid(), extra);
     child.go();
-    child.finish_ok();
     (fw, child)
 }
 
