@@ -217,6 +217,25 @@ pub struct ExitEvent {
     pub group_dead: u32,
 }
 
+/// Bytes of a dentry name the startup iterator copies (anonymous inodes are named
+/// like `[eventfd]`; longer names are cut).
+pub const DENTRY_NAME_LEN: usize = 48;
+
+/// One open fd of one process, as the task_file iterator (probes/iter.rs) writes it
+/// for the startup scan: everything /proc/PID/fd and fdinfo would say, but a path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskFile {
+    pub pid: u32,
+    pub fd: i32,
+    pub object: FdObject,
+    /// 1 when the fd's bit is set in `fdt->close_on_exec`.
+    pub cloexec: u32,
+    pub _pad: u32,
+    /// The file's dentry name, NUL-terminated.
+    pub name: [u8; DENTRY_NAME_LEN],
+}
+
 /// Size of the record for each kind; the collector checks it before reading.
 pub const fn record_size(kind: Kind) -> usize {
     use core::mem::size_of;
@@ -249,6 +268,7 @@ const _: () = {
     assert!(size_of::<ForkEvent>() == 64);
     assert!(size_of::<ExecEvent>() == 48 + 8 + 8 + PATH_LEN);
     assert!(size_of::<ExitEvent>() == 56);
+    assert!(size_of::<TaskFile>() == 40 + DENTRY_NAME_LEN);
     assert!(align_of::<SyscallEvent<OpenPayload>>() == 8);
     assert!(size_of::<KernelOffsets>() % 8 == 0);
 };

@@ -24,4 +24,10 @@ pub struct KernelOffsets {
     pub inode_sb: u32,
     pub super_block_dev: u32,
     pub binprm_filename: u32,
+    pub fdtable_close_on_exec: u32,
+    pub file_path: u32,
+    pub path_dentry: u32,
+    pub dentry_name: u32,
+    pub qstr_name: u32,
+    pub _pad: u32,
 }

@@ -34,6 +34,12 @@ static OFFSETS: KernelOffsets = KernelOffsets {
     inode_sb: 0,
     super_block_dev: 0,
     binprm_filename: 0,
+    fdtable_close_on_exec: 0,
+    file_path: 0,
+    path_dentry: 0,
+    dentry_name: 0,
+    qstr_name: 0,
+    _pad: 0,
 };
 
 // The volatile reads keep LLVM from folding the zero initialisers into the code: the

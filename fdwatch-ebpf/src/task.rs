@@ -59,7 +59,7 @@ pub fn binprm_filename(bprm: *const u8) -> *const u8 {
 /// so the slot holds the new file unless another thread raced a close in between.
 #[inline(always)]
 pub fn fd_object(fd: i64) -> FdObject {
-    let mut object = FdObject::default();
+    let object = FdObject::default();
     if fd < 0 {
         return object;
     }
@@ -86,6 +86,16 @@ pub fn fd_object(fd: i64) -> FdObject {
         let Some(inode) = read::<*const u8>(file, off.file_inode) else {
             return object;
         };
+        inode_object(file, inode)
+    }
+}
+
+/// The identity and type of an open file and its inode.
+#[inline(always)]
+pub fn inode_object(file: *const u8, inode: *const u8) -> FdObject {
+    let off = offsets();
+    let mut object = FdObject::default();
+    unsafe {
         object.file_flags = read::<u32>(file, off.file_flags).unwrap_or(0);
         object.mode = read::<u16>(inode, off.inode_mode).unwrap_or(0);
         object.ino = read::<u64>(inode, off.inode_ino).unwrap_or(0);

@@ -15,9 +15,9 @@ use crate::{
     clock::Clock,
     decode::{Body, Event, decode},
     error::Failure,
-    model::{Applied, Model, Pid, Step, describe},
-    probes::Probes,
-    procfs,
+    model::{Applied, Model, Pid, Step, describe, snapshot::ProcSnapshot},
+    probes::{Probes, TaskFiles},
+    procfs, scan,
     sinks::{LossSite, PerKind, Sink, Stats},
 };
 
@@ -97,11 +97,21 @@ impl Collector {
         }
     }
 
-    /// Read every process in scope from /proc. Called after the probes are attached, so
-    /// what changes during the reading arrives as events (applied if newer than it).
-    pub fn scan_at_start(&mut self) -> StartupScan {
+    /// Every process in scope, with all its fds: from the task_file iterator, or from
+    /// /proc if the iterator fails.
+    fn read_all(&self, task_files: &mut TaskFiles) -> Vec<ProcSnapshot> {
+        let only = (!self.options.watched.is_empty()).then_some(self.options.watched.as_slice());
+        match task_files.read() {
+            Ok(records) => scan::snapshots(&records, only),
+            Err(_) => procfs::snapshots(&self.scope()),
+        }
+    }
+
+    /// Read every process in scope. Called after the probes are attached, so what
+    /// changes during the reading arrives as events (applied if newer than it).
+    pub fn scan_at_start(&mut self, task_files: &mut TaskFiles) -> StartupScan {
         let started = Clock::monotonic_now_ns();
-        let snapshots = procfs::snapshots(&self.scope());
+        let snapshots = self.read_all(task_files);
         for snap in &snapshots {
             self.model.load_snapshot(snap, Step::PresentAtStart);
         }
@@ -163,31 +173,26 @@ impl Collector {
     }
 
     /// After a loss nobody knows which processes missed events: re-read them all.
-    fn resync_all(&mut self, reason: &'static str) {
-        let mut differed = 0;
-        let mut processes = 0;
-        let known: Vec<Pid> = self.model.processes.keys().copied().collect();
-        let mut in_scope = self.scope();
+    fn resync_all(&mut self, task_files: &mut TaskFiles, reason: &'static str) {
+        let mut snapshots = self.read_all(task_files);
+        // With --follow, children that joined in the kernel are in scope too.
         if !self.options.watched.is_empty() {
-            in_scope.extend(known.iter().copied());
+            let extra: Vec<Pid> = self
+                .model
+                .processes
+                .keys()
+                .copied()
+                .filter(|p| !self.options.watched.contains(p))
+                .collect();
+            snapshots.extend(extra.into_iter().filter_map(procfs::snapshot));
         }
-        in_scope.sort_unstable();
-        in_scope.dedup();
-        for pid in known {
-            if in_scope.binary_search(&pid).is_err() {
-                self.model.remove_process(pid);
-            }
+        let alive: std::collections::HashSet<Pid> = snapshots.iter().map(|s| s.pid).collect();
+        let gone: Vec<Pid> = self.model.processes.keys().copied().filter(|p| !alive.contains(p)).collect();
+        for pid in gone {
+            self.model.remove_process(pid);
         }
-        for pid in in_scope {
-            match procfs::snapshot(pid) {
-                Some(snap) => {
-                    differed += self.model.load_snapshot(&snap, Step::Resynced);
-                    processes += 1;
-                }
-                None => self.model.remove_process(pid),
-            }
-        }
-        self.sink.resync(None, reason, processes, differed);
+        let differed: usize = snapshots.iter().map(|s| self.model.load_snapshot(s, Step::Resynced)).sum();
+        self.sink.resync(None, reason, snapshots.len(), differed);
     }
 
     /// One `fd` record per fd of every process in the model, by pid and fd.
@@ -220,7 +225,7 @@ impl Collector {
 
     /// Emit `loss` records for what was lost since the last report, per site; heal the
     /// model after a kernel loss.
-    fn report_losses(&mut self, lost: &PerCpuArray<MapData, u64>) {
+    fn report_losses(&mut self, lost: &PerCpuArray<MapData, u64>, task_files: &mut TaskFiles) {
         let mut delta: PerKind = [0; MAX_KIND as usize];
         let mut total = 0;
         for kind in Kind::ALL {
@@ -236,7 +241,7 @@ impl Collector {
         if total > 0 {
             self.counters.kernel_lost_total += total;
             self.sink.loss(LossSite::KernelRingBuffer, &delta, total);
-            self.resync_all("events were lost in the kernel ring buffer");
+            self.resync_all(task_files, "events were lost in the kernel ring buffer");
         }
         if self.counters.undecodable > 0 {
             let n = std::mem::take(&mut self.counters.undecodable);
@@ -250,7 +255,7 @@ impl Collector {
     }
 
     pub async fn run(mut self, probes: Probes) -> Result<(), Failure> {
-        let Probes { events, lost, .. } = probes;
+        let Probes { events, lost, mut task_files, .. } = probes;
         // SAFETY: the RingBuf owns its map fd, which stays open and unchanged for as
         // long as the AsyncFd owns the RingBuf.
         let mut ring = unsafe { AsyncFd::register_with_interest(events, Interest::READABLE) }
@@ -277,7 +282,7 @@ impl Collector {
                     Err(e) => return Err(Failure::env(format!("polling the ring buffer failed: {e}"))),
                 },
                 _ = drain_tick.tick() => {}
-                _ = loss_tick.tick() => self.report_losses(&lost),
+                _ = loss_tick.tick() => self.report_losses(&lost, &mut task_files),
                 _ = sigusr1.recv() => dump = true,
                 _ = sigint.recv() => stop = true,
                 _ = sigterm.recv() => stop = true,
@@ -297,7 +302,7 @@ impl Collector {
             }
         }
         if stdout_open {
-            self.report_losses(&lost);
+            self.report_losses(&lost, &mut task_files);
             if self.options.dump_on_exit {
                 self.dump();
             }

@@ -9,6 +9,7 @@ mod fds_command;
 mod model;
 mod probes;
 mod procfs;
+mod scan;
 mod sinks;
 
 use std::process::ExitCode;
@@ -63,7 +64,8 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     let model = model::Model::new(model::Limits { max_fds: cli.max_fds });
     let mut collector = collect::Collector::new(model, sink, clock, options);
     // Probes first, then /proc: whatever changes while we read arrives as events.
-    let scan = collector.scan_at_start();
+    let mut loaded = loaded;
+    let scan = collector.scan_at_start(&mut loaded.task_files);
     let ready = sinks::Ready {
         probes: loaded.attached,
         watched,

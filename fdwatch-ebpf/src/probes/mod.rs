@@ -12,6 +12,7 @@
 //! traced syscalls, but this kernel has no ftrace-patchable functions
 //! (available_filter_functions is empty) and refuses them with EPERM.
 mod dup;
+mod iter;
 mod net;
 mod open;
 mod process;

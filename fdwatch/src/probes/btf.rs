@@ -495,6 +495,12 @@ pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, BtfError> {
         inode_sb: f("inode", "i_sb")?,
         super_block_dev: f("super_block", "s_dev")?,
         binprm_filename: f("linux_binprm", "filename")?,
+        fdtable_close_on_exec: f("fdtable", "close_on_exec")?,
+        file_path: f("file", "f_path")?,
+        path_dentry: f("path", "dentry")?,
+        dentry_name: f("dentry", "d_name")?,
+        qstr_name: f("qstr", "name")?,
+        _pad: 0,
     })
 }
 

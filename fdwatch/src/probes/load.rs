@@ -1,12 +1,12 @@
 //! Load the eBPF object, configure it, and attach every program.
-use std::os::fd::AsRawFd as _;
+use std::io::Read as _;
 
 use aya::{
     Btf, Ebpf, EbpfLoader,
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{BtfTracePoint, ProgramError},
+    programs::{BtfTracePoint, Iter, ProgramError},
 };
-use fdwatch_common::KernelOffsets;
+use fdwatch_common::{KernelOffsets, TaskFile};
 
 use super::programs::PROGRAMS;
 use crate::error::Failure;
@@ -22,12 +22,38 @@ pub struct Settings<'a> {
 
 /// The attached probes and the maps the collector reads. Dropping it detaches all.
 pub struct Probes {
-    // Owns the programs and their links; kept alive for as long as we collect.
-    _ebpf: Ebpf,
     pub events: RingBuf<MapData>,
     pub lost: PerCpuArray<MapData, u64>,
+    /// Owns the eBPF object (programs and links) and runs the startup iterator.
+    pub task_files: TaskFiles,
     pub attached: usize,
 }
+
+/// The task_file iterator (fdwatch-ebpf/src/probes/iter.rs): every fd of every process.
+pub struct TaskFiles {
+    ebpf: Ebpf,
+}
+
+impl TaskFiles {
+    /// One pass over all open fds on the host.
+    pub fn read(&mut self) -> Result<Vec<TaskFile>, String> {
+        let program = self.ebpf.program_mut(ITER_PROGRAM).ok_or("no iterator program")?;
+        let iter: &mut Iter = program.try_into().map_err(|e| format!("{e}"))?;
+        let link = iter.attach().map_err(|e| format!("attaching the task_file iterator: {e}"))?;
+        let link = iter.take_link(link).map_err(|e| format!("{e}"))?;
+        let mut file = link.into_file().map_err(|e| format!("opening the task_file iterator: {e}"))?;
+        let mut bytes = Vec::with_capacity(1 << 20);
+        file.read_to_end(&mut bytes).map_err(|e| format!("reading the task_file iterator: {e}"))?;
+        let size = std::mem::size_of::<TaskFile>();
+        Ok(bytes
+            .chunks_exact(size)
+            // SAFETY: each chunk is one TaskFile as the iterator wrote it (plain data).
+            .map(|c| unsafe { c.as_ptr().cast::<TaskFile>().read_unaligned() })
+            .collect())
+    }
+}
+
+const ITER_PROGRAM: &str = "iter_task_file";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fdwatch"));
 
@@ -72,18 +98,22 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
         attached += 1;
     }
 
+    {
+        let program = ebpf.program_mut(ITER_PROGRAM).ok_or_else(|| missing_program(ITER_PROGRAM))?;
+        let iter: &mut Iter = program.try_into().map_err(|e| Failure::env(format!("{ITER_PROGRAM}: {e}")))?;
+        iter.load("task_file", &btf)
+            .map_err(|e| Failure::env(describe_program_error(ITER_PROGRAM, "iter/task_file", e)))?;
+    }
+
     let events = ebpf.take_map("EVENTS").ok_or_else(|| missing_map("EVENTS"))?;
     let events = RingBuf::try_from(events).map_err(|e| Failure::env(format!("map EVENTS: {e}")))?;
     let lost = ebpf.take_map("LOST").ok_or_else(|| missing_map("LOST"))?;
     let lost = PerCpuArray::try_from(lost).map_err(|e| Failure::env(format!("map LOST: {e}")))?;
-    debug_assert!(events.as_raw_fd() >= 0);
-    Ok(Probes { _ebpf: ebpf, events, lost, attached })
+    Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached })
 }
 
 fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, tracepoint: &str) -> Result<(), Failure> {
-    let program = ebpf
-        .program_mut(name)
-        .ok_or_else(|| Failure::env(format!("the eBPF object has no program {name} (rebuild fdwatch)")))?;
+    let program = ebpf.program_mut(name).ok_or_else(|| missing_program(name))?;
     let result = (|| {
         let p: &mut BtfTracePoint = program.try_into()?;
         p.load(tracepoint, btf)?;
@@ -107,6 +137,10 @@ fn describe_program_error(name: &str, hook: &str, error: ProgramError) -> String
         }
         other => format!("cannot attach eBPF program {name} to {hook}: {other}"),
     }
+}
+
+fn missing_program(name: &str) -> Failure {
+    Failure::env(format!("the eBPF object has no program {name} (rebuild fdwatch)"))
 }
 
 fn missing_map(name: &str) -> Failure {

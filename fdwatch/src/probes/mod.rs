@@ -3,4 +3,4 @@ pub mod btf;
 pub mod load;
 pub mod programs;
 
-pub use load::{Probes, Settings, load};
+pub use load::{Probes, Settings, TaskFiles, load};
