@@ -52,6 +52,9 @@ pub fn parse_record(line: &[u8]) -> Result<Value, serde_json::Error> {
 /// In an expected record, matches any value (the field must still be present).
 pub const ANY: &str = "<any>";
 
+/// The record types DESIGN.md's output contract lists.
+pub const DOCUMENTED_TYPES: [&str; 6] = ["ready", "event", "alert", "loss", "stats", "fd"];
+
 /// Fields every record has; not argument fields.
 const ENVELOPE: [&str; 3] = ["type", "ts", "host"];
 
@@ -105,9 +108,11 @@ pub fn event_of(v: &Value, pid: i64, syscall: &str) -> bool {
 /// what is wrong.
 pub fn contract_violation(v: &Value) -> Option<String> {
     let Some(obj) = v.as_object() else { return Some("not a JSON object".into()) };
+    // Any string type passes here; record types outside DOCUMENTED_TYPES are the job of
+    // one dedicated test (cli.rs), not a reason to stop every test.
     let ty = obj.get("type").and_then(Value::as_str);
-    if !matches!(ty, Some("ready" | "event" | "alert" | "loss" | "stats" | "fd")) {
-        return Some(format!("\"type\" is {:?}, not one of ready|event|alert|loss|stats|fd", obj.get("type")));
+    if ty.is_none() {
+        return Some(format!("\"type\" is {:?}, not a string", obj.get("type")));
     }
     match obj.get("ts").and_then(Value::as_str) {
         Some(ts) if is_rfc3339_nanos_utc(ts) => {}
@@ -183,6 +188,7 @@ mod tests {
     fn contract() {
         let ok = json!({"type":"stats","ts":"2026-11-21T18:40:41.887515443Z","host":"vm"});
         assert_eq!(contract_violation(&ok), None);
+        assert!(contract_violation(&json!({"ts":"2026-11-21T18:40:41.887515443Z","host":"vm"})).is_some());
         let bad_ts = json!({"type":"stats","ts":"2026-11-21T18:40:41Z","host":"vm"});
         assert!(contract_violation(&bad_ts).is_some());
         let event = json!({"type":"event","ts":"2026-11-21T18:40:41.887515443Z","host":"vm","pid":1});

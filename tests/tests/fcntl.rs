@@ -52,7 +52,7 @@ fn fcntl_dupfd_of_a_closed_fd_is_ebadf() {
 fn fcntl_getfl_setfl_getfd_are_not_reported() {
     // The probe keeps only the fd-table commands; a later close is the barrier: the
     // ring buffer keeps the order of the syscalls of one thread.
-    let (fw, mut child) = run_watched(
+    let (fw, child) = run_watched(
         &["fcntl", "1", "F_GETFL", "0", "fcntl", "1", "F_GETFD", "0", "fcntl", "1", "F_SETFL", "O_APPEND", "close", "9998"],
         &[],
     );

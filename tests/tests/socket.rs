@@ -2,12 +2,9 @@
 //! (its inode is the N of /proc/PID/fd/FD -> socket:[N]).
 use fdwatch_tests::*;
 
-/// Where fdwatch should put socket(2)'s `type` argument. The man-page name `type`
-/// collides with the record's own "type" (DESIGN.md: every record's "type" is
-/// ready|event|...), and fdwatch currently writes both into one object (see
-/// `socket_record_has_one_type_key`). "sock_type" is the name these tests propose;
-/// change it here if fdwatch settles on another.
-const SOCK_TYPE_KEY: &str = "sock_type";
+/// Where fdwatch puts socket(2)'s `type` argument: the man-page name collides with the
+/// record's own "type" (ready|event|...), see `socket_record_has_one_type_key`.
+const SOCK_TYPE_KEY: &str = "socket_type";
 
 fn socket_args(domain: &str, ty: &str, protocol: &str, object: Value, ret: i64) -> Value {
     let mut args = json!({"domain": domain, "protocol": protocol, "object": object, "ret": ret});
