@@ -6,6 +6,7 @@ use std::{
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
         Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
         mpsc::{self, Receiver, RecvTimeoutError},
     },
     thread,
@@ -37,6 +38,8 @@ pub struct Fdwatch {
     rx: Receiver<Msg>,
     state: RefCell<State>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// Set when stderr reached EOF (everything it wrote is in `stderr`).
+    stderr_done: Arc<AtomicBool>,
     reaped: Option<ExitStatus>,
 }
 
@@ -116,6 +119,8 @@ impl Fdwatch {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let mut err_pipe = child.stderr.take().expect("piped stderr");
         let sink = Arc::clone(&stderr);
+        let stderr_done = Arc::new(AtomicBool::new(false));
+        let done = Arc::clone(&stderr_done);
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = err_pipe.read(&mut buf) {
@@ -124,6 +129,7 @@ impl Fdwatch {
                 }
                 sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
+            done.store(true, Ordering::Release);
         });
         Fdwatch {
             child,
@@ -131,6 +137,7 @@ impl Fdwatch {
             rx,
             state: RefCell::default(),
             stderr,
+            stderr_done,
             reaped: None,
         }
     }
@@ -315,13 +322,11 @@ impl Fdwatch {
     pub fn outcome(mut self, deadline: Duration) -> (ExitStatus, Vec<Value>, String) {
         let (status, records) = self.finish(deadline);
         // stderr's reader may still be copying the last bytes.
-        let until = Instant::now() + Duration::from_secs(2);
-        let mut err = self.stderr();
-        while Instant::now() < until && !err.ends_with('\n') && !err.is_empty() {
+        let until = Instant::now() + Duration::from_secs(10);
+        while !self.stderr_done.load(Ordering::Acquire) && Instant::now() < until {
             thread::sleep(POLL);
-            err = self.stderr();
         }
-        (status, records, err)
+        (status, records, self.stderr())
     }
 }
 
