@@ -46,6 +46,8 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,6 +132,16 @@ static void kv_stat(const char *ino_key, const char *dev_key, int fd) {
     if (fstat(fd, &st) != 0) die("fstat(%d): %s", fd, strerror(errno));
     kv(ino_key, "%llu", (unsigned long long)st.st_ino);
     kv(dev_key, "%u:%u", major(st.st_dev), minor(st.st_dev));
+    /* The file type (S_IFMT bits, inode(7)) and, for devices, the device it is. */
+    char key[64];
+    snprintf(key, sizeof key, "ifmt%s", ino_key + 3);
+    kv(key, "%o", (unsigned)(st.st_mode & S_IFMT));
+    snprintf(key, sizeof key, "rdev%s", ino_key + 3);
+    kv(key, "%u:%u", major(st.st_rdev), minor(st.st_rdev));
+    /* The access mode (fcntl F_GETFL, which fdwatch does not report). */
+    int fl = fcntl(fd, F_GETFL);
+    snprintf(key, sizeof key, "acc%s", ino_key + 3);
+    kv(key, "%s", (fl & O_ACCMODE) == O_RDONLY ? "read" : (fl & O_ACCMODE) == O_WRONLY ? "write" : "both");
 }
 
 /* Replace every %name (name: [A-Za-z0-9_.]+) by its variable. */
@@ -452,6 +464,68 @@ static int run(int i, const char *stop_at) {
             }
             begin(op, r, e);
             if (r >= 0) kv_stat("ino", "dev", (int)r);
+            end();
+        } else if (strcmp(op, "creat") == 0) {
+            const char *path = arg(&i, op);
+            long long mode = strtoll(arg(&i, op), NULL, 8);
+            CALL(syscall(SYS_creat, path, mode));
+            begin(op, r, e);
+            if (r >= 0) kv_stat("ino", "dev", (int)r);
+            end();
+        } else if (strcmp(op, "newfd") == 0) {
+            /* newfd SYSCALL ARGS...: the other fd creators, numeric arguments only
+             * (pointers they need are supplied here). */
+            const char *name = arg(&i, op);
+            if (strcmp(name, "epoll_create") == 0) {
+                CALL(syscall(SYS_epoll_create, num(arg(&i, op))));
+            } else if (strcmp(name, "epoll_create1") == 0) {
+                CALL(syscall(SYS_epoll_create1, num(arg(&i, op))));
+            } else if (strcmp(name, "eventfd") == 0) {
+                CALL(syscall(SYS_eventfd, num(arg(&i, op))));
+            } else if (strcmp(name, "eventfd2") == 0) {
+                long long a = num(arg(&i, op));
+                CALL(syscall(SYS_eventfd2, a, num(arg(&i, op))));
+            } else if (strcmp(name, "timerfd_create") == 0) {
+                long long a = num(arg(&i, op));
+                CALL(syscall(SYS_timerfd_create, a, num(arg(&i, op))));
+            } else if (strcmp(name, "signalfd") == 0 || strcmp(name, "signalfd4") == 0) {
+                /* (fd, empty mask, sizemask 8 = the kernel's sigset_t), flags */
+                static uint64_t mask;
+                long long fd = num(arg(&i, op));
+                if (strcmp(name, "signalfd") == 0)
+                    CALL(syscall(SYS_signalfd, fd, &mask, 8));
+                else
+                    CALL(syscall(SYS_signalfd4, fd, &mask, 8, num(arg(&i, op))));
+            } else if (strcmp(name, "inotify_init") == 0) {
+                CALL(syscall(SYS_inotify_init));
+            } else if (strcmp(name, "inotify_init1") == 0) {
+                CALL(syscall(SYS_inotify_init1, num(arg(&i, op))));
+            } else if (strcmp(name, "memfd_create") == 0) {
+                const char *mname = arg(&i, op);
+                CALL(syscall(SYS_memfd_create, mname, num(arg(&i, op))));
+            } else if (strcmp(name, "pidfd_open") == 0) {
+                long long pid = num(arg(&i, op));
+                CALL(syscall(SYS_pidfd_open, pid, num(arg(&i, op))));
+            } else if (strcmp(name, "pidfd_getfd") == 0) {
+                long long pidfd = num(arg(&i, op));
+                long long target = num(arg(&i, op));
+                CALL(syscall(SYS_pidfd_getfd, pidfd, target, num(arg(&i, op))));
+            } else {
+                die("newfd: unknown syscall %s", name);
+            }
+            begin(name, r, e);
+            if (r >= 0) kv_stat("ino", "dev", (int)r);
+            end();
+        } else if (strcmp(op, "ioctl") == 0) {
+            int fd = (int)num(arg(&i, op));
+            static const struct name IOCTLS[] = {N(FIOCLEX), N(FIONCLEX), N(TCGETS), N(FIONREAD), {0, 0}};
+            long long req = flags(arg(&i, op), IOCTLS);
+            int dummy[16] = {0};
+            CALL(syscall(SYS_ioctl, fd, req, dummy));
+            begin(op, r, e);
+            end();
+        } else if (strcmp(op, "getpid") == 0) {
+            begin(op, getpid(), 0);
             end();
         } else if (strcmp(op, "listen_tcp") == 0) {
             make_bound(op, arg(&i, op), SOCK_STREAM, 1);

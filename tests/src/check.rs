@@ -52,8 +52,9 @@ pub fn parse_record(line: &[u8]) -> Result<Value, serde_json::Error> {
 /// In an expected record, matches any value (the field must still be present).
 pub const ANY: &str = "<any>";
 
-/// The record types DESIGN.md's output contract lists.
-pub const DOCUMENTED_TYPES: [&str; 6] = ["ready", "event", "alert", "loss", "stats", "fd"];
+/// The record types the output contract lists: DESIGN.md's six, and `resync`, which
+/// README.md's table of records adds.
+pub const DOCUMENTED_TYPES: [&str; 7] = ["ready", "event", "alert", "loss", "stats", "fd", "resync"];
 
 /// Fields every record has; not argument fields.
 const ENVELOPE: [&str; 3] = ["type", "ts", "host"];

@@ -138,10 +138,37 @@ pub fn start_watched(ops: &[&str], extra: &[&str]) -> (Fdwatch, Fdops) {
     (fw, child)
 }
 
-/// The `object` fdwatch should report for an fd fdops printed `ino`/`dev` for
-/// (`<prefix>ino<suffix>` keys), of kind `ty` ("socket", "file", ...).
+/// The `object` fdwatch should report for an fd fdops printed `ino`/`dev`/`ifmt`/`rdev`
+/// for (keys `ino<suffix>`, ...): its type from the S_IFMT bits (inode(7)), inode, and
+/// for a pipe the end (from the access mode), for character and block devices `rdev`
+/// (the device it is), else `dev` (the device it lives on). Also checks the type is `ty`, the kind of object the test made.
+#[track_caller]
 pub fn object_of(op: &OpLine, ty: &str, suffix: &str) -> Value {
+    let object = object_stat(op, suffix);
+    assert_eq!(object["type"], ty, "fdops made a {} where the test expects a {ty}: {}", object["type"], op.raw);
+    object
+}
+
+/// Like [`object_of`], the type taken from what fstat says.
+#[track_caller]
+pub fn object_stat(op: &OpLine, suffix: &str) -> Value {
     let ino: i64 = op.int(&format!("ino{suffix}"));
-    let dev = op.get(&format!("dev{suffix}")).to_string();
-    json!({"type": ty, "ino": ino, "dev": dev})
+    let ifmt = u32::from_str_radix(op.get(&format!("ifmt{suffix}")), 8).expect("ifmt is octal");
+    let ty = match ifmt {
+        libc::S_IFIFO => "pipe",
+        libc::S_IFSOCK => "socket",
+        libc::S_IFREG => "file",
+        libc::S_IFDIR => "dir",
+        libc::S_IFCHR => "chr",
+        libc::S_IFBLK => "blk",
+        libc::S_IFLNK => "link",
+        _ => "anon",
+    };
+    if ty == "pipe" {
+        json!({"type": ty, "ino": ino, "end": op.get(&format!("acc{suffix}"))})
+    } else if ty == "chr" || ty == "blk" {
+        json!({"type": ty, "ino": ino, "rdev": op.get(&format!("rdev{suffix}"))})
+    } else {
+        json!({"type": ty, "ino": ino, "dev": op.get(&format!("dev{suffix}"))})
+    }
 }

@@ -224,7 +224,7 @@ fn every_record_type_is_a_documented_one() {
         records.iter().filter(|r| !DOCUMENTED_TYPES.contains(&r["type"].as_str().unwrap_or(""))).collect();
     assert!(
         odd.is_empty(),
-        "{} records of a type DESIGN.md does not list ({DOCUMENTED_TYPES:?}), e.g. {}",
+        "{} records of a type the contract (DESIGN.md, README.md) does not list ({DOCUMENTED_TYPES:?}), e.g. {}",
         odd.len(),
         odd[0]
     );
