@@ -172,3 +172,4 @@ pub fn object_stat(op: &OpLine, suffix: &str) -> Value {
         json!({"type": ty, "ino": ino, "dev": op.get(&format!("dev{suffix}"))})
     }
 }
+pub mod model_check;
