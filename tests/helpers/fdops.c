@@ -17,9 +17,32 @@
  * SOCK_STREAM|SOCK_CLOEXEC, RESOLVE_BENEATH, ...) or as numbers. Addresses:
  * "1.2.3.4:port", "[::1]:port", "/path" (unix), "@name" (abstract unix).
  *
+ * Ops (FD, N: numbers; FLAGS: names or numbers; ADDR: see above; "-": none):
+ *   wait                      print pid=, then block until a line arrives on stdin
+ *   dup FD | dup2 OLD NEW | dup3 OLD NEW FLAGS | close FD | close_range FIRST LAST FLAGS
+ *   fcntl FD CMD ARG          CMD F_DUPFD|F_DUPFD_CLOEXEC|F_SETFD|F_GETFD|F_GETFL|F_SETFL
+ *   ioctl FD REQ              REQ FIOCLEX|FIONCLEX|FIONREAD|TCGETS
+ *   socket DOMAIN TYPE PROTO | socketpair DOMAIN TYPE PROTO (fd0= fd1=)
+ *   pipe | pipe2 FLAGS        (fd0= fd1=, ino0=/ino1= ...)
+ *   open PATH FLAGS MODE | openat DIRFD PATH FLAGS MODE | openat2 DIRFD PATH FLAGS MODE RESOLVE
+ *   creat PATH MODE | newfd SYSCALL ARGS... (epoll_create[1], eventfd[2], timerfd_create,
+ *                             signalfd[4], inotify_init[1], memfd_create, pidfd_open, pidfd_getfd)
+ *   listen_tcp ADDR | bound_tcp ADDR (bound, not listening) | listen_unix ADDR | udp ADDR
+ *                             (socket + bind [+ listen]; fd= port= addr=)
+ *   connect FD ADDR (local=) | accept FD | accept4 FD FLAGS (peer=)
+ *   sendto FD ADDR|- LEN FLAGS | sendmsg FD ADDR FLAGS | sendmmsg FD ADDR VLEN FLAGS
+ *   select NFDS TIMEOUT_US|- WFDS|- | pselect6 NFDS TIMEOUT_NS|- WFDS|-   (8192-bit sets)
+ *   poll FDS EVENTS TIMEOUT_MS | ppoll FDS EVENTS TIMEOUT_NS|-           (FDS: 3,4,-1)
+ *   fork (child exits 0) | clone_files | forkrun OPS... endchild | thread OPS... endthread
+ *   exec PATH ARGS... | exit CODE | raise SIG | nofile N | fstat FD | tid | getpid
+ *   flood N                   N x (dup2(1, 100); close(100)), as fast as it goes
+ *   sleep_ms N
+ * Every new fd is printed with ino= dev= ifmt= rdev= acc= from fstat(2)/F_GETFL.
+ *
  * Only the ops' own syscalls are traced by fdwatch: printing is write(2) and `wait`
- * is read(2), neither of which fdwatch probes. Exit status: 0 after the last op,
- * 100 on a malformed op list (with a message on stderr).
+ * is read(2), neither of which fdwatch probes (nor fstat, getsockname, bind, listen,
+ * setrlimit, waitpid, kill, F_GETFL). Exit status: 0 after the last op, 100 on a
+ * malformed op list (with a message on stderr), 101 after a failed exec.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -125,6 +125,11 @@ fn sigint_stops_cleanly_and_stats_count_what_was_shown() {
     // Only the watched process was traced, so the counts are the events shown.
     let events: Vec<&Value> = records.iter().filter(|r| r["type"] == "event").collect();
     assert!(events.iter().all(|e| e["pid"] == pid), "only the watched pid");
+    // One thread's events arrive in the order it made the syscalls.
+    let order: Vec<&str> = events.iter().map(|e| e["syscall"].as_str().unwrap()).collect();
+    assert_eq!(order, ["dup2", "close", "dup", "close", "exit"], "{events:?}");
+    let ts: Vec<&str> = events.iter().map(|e| e["ts"].as_str().unwrap()).collect();
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]), "timestamps go back: {ts:?}");
     let count = |name: &str| events.iter().filter(|e| e["syscall"] == name).count() as i64;
     assert_eq!(count("dup2"), 1);
     assert_eq!(count("close"), 2);

@@ -77,6 +77,12 @@ fn follow_reports_a_child_forked_after_start() {
     let exit = fw.expect_event(kid, "exit", |_| true);
     assert_event(&exit, &expected_from(kid, kid, pid, "exit", json!({"group_dead": true, "exit_code": 0})));
     fw.expect_event(pid, "close", |e| e["fd"] == 9990);
+    // The fork record fires before the child runs, so it comes before all of the child's.
+    let records = fw.records();
+    let at = |pred: &dyn Fn(&Value) -> bool| records.iter().position(pred).unwrap();
+    let fork_at = at(&|v| event_of(v, pid, "fork"));
+    let first_child_at = at(&|v| v["type"] == "event" && v["pid"] == kid);
+    assert!(fork_at < first_child_at, "the fork record (#{fork_at}) comes after the child's first event (#{first_child_at})");
 }
 
 #[test]

@@ -60,6 +60,9 @@ fn exec_reports_the_filename_and_the_process_stays_watched() {
     // After the exec, the same pid is still watched.
     let close = fw.expect_event(pid, "close", |e| e["fd"] == 9997);
     assert_event(&close, &expected(pid, "close", json!({"fd": 9997, "ret": -9, "errno": "EBADF"})));
+    // The exec record comes before everything the new image does (its loader's opens).
+    let mine = fw.events_of(pid);
+    assert_eq!(mine[0]["syscall"], "exec", "first event after go is the exec: {:?}", mine.first());
 }
 
 #[test]
