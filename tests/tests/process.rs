@@ -66,6 +66,25 @@ fn exec_reports_the_filename_and_the_process_stays_watched() {
 }
 
 #[test]
+fn exec_from_a_second_thread_reports_its_old_tid() {
+    // execve(2): the thread that execs takes over the process's pid; old_tid is the tid
+    // it had. The new image exits before it could read "endthread".
+    let fdops = fdops_bin();
+    let path = fdops.to_str().unwrap();
+    let (fw, mut child) =
+        run_watched(&["thread", "tid", "exec", path, "close", "9997", "exit", "0", "endthread"], &[]);
+    let pid = child.pid();
+    let tid = child.op("tid").ret();
+    assert_ne!(tid, pid);
+    let ev = fw.expect_event(pid, "exec", |_| true);
+    assert_event(&ev, &expected(pid, "exec", json!({"filename": path, "old_tid": tid})));
+    let close = fw.expect_event(pid, "close", |e| e["fd"] == 9997);
+    assert_event(&close, &expected(pid, "close", json!({"fd": 9997, "ret": -9, "errno": "EBADF"})));
+    let exit = fw.expect_event(pid, "exit", |e| e["group_dead"] == true);
+    assert_event(&exit, &expected(pid, "exit", json!({"group_dead": true, "exit_code": 0})));
+}
+
+#[test]
 fn exec_of_another_program_carries_its_comm() {
     let (fw, child) = run_watched(&["exec", "/bin/true"], &[]);
     let pid = child.pid();
