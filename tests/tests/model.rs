@@ -68,6 +68,7 @@ fn dump_shows_objects_cloexec_and_provenance() {
         .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
         .collect();
     want.sort();
+    dumped(&fw, pid, *want.last().unwrap());
     let fds: Vec<i64> = fw
         .records()
         .iter()
