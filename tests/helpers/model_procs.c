@@ -345,6 +345,24 @@ static void flood(int rounds) {
     serve();
 }
 
+/* 6b. The same churn with KIDS forks spread through it; each child pauses at once,
+ * making no syscall fdwatch traces, so only its fork event tells fdwatch about it. */
+static void flood_fork(int rounds, int kids) {
+    put("{\"ev\":\"kids\",\"pids\":[");
+    for (int i = 0; i < kids; i++) {
+        churn(rounds / kids);
+        pid_t c = do_fork();
+        if (c == 0) forever();
+        put("%s%d", i ? "," : "", c);
+    }
+    put("]}");
+    emit();
+    churn(rounds / kids);
+    put("{\"ev\":\"paused\"}");
+    emit();
+    serve();
+}
+
 /* 7. Built before fdwatch starts: fds of several kinds; a child that execs sleep with
  * the plain ones; a child that pauses after opening one more; N extra fds in us. */
 static void prestart(int extra) {
@@ -437,6 +455,7 @@ int main(int argc, char **argv) {
     else if (strcmp(mode, "inherit") == 0 && argc == 3) inherit(atoi(argv[2]));
     else if (strcmp(mode, "many") == 0 && argc == 3) many(atoi(argv[2]));
     else if (strcmp(mode, "flood") == 0 && argc == 3) flood(atoi(argv[2]));
+    else if (strcmp(mode, "flood_fork") == 0 && argc == 4) flood_fork(atoi(argv[2]), atoi(argv[3]));
     else if (strcmp(mode, "objects") == 0 && argc == 3) objects(argv[2]);
     else die("unknown mode or arguments: %s", mode);
     return 0;

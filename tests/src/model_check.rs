@@ -71,7 +71,8 @@ pub struct Tree {
     stdin: Option<ChildStdin>,
     rx: Receiver<Option<String>>,
     lines: Vec<Value>,
-    taken: usize,
+    /// Lines already returned by expect_ev.
+    taken: Vec<bool>,
     eof: bool,
     stderr: Arc<Mutex<Vec<u8>>>,
     args: Vec<String>,
@@ -118,7 +119,7 @@ impl Tree {
             stdin,
             rx,
             lines: Vec::new(),
-            taken: 0,
+            taken: Vec::new(),
             eof: false,
             stderr,
             args: args.iter().map(|s| s.to_string()).collect(),
@@ -142,17 +143,14 @@ impl Tree {
             .unwrap_or_else(|e| panic!("{}", self.report(&format!("cannot write to model_procs: {e}"))));
     }
 
-    /// The next line (after the ones already returned) whose `ev` is `ev`, waiting up to
-    /// `deadline`; earlier lines of other kinds are skipped.
+    /// The first line not returned before whose `ev` is `ev`, waiting up to `deadline`
+    /// (lines of other kinds stay for later calls).
     pub fn expect_ev_within(&mut self, ev: &str, deadline: Duration) -> Value {
         let until = Instant::now() + deadline;
         loop {
-            while self.taken < self.lines.len() {
-                let line = &self.lines[self.taken];
-                self.taken += 1;
-                if line["ev"] == ev {
-                    return line.clone();
-                }
+            if let Some(i) = (0..self.lines.len()).find(|&i| !self.taken[i] && self.lines[i]["ev"] == ev) {
+                self.taken[i] = true;
+                return self.lines[i].clone();
             }
             if self.eof || Instant::now() >= until {
                 let why = if self.eof { "its output ended" } else { "deadline passed" };
@@ -164,6 +162,7 @@ impl Tree {
                     let v: Value = serde_json::from_str(&line)
                         .unwrap_or_else(|e| panic!("{}", self.report(&format!("bad line ({e}): {line}"))));
                     self.lines.push(v);
+                    self.taken.push(false);
                 }
                 Ok(None) | Err(RecvTimeoutError::Disconnected) => self.eof = true,
                 Err(RecvTimeoutError::Timeout) => {}

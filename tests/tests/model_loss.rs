@@ -51,3 +51,53 @@ fn after_a_kernel_ring_buffer_loss_the_resynced_model_equals_proc() {
     }
     problems.assert_none("origins after a resync");
 }
+
+/// Children forked in the middle of a flood, which then make no traced syscall: their
+/// fork events may be among the lost ones, and only a re-read of the watched tree can
+/// find them. After the resync the model must hold every one of them, like /proc.
+#[test]
+fn children_forked_during_a_loss_are_in_the_resynced_model() {
+    let mut tree = Tree::spawn(&["flood_fork", "20000", "20"]);
+    let root = tree.pid();
+    let fw = Fdwatch::watch(root, &["--follow", "--ring-bytes", "4096", "--wakeup-bytes", "1000000000"]);
+    tree.send("go");
+    let kids: Vec<i64> =
+        tree.expect_ev_within("kids", DEADLINE * 3)["pids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    tree.expect_ev_within("paused", DEADLINE * 3);
+    let loss = fw.expect("a loss record (kernel_ring_buffer)", DEADLINE, |r| {
+        r["type"] == "loss" && r["where"] == "kernel_ring_buffer"
+    });
+    let loss_ts = loss["ts"].as_str().unwrap().to_string();
+    fw.expect("a resync record after the loss", DEADLINE, |r| {
+        r["type"] == "resync" && r["ts"].as_str().is_some_and(|ts| ts >= loss_ts.as_str())
+    });
+    assert_eq!(
+        tree_pids(root).len(),
+        kids.len() + 1,
+        "the tree under {root} is not the root and its {} children: {:?}",
+        kids.len(),
+        tree_pids(root)
+    );
+    let mut dumps = Dumps::new();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_model_matches_proc(&fw, &mut dumps, root, "after a flood with forks in it")
+    }));
+    let dump = result.unwrap_or_else(|e| {
+        let why = e.downcast_ref::<String>().cloned().unwrap_or_default();
+        let lost_forks: i64 = fw
+            .records()
+            .iter()
+            .filter(|r| r["type"] == "loss" && r["where"] == "kernel_ring_buffer")
+            .map(|r| r["by_kind"]["fork"].as_i64().unwrap_or(0))
+            .sum();
+        let seen_forks = fw.records().iter().filter(|r| event_of(r, root, "fork")).count();
+        panic!(
+            "{lost_forks} fork events were lost (kernel_ring_buffer loss records, by_kind.fork) and {seen_forks} \
+             reported, of {} forks; the resyncs after the loss did not find the children whose fork was lost:\n{why}",
+            kids.len()
+        )
+    });
+    for k in kids {
+        assert!(dump.contains_key(&k), "child {k} is missing from the model");
+    }
+}
