@@ -341,6 +341,10 @@ pub type Dump = BTreeMap<i64, BTreeMap<i32, Value>>;
 /// strictly increasing (pid, fd): it ends at the first other record or where the
 /// order starts over (the next dump). Nothing marks the end of the last dump, so each
 /// [`Dumps::take`] sends a second SIGUSR1 whose dump is the end marker (and skipped).
+///
+/// Send the first SIGUSR1 only once the collector's loop runs ([`Tree::poke`]): until
+/// its handler is installed, a SIGUSR1 kills fdwatch, and the `ready` record comes
+/// before that (model_startup.rs checks this on its own).
 #[derive(Default)]
 pub struct Dumps {
     /// Dumps (segments) known to have started in the output.

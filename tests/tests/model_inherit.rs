@@ -23,6 +23,7 @@ fn a_child_inheriting_1100_sockets_is_modelled_exactly() {
         if sleeping && n == SOCKETS { Ok(()) } else { Err(format!("sleeping {sleeping}, {n} sockets")) }
     });
 
+    tree.poke(&fw); // the collector's loop runs: SIGUSR1 is safe now
     let mut dumps = Dumps::new();
     let dump = assert_model_matches_proc(&fw, &mut dumps, parent, "1100 inherited sockets");
 

@@ -32,6 +32,7 @@ fn after_a_kernel_ring_buffer_loss_the_resynced_model_equals_proc() {
 
     // Whatever the losses, once the processes stand still the model equals /proc
     // (further losses during the flood bring further resyncs; the last one must heal).
+    tree.poke(&fw); // the collector's loop runs: SIGUSR1 is safe now
     let mut dumps = Dumps::new();
     let dump = assert_model_matches_proc(&fw, &mut dumps, root, "after a kernel ring buffer loss and resync");
     for pid in [root, child] {
@@ -78,6 +79,7 @@ fn children_forked_during_a_loss_are_in_the_resynced_model() {
         kids.len(),
         tree_pids(root)
     );
+    tree.poke(&fw); // the collector's loop runs: SIGUSR1 is safe now
     let mut dumps = Dumps::new();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         assert_model_matches_proc(&fw, &mut dumps, root, "after a flood with forks in it")

@@ -25,6 +25,7 @@ fn sleep_pipe_cat_shares_one_pipe_with_its_whole_provenance() {
         if settled && piped { Ok((s, c)) } else { Err(format!("sleep {sf:?}, cat {cf:?}")) }
     });
 
+    tree.poke(&fw); // the collector's loop runs: SIGUSR1 is safe now
     let mut dumps = Dumps::new();
     let dump = assert_model_matches_proc(&fw, &mut dumps, root, "sh -c 'sleep 600 | cat'");
 

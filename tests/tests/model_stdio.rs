@@ -23,6 +23,7 @@ fn stdio_reopened_on_dev_null_is_one_open_and_two_dup2s() {
         if all_null(a) && all_null(b) && b_sleeps { Ok(()) } else { Err(format!("{:?} {:?}", proc_fds(a), proc_fds(b))) }
     });
 
+    tree.poke(&fw); // the collector's loop runs: SIGUSR1 is safe now
     let mut dumps = Dumps::new();
     let dump = assert_model_matches_proc(&fw, &mut dumps, root, "stdio on /dev/null");
 
