@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,25 @@ static void chain_mid(int fd) {
     put("{\"ev\":\"mid\",\"pid\":%d,\"child\":%d}", getpid(), c2);
     emit();
     forever();
+}
+
+/* 1b. posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK) or clone3) of sleep with file
+ * actions: a CLOEXEC pipe's write end dup2'd onto 1, a plain socket closed. */
+static void spawn(void) {
+    int p[2];
+    SYS(pipe2, p, O_CLOEXEC);
+    int s = (int)SYS(socket, AF_UNIX, SOCK_STREAM, 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_addclose(&fa, s);
+    char *av[] = {"sleep", "600", NULL};
+    pid_t c;
+    int err = posix_spawn(&c, SLEEP, &fa, NULL, av, environ);
+    if (err) die("posix_spawn: %s", strerror(err));
+    put("{\"ev\":\"paused\",\"child\":%d,\"pipe_r\":%d,\"pipe_w\":%d,\"socket\":%d}", c, p[0], p[1], s);
+    emit();
+    serve();
 }
 
 /* 2. sh -c 'sleep 600 | cat', forked and exec'd by us. */
@@ -450,6 +470,7 @@ int main(int argc, char **argv) {
     }
     wait_line();
     if (strcmp(mode, "chain") == 0) chain();
+    else if (strcmp(mode, "spawn") == 0) spawn();
     else if (strcmp(mode, "pipeline") == 0) pipeline();
     else if (strcmp(mode, "devnull") == 0) devnull();
     else if (strcmp(mode, "inherit") == 0 && argc == 3) inherit(atoi(argv[2]));

@@ -700,3 +700,60 @@ pub fn assert_no_healing(fw: &Fdwatch, what: &str) {
         heal.iter().take(10).map(Value::to_string).collect::<Vec<_>>().join("\n  ")
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fd(pid: i64, fd: i64) -> Value {
+        json!({"type": "fd", "pid": pid, "fd": fd, "comm": "x", "cloexec": false,
+               "object": {"name": "/dev/null", "ino": 3, "access": "read"}, "origin": []})
+    }
+
+    #[test]
+    fn dumps_are_cut_at_other_records_and_where_the_order_starts_over() {
+        let ev = json!({"type": "event"});
+        let records = [fd(1, 0), fd(1, 1), fd(2, 0), fd(1, 0), fd(2, 5), ev.clone(), fd(1, 0), ev, fd(3, 3)];
+        let mut seg = Segmenter::default();
+        let idx: Vec<Option<usize>> = records.iter().map(|r| seg.feed(r)).collect();
+        assert_eq!(idx, [Some(0), Some(0), Some(0), Some(1), Some(1), None, Some(2), None, Some(3)]);
+        let last = last_dump(&records);
+        assert_eq!(last.keys().copied().collect::<Vec<_>>(), [3]);
+    }
+
+    #[test]
+    fn compare_reports_every_difference() {
+        let procs: BTreeMap<i64, ProcProcess> = [(
+            1,
+            ProcProcess {
+                comm: "x".into(),
+                fds: [
+                    (0, ProcFd { name: "/dev/null".into(), cloexec: false, ino: 3, access: "read".into() }),
+                    (1, ProcFd { name: "/dev/null".into(), cloexec: true, ino: 3, access: "read".into() }),
+                ]
+                .into(),
+            },
+        )]
+        .into();
+        assert!(compare(&by_pid_fd(&[fd(1, 0), {
+            let mut r = fd(1, 1);
+            r["cloexec"] = json!(true);
+            r
+        }]), &procs)
+        .is_empty());
+        let problems = compare(&by_pid_fd(&[fd(1, 0), fd(1, 1), fd(1, 2), fd(9, 0)]), &procs);
+        assert_eq!(problems.len(), 3, "{problems:#?}"); // cloexec of 1, extra 2, pid 9
+        let problems = compare(&by_pid_fd(&[fd(1, 0)]), &procs);
+        assert_eq!(problems.len(), 1, "{problems:#?}"); // 1 missing
+    }
+
+    #[test]
+    fn origins_compare_exactly_but_for_ts() {
+        let rec = json!({"pid": 1, "fd": 0, "origin": [
+            {"step": "created", "syscall": "socket", "pid": 1, "ts": "2026-01-01T00:00:00.000000001Z"},
+            {"step": "inherited", "from_pid": 1, "pid": 2, "ts": "2026-01-01T00:00:00.000000002Z"}]});
+        assert_eq!(origin_problems(&rec, &[created("socket", 1), inherited(1, 2)]), None);
+        assert!(origin_problems(&rec, &[created("socket", 1)]).is_some());
+        assert!(origin_problems(&rec, &[created("socket", 1), inherited(2, 2)]).is_some());
+    }
+}

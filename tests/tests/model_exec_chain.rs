@@ -83,3 +83,36 @@ fn fork_exec_chain_keeps_exactly_the_fds_without_cloexec_and_their_provenance() 
     problems.assert_none("provenance after fork/exec/fork/exec");
     assert_no_healing(&fw, "fork/exec chain");
 }
+
+/// posix_spawn(3) with file actions (glibc runs them in a CLONE_VM|CLONE_VFORK child
+/// before execve): the CLOEXEC pipe's write end dup2'd onto the child's stdout, a plain
+/// socket closed. The child then holds 0, the pipe on 1, 2: nothing else.
+#[test]
+fn posix_spawn_with_file_actions_is_modelled_exactly() {
+    let mut tree = Tree::spawn(&["spawn"]);
+    let p = tree.pid();
+    let fw = Fdwatch::watch(p, &["--follow"]);
+    tree.send("go");
+    let paused = tree.expect_ev("paused");
+    let child = paused["child"].as_i64().unwrap();
+    let pipe_w = paused["pipe_w"].as_i64().unwrap();
+    wait_for("the spawned child to run sleep", DEADLINE, || match proc_stat(child) {
+        Some((_, comm, _)) if comm == "sleep" => Ok(()),
+        other => Err(format!("{other:?}")),
+    });
+    assert_eq!(proc_fds(child).unwrap().keys().copied().collect::<Vec<_>>(), vec![0, 1, 2]);
+
+    tree.poke(&fw); // the collector's loop runs: SIGUSR1 is safe now
+    let mut dumps = Dumps::new();
+    let dump = assert_model_matches_proc(&fw, &mut dumps, p, "after posix_spawn with file actions");
+    let mut problems = Problems::default();
+    problems.origin(
+        &dump,
+        child,
+        1,
+        &[created("pipe2", p), inherited(p, child), dup("dup2", pipe_w, child), survived_exec(child)],
+    );
+    problems.origin(&dump, child, 0, &[present_at_start(p), inherited(p, child), survived_exec(child)]);
+    problems.assert_none("provenance after posix_spawn");
+    assert_no_healing(&fw, "posix_spawn with file actions");
+}
