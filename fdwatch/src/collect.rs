@@ -46,6 +46,25 @@ struct Counters {
     userspace_lost_total: u64,
 }
 
+/// The signals the loop answers: SIGINT/SIGTERM stop, SIGUSR1 dumps the model.
+pub struct Signals {
+    sigint: tokio::signal::unix::Signal,
+    sigterm: tokio::signal::unix::Signal,
+    sigusr1: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Needs a running tokio runtime.
+    pub fn install() -> Result<Self, Failure> {
+        let failed = |e: std::io::Error| Failure::env(format!("cannot install signal handlers: {e}"));
+        Ok(Self {
+            sigint: signal(SignalKind::interrupt()).map_err(failed)?,
+            sigterm: signal(SignalKind::terminate()).map_err(failed)?,
+            sigusr1: signal(SignalKind::user_defined1()).map_err(failed)?,
+        })
+    }
+}
+
 /// Everything the loop owns besides the kernel maps.
 pub struct Collector {
     pub model: Model,
@@ -254,16 +273,15 @@ impl Collector {
         }
     }
 
-    pub async fn run(mut self, probes: Probes) -> Result<(), Failure> {
+    /// Run until stopped. `signals` must be installed before `ready` is written, or a
+    /// signal sent right after it would find the default action (death).
+    pub async fn run(mut self, probes: Probes, signals: Signals) -> Result<(), Failure> {
         let Probes { events, lost, mut task_files, .. } = probes;
+        let Signals { mut sigint, mut sigterm, mut sigusr1 } = signals;
         // SAFETY: the RingBuf owns its map fd, which stays open and unchanged for as
         // long as the AsyncFd owns the RingBuf.
         let mut ring = unsafe { AsyncFd::register_with_interest(events, Interest::READABLE) }
             .map_err(|e| Failure::env(format!("cannot poll the ring buffer: {e}")))?;
-        let signal_failure = |e: std::io::Error| Failure::env(format!("cannot install signal handlers: {e}"));
-        let mut sigint = signal(SignalKind::interrupt()).map_err(signal_failure)?;
-        let mut sigterm = signal(SignalKind::terminate()).map_err(signal_failure)?;
-        let mut sigusr1 = signal(SignalKind::user_defined1()).map_err(signal_failure)?;
         let mut drain_tick = interval(DRAIN_EVERY);
         drain_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut loss_tick = interval(LOSS_EVERY);

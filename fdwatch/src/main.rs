@@ -74,12 +74,16 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
         fds: scan.fds,
         scan_ns: scan.elapsed_ns,
     };
-    if collector.sink().ready(&ready).is_err() {
-        return Ok(()); // stdout already closed: nobody to report to.
-    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::env(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(collector.run(loaded))
+    runtime.block_on(async move {
+        // Handlers first: a script may signal us the moment it reads `ready`.
+        let signals = collect::Signals::install()?;
+        if collector.sink().ready(&ready).is_err() {
+            return Ok(()); // stdout already closed: nobody to report to.
+        }
+        collector.run(loaded, signals).await
+    })
 }

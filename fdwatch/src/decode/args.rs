@@ -43,6 +43,14 @@ fn addr(a: &SockAddr) -> Value {
     format_sockaddr(&a.bytes[..len]).map_or(Value::Null, text)
 }
 
+/// A dirfd: the number, or AT_FDCWD (-100, include/uapi/linux/fcntl.h) by name.
+fn dirfd(raw: u64) -> Value {
+    match raw as i32 {
+        -100 => Value::Str(Cow::Borrowed("AT_FDCWD")),
+        fd => Value::Int(fd as i64),
+    }
+}
+
 fn mode(raw: u64) -> Value {
     text(format!("{:04o}", raw & 0o7777))
 }
@@ -72,42 +80,27 @@ fn poll_fds(entries: &[PollFd], show_revents: bool) -> Value {
     )
 }
 
-/// What kind of object an inode is, from `i_mode & S_IFMT` (inode(7)).
-pub fn object_type(object: &FdObject) -> &'static str {
-    match u32::from(object.mode) & libc::S_IFMT {
-        libc::S_IFIFO => "pipe",
-        libc::S_IFSOCK => "socket",
-        libc::S_IFREG => "file",
-        libc::S_IFDIR => "dir",
-        libc::S_IFCHR => "chr",
-        libc::S_IFBLK => "blk",
-        libc::S_IFLNK => "link",
-        // Anonymous inodes (eventfd, epoll, timerfd, ...) have no file type bits.
-        _ => "anon",
-    }
-}
-
 /// The kernel's dev_t: major in the high 12 bits above 20 minor bits (kdev_t.h).
 fn dev_text(dev: u32) -> String {
     format!("{}:{}", dev >> 20, dev & 0xfffff)
 }
 
-fn object(o: &FdObject) -> Value {
+/// The object a syscall installed, typed as the fd model and `fd` records type it
+/// (pipe, socket, file, tty, null, anon), so events and dumps agree.
+fn object(o: &FdObject, kind: Kind) -> Value {
     if o.valid == 0 {
         return Value::Null;
     }
-    let kind = object_type(o);
-    let mut fields = vec![("type", Value::Str(Cow::Borrowed(kind))), ("ino", Value::Int(o.ino as i64))];
-    match kind {
-        "pipe" => {
-            let end = match o.file_flags & libc::O_ACCMODE as u32 {
-                x if x == libc::O_RDONLY as u32 => "read",
-                x if x == libc::O_WRONLY as u32 => "write",
-                _ => "both",
-            };
-            fields.push(("end", Value::Str(Cow::Borrowed(end))));
-        }
-        "chr" | "blk" => fields.push(("rdev", text(dev_text(o.rdev)))),
+    let object_kind = match kind {
+        // pidfs inodes look like regular files inside; /proc shows anon_inode:[pidfd].
+        Kind::PidfdOpen | Kind::PidfdGetfd => crate::model::ObjectKind::Anon { name: "[pidfd]".into() },
+        _ => crate::model::object::kind_from_kernel(o, None, ""),
+    };
+    let type_name = object_kind.type_name();
+    let mut fields = vec![("type", Value::Str(Cow::Borrowed(type_name))), ("ino", Value::Int(o.ino as i64))];
+    match type_name {
+        "pipe" => fields.push(("end", Value::Str(Cow::Borrowed(crate::model::object::access_of(o.file_flags).name())))),
+        "tty" | "null" => fields.push(("rdev", text(dev_text(o.rdev)))),
         _ => fields.push(("dev", text(dev_text(o.dev)))),
     }
     Value::Object(fields)
@@ -167,21 +160,21 @@ pub fn describe(event: &Event) -> Fields {
             ("domain", text(flags::socket_domain(a[0]))),
             ("socket_type", text(flags::socket_type(a[1]))),
             ("protocol", text(flags::socket_protocol(a[0], a[2]))),
-            ("object", object(&p.object)),
+            ("object", object(&p.object, event.kind)),
         ],
         (Kind::Socketpair, Payload::FdPair(p)) => vec![
             ("domain", text(flags::socket_domain(a[0]))),
             ("socket_type", text(flags::socket_type(a[1]))),
             ("protocol", text(flags::socket_protocol(a[0], a[2]))),
             ("sv", pair(ok, p.fds)),
-            ("objects", Value::List(p.objects.iter().map(object).collect())),
+            ("objects", Value::List(p.objects.iter().map(|o| object(o, event.kind)).collect())),
         ],
         (Kind::Pipe | Kind::Pipe2, Payload::FdPair(p)) => {
             let mut f = vec![("pipefd", pair(ok, p.fds))];
             if event.kind == Kind::Pipe2 {
                 f.push(("flags", text(flags::pipe2_flags(a[1]))));
             }
-            f.push(("objects", Value::List(p.objects.iter().map(object).collect())));
+            f.push(("objects", Value::List(p.objects.iter().map(|o| object(o, event.kind)).collect())));
             f
         }
         (Kind::Open | Kind::Openat | Kind::Openat2 | Kind::Creat, Payload::Open(p)) => {
@@ -200,13 +193,13 @@ pub fn describe(event: &Event) -> Fields {
                     f.push(("mode", mode(a[1])));
                 }
                 Kind::Openat => {
-                    f.push(("dirfd", text(flags::dirfd(a[0]))));
+                    f.push(("dirfd", dirfd(a[0])));
                     f.push(("pathname", path));
                     f.push(("flags", text(flags::open_flags(a[2]))));
                     f.push(("mode", mode(a[3])));
                 }
                 _ => {
-                    f.push(("dirfd", text(flags::dirfd(a[0]))));
+                    f.push(("dirfd", dirfd(a[0])));
                     f.push(("pathname", path));
                     f.push((
                         "how",
@@ -221,7 +214,7 @@ pub fn describe(event: &Event) -> Fields {
             if p.path.truncated != 0 {
                 f.push(("pathname_truncated", Value::Bool(true)));
             }
-            f.push(("object", object(&p.object)));
+            f.push(("object", object(&p.object, event.kind)));
             f
         }
         (Kind::Accept | Kind::Accept4, Payload::Accept(p)) => {
@@ -229,7 +222,7 @@ pub fn describe(event: &Event) -> Fields {
             if event.kind == Kind::Accept4 {
                 f.push(("flags", text(flags::sock_flags(a[3]))));
             }
-            f.push(("object", object(&p.object)));
+            f.push(("object", object(&p.object, event.kind)));
             f
         }
         (Kind::Connect, Payload::Addr(p)) => {
@@ -273,7 +266,7 @@ pub fn describe(event: &Event) -> Fields {
         (kind, Payload::NewFd(p)) if kind.is_other_fd_creator() => {
             let mut f: Fields =
                 other_fd_creator_args(kind).iter().zip(a).map(|(name, &raw)| (*name, int(raw))).collect();
-            f.push(("object", object(&p.object)));
+            f.push(("object", object(&p.object, event.kind)));
             f
         }
         // A kind whose payload shape disagrees cannot come out of decode(); show the
@@ -425,11 +418,11 @@ mod tests {
     #[test]
     fn pipe_ends_are_named() {
         let read_end = FdObject { ino: 5, mode: libc::S_IFIFO as u16 | 0o600, file_flags: libc::O_RDONLY as u32, valid: 1, ..Default::default() };
-        let Value::Object(o) = object(&read_end) else { panic!() };
+        let Value::Object(o) = object(&read_end, Kind::Pipe) else { panic!() };
         assert_eq!(o[2], ("end", Value::Str("read".into())));
         let write_end = FdObject { file_flags: libc::O_WRONLY as u32, ..read_end };
-        let Value::Object(o) = object(&write_end) else { panic!() };
+        let Value::Object(o) = object(&write_end, Kind::Pipe) else { panic!() };
         assert_eq!(o[2], ("end", Value::Str("write".into())));
-        assert_eq!(object(&FdObject::default()), Value::Null);
+        assert_eq!(object(&FdObject::default(), Kind::Pipe), Value::Null);
     }
 }

@@ -257,10 +257,13 @@ impl Model {
             }
             (k, Payload::NewFd(p)) if k.is_other_fd_creator() => {
                 let (anon, cloexec) = other_creator(k, a);
-                let kind_ = match kind_from_kernel(&p.object, None, anon) {
+                let kind_ = match (k, kind_from_kernel(&p.object, None, anon)) {
+                    // pidfs inodes look like regular files inside; /proc shows
+                    // anon_inode:[pidfd].
+                    (Kind::PidfdOpen | Kind::PidfdGetfd, _) => ObjectKind::Anon { name: "[pidfd]".into() },
                     // memfd_create(2) makes a regular file with no path.
-                    ObjectKind::File { .. } => ObjectKind::File { path: format!("/{anon}").into() },
-                    other => other,
+                    (_, ObjectKind::File { .. }) => ObjectKind::File { path: format!("/{anon}").into() },
+                    (_, other) => other,
                 };
                 let access = access_of(p.object.file_flags);
                 self.create(pid, table, fd, kind_, p.object.ino, cloexec, access, kind, ts)

@@ -386,18 +386,6 @@ pub fn fd_flags(value: u64) -> String {
 
 // ------------------------------------------------------------- *at(2)
 
-/// The `dirfd` of openat(2) and friends: "AT_FDCWD" for -100, otherwise the
-/// descriptor number (an `int`, so only the low 32 bits count; -1 etc.
-/// stay negative).
-pub fn dirfd(value: u64) -> String {
-    let fd = low32(value) as i32;
-    if fd == libc::AT_FDCWD {
-        "AT_FDCWD".to_string()
-    } else {
-        fd.to_string()
-    }
-}
-
 /// openat2(2) `how.resolve` bits: include/uapi/linux/openat2.h.
 const RESOLVE_FLAGS: &[(u64, &str)] = &[
     lc!(RESOLVE_NO_XDEV),
@@ -713,15 +701,6 @@ mod tests {
         assert_eq!(fd_flags(0), "0");
         assert_eq!(fd_flags(1), "FD_CLOEXEC");
         assert_eq!(fd_flags(3), "FD_CLOEXEC|0x2");
-    }
-
-    #[test]
-    fn dirfd_values() {
-        assert_eq!(dirfd((-100i64) as u64), "AT_FDCWD");
-        assert_eq!(dirfd(0xffff_ff9c), "AT_FDCWD", "zero-extended int");
-        assert_eq!(dirfd(3), "3");
-        assert_eq!(dirfd(0), "0");
-        assert_eq!(dirfd((-1i64) as u64), "-1");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod sockaddr;
 pub use errno::errno_name;
 #[allow(unused_imports)]
 pub use flags::{
-    close_range_flags, dirfd, dup3_flags, fcntl_cmd, fd_flags, join_bits, msg_flags, open_flags,
+    close_range_flags, dup3_flags, fcntl_cmd, fd_flags, join_bits, msg_flags, open_flags,
     pipe2_flags, poll_events, resolve_flags, sock_flags, socket_domain, socket_protocol,
     socket_type,
 };
