@@ -159,14 +159,21 @@ pub fn object_stat(op: &OpLine, suffix: &str) -> Value {
         libc::S_IFSOCK => "socket",
         libc::S_IFREG => "file",
         libc::S_IFDIR => "dir",
-        libc::S_IFCHR => "chr",
+        // fdwatch types character devices as the fd model does: /dev/null (1:3) is
+        // "null", terminals (4:*, 5:0, 5:1, 136-143:*) are "tty", the rest "file".
+        libc::S_IFCHR => match op.get(&format!("rdev{suffix}")).split_once(':') {
+            Some(("1", "3")) => "null",
+            Some(("4", _)) | Some(("5", "0")) | Some(("5", "1")) => "tty",
+            Some((major, _)) if (136..=143).contains(&major.parse::<u32>().unwrap_or(0)) => "tty",
+            _ => "file",
+        },
         libc::S_IFBLK => "blk",
         libc::S_IFLNK => "link",
         _ => "anon",
     };
     if ty == "pipe" {
         json!({"type": ty, "ino": ino, "end": op.get(&format!("acc{suffix}"))})
-    } else if ty == "chr" || ty == "blk" {
+    } else if matches!(ty, "null" | "tty") {
         json!({"type": ty, "ino": ino, "rdev": op.get(&format!("rdev{suffix}"))})
     } else {
         json!({"type": ty, "ino": ino, "dev": op.get(&format!("dev{suffix}"))})

@@ -69,7 +69,7 @@ fn open_of_a_directory_and_a_char_device() {
             pid,
             "open",
             json!({"pathname": "/dev/null", "flags": "O_RDWR", "mode": "0000",
-                   "object": object_of(&devnull, "chr", ""), "ret": devnull_fd}),
+                   "object": object_of(&devnull, "null", ""), "ret": devnull_fd}),
         ),
     );
 }

@@ -93,10 +93,12 @@ fn object(o: &FdObject, kind: Kind) -> Value {
     }
     let object_kind = match kind {
         // pidfs inodes look like regular files inside; /proc shows anon_inode:[pidfd].
-        Kind::PidfdOpen | Kind::PidfdGetfd => crate::model::ObjectKind::Anon { name: "[pidfd]".into() },
+        Kind::PidfdOpen => crate::model::ObjectKind::Anon { name: "[pidfd]".into() },
         _ => crate::model::object::kind_from_kernel(o, None, ""),
     };
-    let type_name = object_kind.type_name();
+    // A directory is a "file" to the fd model (/proc cannot tell them apart), but the
+    // event knows better.
+    let type_name = if u32::from(o.mode) & libc::S_IFMT == libc::S_IFDIR { "dir" } else { object_kind.type_name() };
     let mut fields = vec![("type", Value::Str(Cow::Borrowed(type_name))), ("ino", Value::Int(o.ino as i64))];
     match type_name {
         "pipe" => fields.push(("end", Value::Str(Cow::Borrowed(crate::model::object::access_of(o.file_flags).name())))),

@@ -260,7 +260,7 @@ impl Model {
                 let kind_ = match (k, kind_from_kernel(&p.object, None, anon)) {
                     // pidfs inodes look like regular files inside; /proc shows
                     // anon_inode:[pidfd].
-                    (Kind::PidfdOpen | Kind::PidfdGetfd, _) => ObjectKind::Anon { name: "[pidfd]".into() },
+                    (Kind::PidfdOpen, _) => ObjectKind::Anon { name: "[pidfd]".into() },
                     // memfd_create(2) makes a regular file with no path.
                     (_, ObjectKind::File { .. }) => ObjectKind::File { path: format!("/{anon}").into() },
                     (_, other) => other,
