@@ -15,7 +15,7 @@ use crate::{
     clock::Clock,
     decode::{Body, Event, decode},
     error::Failure,
-    model::{Applied, Model, Pid, Step, describe, snapshot::ProcSnapshot},
+    model::{Applied, Model, ObjectKind, Pid, Step, describe, snapshot::ProcSnapshot},
     probes::{Probes, TaskFiles},
     procfs, scan,
     sinks::{LossSite, PerKind, Sink, Stats},
@@ -222,7 +222,14 @@ impl Collector {
             let mut fds: Vec<i32> = self.model.table_of(pid).map(|t| t.fds.keys().copied().collect()).unwrap_or_default();
             fds.sort_unstable();
             for fd in fds {
-                if let Some(fields) = describe::fd_fields(&self.model, pid, fd, &self.clock) {
+                // A file's path as opened may be relative or through a symlink, and it
+                // may have been renamed or deleted since: /proc knows its current name.
+                // Asked only here, so the event path pays nothing for it.
+                let name = match self.model.fd(pid, fd) {
+                    Some((_, o)) if matches!(o.kind, ObjectKind::File { .. }) => procfs::fd_link(pid, fd),
+                    _ => None,
+                };
+                if let Some(fields) = describe::fd_fields(&self.model, pid, fd, &self.clock, name) {
                     self.sink.fd(&fields);
                 }
             }

@@ -26,7 +26,7 @@ pub fn run(pid: u32, as_json: bool) -> Result<(), Failure> {
     for f in &snap.fds {
         let Some((entry, object)) = model.fd(pid, f.fd) else { continue };
         if as_json {
-            let Some(fields) = describe::fd_fields(&model, pid, f.fd, &clock) else { continue };
+            let Some(fields) = describe::fd_fields(&model, pid, f.fd, &clock, None) else { continue };
             let mut obj = json::Obj::new(&mut out);
             obj.str("type", "fd");
             for (k, v) in &fields {

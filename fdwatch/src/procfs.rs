@@ -28,6 +28,11 @@ pub fn parent_of(pid: u32) -> Option<u32> {
     stat(pid).map(|(ppid, _)| ppid)
 }
 
+/// What /proc/PID/fd/N points to now.
+pub fn fd_link(pid: u32, fd: i32) -> Option<String> {
+    fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok().map(|p| p.to_string_lossy().into_owned())
+}
+
 /// Every pid in /proc.
 pub fn pids() -> Vec<u32> {
     fs::read_dir("/proc")

@@ -354,31 +354,33 @@ impl Model {
     }
 }
 
-/// Name (as /proc shows the anonymous inode) and CLOEXEC of the other fd creators,
-/// from each man page's flags.
+/// Name (as /proc shows the anonymous inode after `anon_inode:`, the names given to
+/// anon_inode_getfd() in the kernel) and CLOEXEC of the other fd creators, from each
+/// man page's flags.
 fn other_creator(kind: Kind, a: &[u64; 6]) -> (&'static str, bool) {
     let flag = |i: usize, bit: u64| a[i] & bit != 0;
     match kind {
-        Kind::EpollCreate => ("eventpoll", false),
-        Kind::EpollCreate1 => ("eventpoll", flag(0, O_CLOEXEC)),
-        Kind::Eventfd => ("eventfd", false),
-        Kind::Eventfd2 => ("eventfd", flag(1, O_CLOEXEC)),
-        Kind::TimerfdCreate => ("timerfd", flag(1, O_CLOEXEC)),
-        Kind::Signalfd => ("signalfd", false),
-        Kind::Signalfd4 => ("signalfd", flag(3, O_CLOEXEC)),
+        Kind::EpollCreate => ("[eventpoll]", false),
+        Kind::EpollCreate1 => ("[eventpoll]", flag(0, O_CLOEXEC)),
+        Kind::Eventfd => ("[eventfd]", false),
+        Kind::Eventfd2 => ("[eventfd]", flag(1, O_CLOEXEC)),
+        Kind::TimerfdCreate => ("[timerfd]", flag(1, O_CLOEXEC)),
+        Kind::Signalfd => ("[signalfd]", false),
+        Kind::Signalfd4 => ("[signalfd]", flag(3, O_CLOEXEC)),
+        // fs/notify/inotify/inotify_user.c names it without brackets.
         Kind::InotifyInit => ("inotify", false),
         Kind::InotifyInit1 => ("inotify", flag(0, O_CLOEXEC)),
         // MFD_CLOEXEC is 1 (include/uapi/linux/memfd.h).
         Kind::MemfdCreate => ("memfd", flag(1, 1)),
         // pidfd_open(2), pidfd_getfd(2): "The close-on-exec flag is set".
-        Kind::PidfdOpen | Kind::PidfdGetfd => ("pidfd", true),
+        Kind::PidfdOpen | Kind::PidfdGetfd => ("[pidfd]", true),
         // FAN_CLOEXEC is 1 (include/uapi/linux/fanotify.h).
-        Kind::FanotifyInit => ("fanotify", flag(0, 1)),
-        Kind::Userfaultfd => ("userfaultfd", flag(0, O_CLOEXEC)),
+        Kind::FanotifyInit => ("[fanotify]", flag(0, 1)),
+        Kind::Userfaultfd => ("[userfaultfd]", flag(0, O_CLOEXEC)),
         // PERF_FLAG_FD_CLOEXEC is 8 (include/uapi/linux/perf_event.h).
-        Kind::PerfEventOpen => ("perf_event", flag(4, 8)),
+        Kind::PerfEventOpen => ("[perf_event]", flag(4, 8)),
         // io_uring_setup installs its fd with O_CLOEXEC (io_uring/io_uring.c).
-        Kind::IoUringSetup => ("io_uring", true),
+        Kind::IoUringSetup => ("[io_uring]", true),
         Kind::OpenByHandleAt => ("handle", flag(2, O_CLOEXEC)),
         _ => ("unknown", false),
     }

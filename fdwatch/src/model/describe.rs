@@ -11,10 +11,11 @@ fn s(text: impl Into<String>) -> Value {
     Value::Str(Cow::Owned(text.into()))
 }
 
-pub fn object(object: &Object, entry: &FdEntry) -> Value {
+/// `name` overrides the object's own (a file's current path, read from /proc).
+pub fn object(object: &Object, entry: &FdEntry, name: Option<String>) -> Value {
     let mut f = vec![
         ("type", Value::Str(Cow::Borrowed(object.kind.type_name()))),
-        ("name", s(object.proc_name())),
+        ("name", s(name.unwrap_or_else(|| object.proc_name()))),
         ("ino", Value::Int(object.ino as i64)),
         ("access", Value::Str(Cow::Borrowed(entry.access.name()))),
     ];
@@ -81,15 +82,21 @@ pub fn origin_text(entry: &FdEntry, model: &Model) -> String {
         .join(", ")
 }
 
-/// The fields of an `fd` record for `fd` of `pid`.
-pub fn fd_fields(model: &Model, pid: Pid, fd: i32, clock: &Clock) -> Option<Vec<(&'static str, Value)>> {
+/// The fields of an `fd` record for `fd` of `pid`; `name` as for [`object`].
+pub fn fd_fields(
+    model: &Model,
+    pid: Pid,
+    fd: i32,
+    clock: &Clock,
+    name: Option<String>,
+) -> Option<Vec<(&'static str, Value)>> {
     let (entry, obj) = model.fd(pid, fd)?;
     let comm = model.process(pid).map(|p| p.comm.to_string()).unwrap_or_default();
     Some(vec![
         ("pid", Value::Int(pid as i64)),
         ("comm", s(comm)),
         ("fd", Value::Int(fd as i64)),
-        ("object", object(obj, entry)),
+        ("object", object(obj, entry, name)),
         ("cloexec", Value::Bool(entry.cloexec)),
         ("origin", origin(entry, clock)),
     ])

@@ -112,13 +112,14 @@ pub fn access_of(file_flags: u32) -> Access {
 }
 
 /// What kind of object the kernel installed, from its inode; `path` is what the
-/// syscall named (open) and `anon` the name for anonymous inodes (eventfd, ...).
+/// syscall named (open) and `anon` the name /proc gives anonymous inodes
+/// (`[eventfd]`, `inotify`, ...).
 pub fn kind_from_kernel(object: &FdObject, path: Option<&str>, anon: &str) -> ObjectKind {
     match object.mode & S_IFMT {
         S_IFIFO => ObjectKind::Pipe,
         S_IFSOCK => ObjectKind::Socket { domain: 0, sock_type: 0, protocol: 0, peer: None },
         S_IFCHR => chr_kind(object.rdev, path.unwrap_or("")),
-        0 => ObjectKind::Anon { name: format!("[{anon}]").into() },
+        0 => ObjectKind::Anon { name: anon.into() },
         _ => ObjectKind::File { path: path.unwrap_or("").into() },
     }
 }
@@ -173,7 +174,7 @@ mod tests {
             kind_from_kernel(&o(S_IFCHR | 0o620, 136 << 20 | 2), Some("/dev/pts/2"), "x"),
             ObjectKind::Tty { path: "/dev/pts/2".into() }
         );
-        assert_eq!(kind_from_kernel(&o(0o600, 0), None, "eventfd"), ObjectKind::Anon { name: "[eventfd]".into() });
+        assert_eq!(kind_from_kernel(&o(0o600, 0), None, "[eventfd]"), ObjectKind::Anon { name: "[eventfd]".into() });
         assert_eq!(access_of(0o2000001), Access::Write);
     }
 }
