@@ -106,23 +106,28 @@ impl Collector {
         &mut self.sink
     }
 
-    /// The processes the model covers: the watched ones, or everyone but us.
+    /// The processes the model covers: the watched ones (with --follow, and their
+    /// descendants now: some may have forked while their fork event was lost), or
+    /// everyone but us.
     fn scope(&self) -> Vec<Pid> {
         let me = std::process::id();
         if self.options.watched.is_empty() {
-            procfs::pids().into_iter().filter(|&p| p != me).collect()
-        } else {
-            self.options.watched.clone()
+            return procfs::pids().into_iter().filter(|&p| p != me).collect();
         }
+        let mut pids = self.options.watched.clone();
+        if self.options.follow {
+            procfs::add_descendants(&mut pids);
+        }
+        pids
     }
 
     /// Every process in scope, with all its fds: from the task_file iterator, or from
     /// /proc if the iterator fails.
     fn read_all(&self, task_files: &mut TaskFiles) -> Vec<ProcSnapshot> {
-        let only = (!self.options.watched.is_empty()).then_some(self.options.watched.as_slice());
+        let scope = (!self.options.watched.is_empty()).then(|| self.scope());
         match task_files.read() {
-            Ok(records) => scan::snapshots(&records, only),
-            Err(_) => procfs::snapshots(&self.scope()),
+            Ok(records) => scan::snapshots(&records, scope.as_deref()),
+            Err(_) => procfs::snapshots(&scope.unwrap_or_else(|| self.scope())),
         }
     }
 
