@@ -270,7 +270,7 @@ const _: () = {
     assert!(size_of::<ExitEvent>() == 56);
     assert!(size_of::<TaskFile>() == 40 + DENTRY_NAME_LEN);
     assert!(align_of::<SyscallEvent<OpenPayload>>() == 8);
-    assert!(size_of::<KernelOffsets>() % 8 == 0);
+    assert!(size_of::<KernelOffsets>().is_multiple_of(8));
 };
 
 #[cfg(feature = "user")]

@@ -62,26 +62,6 @@ pub fn origin(entry: &FdEntry, clock: &Clock) -> Value {
     Value::List(entry.origin.chain().into_iter().map(|o| step(o, clock)).collect())
 }
 
-/// One line of provenance a person reads: "created by pipe2 in pid 4711, inherited by
-/// pid 4712 from pid 4711, survived exec".
-pub fn origin_text(entry: &FdEntry, model: &Model) -> String {
-    let comm = |pid: Pid| model.process(pid).map(|p| format!(" ({})", p.comm)).unwrap_or_default();
-    entry
-        .origin
-        .chain()
-        .iter()
-        .map(|o| match o.step {
-            Step::PresentAtStart => format!("open in pid {}{} when fdwatch started", o.pid, comm(o.pid)),
-            Step::Resynced => format!("found open in pid {}{} by a /proc re-read", o.pid, comm(o.pid)),
-            Step::Created(kind) => format!("created by {} in pid {}{}", kind.name(), o.pid, comm(o.pid)),
-            Step::Dup { kind, from_fd } => format!("{} from fd {from_fd} in pid {}", kind.name(), o.pid),
-            Step::Inherited { from_pid } => format!("inherited by pid {} from pid {from_pid}{} at fork", o.pid, comm(from_pid)),
-            Step::SurvivedExec => format!("survived exec in pid {} (no CLOEXEC)", o.pid),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The fields of an `fd` record for `fd` of `pid`; `name` as for [`object`].
 pub fn fd_fields(
     model: &Model,

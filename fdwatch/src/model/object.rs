@@ -37,11 +37,6 @@ impl ObjectKind {
             ObjectKind::Other { .. } => "other",
         }
     }
-
-    /// What a shell, a daemon or a terminal normally puts on fds 0-2.
-    pub fn is_ordinary_stdio(&self) -> bool {
-        matches!(self, ObjectKind::Pipe | ObjectKind::Tty { .. } | ObjectKind::DevNull | ObjectKind::File { .. })
-    }
 }
 
 /// Pipes and sockets are identified by inode (pipefs and sockfs are single
