@@ -26,6 +26,8 @@ pub fn test(extra: &[OsString]) -> Result<()> {
                 "--exclude",
                 "fdwatch-ebpf",
                 "--release",
+                // Run every test binary even if one fails: one failure must not hide others.
+                "--no-fail-fast",
             ])
             .args(extra)
             .env("FDWATCH_BIN", &bin),
