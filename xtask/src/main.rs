@@ -1,7 +1,9 @@
 //! Project tasks, run as `cargo xtask <task>` (alias in .cargo/config.toml):
-//! `setup` installs the toolchain pieces, `test` runs every test, `run` runs fdwatch.
+//! `setup` installs the toolchain pieces, `test` runs every test, `run` runs fdwatch,
+//! `bench` measures fdwatch's overhead against its peers and writes BENCHMARKS.md.
 //! Progress goes to stderr, like cargo's own, so fdwatch's stdout (e.g. --json) stays clean.
 
+mod bench;
 mod cmd;
 mod run;
 mod setup;
@@ -18,6 +20,10 @@ usage: cargo xtask <task>
   test [-- ARGS...]     setup, build release fdwatch, cargo test with FDWATCH_BIN set;
                         ARGS go to cargo test (needs root: the tests load eBPF programs)
   run -- ARGS...        setup, build release fdwatch, run it as root with ARGS
+  bench [--quick] [--rounds N]
+                        setup, build release fdwatch, install the peers (bpftrace, perf,
+                        strace, bpftool), measure fdwatch against them, write BENCHMARKS.md
+                        (needs root; --quick: short loops, 3 rounds; default 5 rounds)
 env: FDWATCH_SETUP_DRY_RUN=1 prints setup's install commands instead of running them";
 
 fn main() -> ExitCode {
@@ -36,6 +42,7 @@ fn main() -> ExitCode {
         "setup" if args.is_empty() => setup::setup().map(|()| ExitCode::SUCCESS),
         "test" => test::test(&args).map(|()| ExitCode::SUCCESS),
         "run" => run::run(&args),
+        "bench" => bench::bench(&args).map(|()| ExitCode::SUCCESS),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

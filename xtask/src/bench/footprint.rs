@@ -1,0 +1,95 @@
+//! fdwatch's memory and startup: idle, and with ~100k fds held open by other processes
+//! before it starts (the nofile hard limit is per process, so several holders).
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::collector::FdWatch;
+use super::measure::{median, Ctx};
+use super::procs::{self, Proc};
+use crate::cmd::{Fail, Result};
+
+pub const HOLDERS: u64 = 6;
+pub const FDS_PER_HOLDER: u64 = 17_000;
+
+pub struct Start {
+    /// VmHWM after ~2 s running, bytes.
+    pub hwm: f64,
+    /// spawn -> ready record, seconds.
+    pub startup_s: f64,
+    /// The ready record's scan_ns, in seconds.
+    pub scan_s: f64,
+    /// The ready record's fds.
+    pub fds: f64,
+}
+
+pub struct Footprint {
+    pub idle: Start,
+    pub loaded: Start,
+    pub held: u64,
+    pub starts: usize,
+}
+
+impl Footprint {
+    pub fn bytes_per_fd(&self) -> f64 {
+        (self.loaded.hwm - self.idle.hwm) / (self.loaded.fds - self.idle.fds).max(1.0)
+    }
+}
+
+pub fn measure(ctx: &Ctx, starts: usize) -> Result<Footprint> {
+    let idle = starts_median(ctx, starts, "idle")?;
+    let mut holders = Vec::new();
+    for _ in 0..HOLDERS {
+        let mut command = Command::new(&ctx.bins.loops);
+        command
+            .args(["hold", &FDS_PER_HOLDER.to_string()])
+            .stdout(Stdio::piped());
+        let mut holder = Proc::spawn("fd holder", &mut command)?;
+        let line = holder.first_line(Duration::from_secs(30))?;
+        if !line.starts_with("holding") {
+            return Err(Fail(format!("fd holder: {line}")));
+        }
+        holders.push(holder);
+    }
+    let loaded = starts_median(ctx, starts, "with 100k fds held")?;
+    for mut h in holders {
+        h.stop(libc::SIGTERM, Duration::from_secs(10))?;
+    }
+    Ok(Footprint {
+        idle,
+        loaded,
+        held: HOLDERS * FDS_PER_HOLDER,
+        starts,
+    })
+}
+
+fn starts_median(ctx: &Ctx, starts: usize, what: &str) -> Result<Start> {
+    let mut all = Vec::new();
+    for _ in 0..starts {
+        let fw = FdWatch::start(&ctx.fdwatch, &ctx.dir)?;
+        procs::sleep(Duration::from_secs(2))?;
+        let hwm = fw.vm_bytes("VmHWM")? as f64;
+        let s = Start {
+            hwm,
+            startup_s: fw.startup.as_secs_f64(),
+            scan_s: fw.ready.num("scan_ns").unwrap_or(0.0) / 1e9,
+            fds: fw.ready.num("fds").unwrap_or(0.0),
+        };
+        fw.stop()?;
+        eprintln!(
+            "bench: fdwatch {what}: VmHWM {:.1} MiB, ready after {:.3} s (scan {:.3} s), {} fds",
+            s.hwm / 1048576.0,
+            s.startup_s,
+            s.scan_s,
+            s.fds
+        );
+        all.push(s);
+    }
+    let m = |f: fn(&Start) -> f64| median(all.iter().map(f).collect()).unwrap_or(0.0);
+    Ok(Start {
+        hwm: m(|s| s.hwm),
+        startup_s: m(|s| s.startup_s),
+        scan_s: m(|s| s.scan_s),
+        fds: m(|s| s.fds),
+    })
+}

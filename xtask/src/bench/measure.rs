@@ -1,0 +1,217 @@
+//! Running a workload under each variant (untraced, fdwatch, a peer, an empty hook) in
+//! alternating rounds, and the medians.
+
+use std::path::PathBuf;
+
+use super::collector::FdWatch;
+use super::peers::{self, Peers};
+use super::procs;
+use super::workloads::{self, Bins, Outcome, Workload};
+use crate::cmd::Result;
+
+pub struct Ctx {
+    pub bins: Bins,
+    pub fdwatch: PathBuf,
+    pub peers: Peers,
+    /// Scratch directory for output files (removed after each run).
+    pub dir: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Variant {
+    Untraced,
+    /// fdwatch system-wide, `--json --events` to a file.
+    FdWatch,
+    BpftracePrint,
+    PerfTrace,
+    Strace,
+    /// bpftrace `tracepoint:raw_syscalls:sys_exit {}`
+    EmptyRawSyscalls,
+    /// bench/emptyprog raw (BPF_PROG_TYPE_RAW_TRACEPOINT on sys_exit)
+    EmptyRawTp,
+    /// bench/emptyprog btf (tp_btf on sys_exit, fdwatch's hook type)
+    EmptyTpBtf,
+    /// bpftrace `tracepoint:syscalls:sys_exit_dup2 {}` (classic per-syscall tracepoint)
+    EmptyClassic,
+}
+
+impl Variant {
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::Untraced => "untraced",
+            Variant::FdWatch => "fdwatch --json --events > file (system-wide)",
+            Variant::BpftracePrint => "bpftrace, printf per dup2/close exit",
+            Variant::PerfTrace => "perf trace -e dup2,close",
+            Variant::Strace => "strace -f",
+            Variant::EmptyRawSyscalls => "bpftrace `tracepoint:raw_syscalls:sys_exit {}`",
+            Variant::EmptyRawTp => "empty raw_tracepoint on sys_exit (bench/emptyprog raw)",
+            Variant::EmptyTpBtf => "empty tp_btf on sys_exit (bench/emptyprog btf)",
+            Variant::EmptyClassic => "bpftrace `tracepoint:syscalls:sys_exit_dup2 {}`",
+        }
+    }
+
+    /// Slow tracers run fewer iterations (the result is per iteration anyway).
+    fn divisor(self) -> u64 {
+        match self {
+            Variant::Strace => 50,
+            Variant::PerfTrace => 4,
+            _ => 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    /// ns per iteration, or operations per second.
+    pub value: f64,
+    /// Events the tracer delivered for the workload's syscalls.
+    pub events: Option<u64>,
+    /// Events the workload produced (2 per dup2/close iteration).
+    pub expected: Option<u64>,
+    pub lost: Option<u64>,
+    /// fdwatch: CPU seconds (user + sys) per million events, all events of the run.
+    pub cpu_per_mevent: Option<f64>,
+}
+
+impl Sample {
+    pub fn plain(w: &Workload, o: Outcome) -> Sample {
+        Sample {
+            value: o.metric(w),
+            ..Sample::default()
+        }
+    }
+
+    pub fn traced(w: &Workload, o: Outcome, events: u64, lost: u64) -> Sample {
+        Sample {
+            value: o.metric(w),
+            events: Some(events),
+            expected: expected_events(w, o),
+            lost: Some(lost),
+            cpu_per_mevent: None,
+        }
+    }
+}
+
+fn expected_events(w: &Workload, o: Outcome) -> Option<u64> {
+    matches!(w, Workload::Dup2Close(_) | Workload::Rate(..)).then_some(2 * o.iters)
+}
+
+pub fn sample(ctx: &Ctx, v: Variant, w: Workload) -> Result<Sample> {
+    let w = w.scaled_down(v.divisor());
+    match v {
+        Variant::Untraced => {
+            let (o, _) = workloads::run("workload", &mut w.command(&ctx.bins))?;
+            Ok(Sample::plain(&w, o))
+        }
+        Variant::FdWatch => under_fdwatch(ctx, w),
+        Variant::BpftracePrint => peers::bpftrace_print(ctx, w),
+        Variant::PerfTrace => peers::perf_trace(ctx, w),
+        Variant::Strace => peers::strace(ctx, w),
+        Variant::EmptyRawSyscalls => {
+            peers::bpftrace_empty(ctx, "tracepoint:raw_syscalls:sys_exit", w)
+        }
+        Variant::EmptyClassic => peers::bpftrace_empty(ctx, "tracepoint:syscalls:sys_exit_dup2", w),
+        Variant::EmptyRawTp => peers::empty_prog(ctx, false, w),
+        Variant::EmptyTpBtf => peers::empty_prog(ctx, true, w),
+    }
+}
+
+fn under_fdwatch(ctx: &Ctx, w: Workload) -> Result<Sample> {
+    let fw = FdWatch::start(&ctx.fdwatch, &ctx.dir)?;
+    let run = workloads::run("workload", &mut w.command(&ctx.bins));
+    fw.settle()?;
+    let stopped = fw.stop()?;
+    let (o, _) = run?;
+    let mut s = Sample::traced(&w, o, stopped.events_of(w.kinds()), stopped.lost());
+    let events = stopped.events().max(1) as f64;
+    s.cpu_per_mevent = Some(stopped.cpu_s / events * 1e6);
+    Ok(s)
+}
+
+/// One variant's samples over the rounds, or the error that stopped it.
+pub struct Row {
+    pub variant: Variant,
+    pub samples: Vec<Sample>,
+    pub error: Option<String>,
+}
+
+impl Row {
+    pub fn median(&self) -> Option<f64> {
+        median(self.samples.iter().map(|s| s.value).collect())
+    }
+
+    pub fn median_of(&self, f: impl Fn(&Sample) -> Option<f64>) -> Option<f64> {
+        median(self.samples.iter().filter_map(f).collect())
+    }
+
+    pub fn max_lost(&self) -> Option<u64> {
+        self.samples.iter().filter_map(|s| s.lost).max()
+    }
+}
+
+pub fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// `rounds` rounds; each runs every variant once, starting one further along each round
+/// (A B C, B C A, C A B, ...) so no variant always follows the same one. A variant that
+/// fails is reported with its error and skipped afterwards; Ctrl-C stops everything.
+pub fn alternate(
+    ctx: &Ctx,
+    title: &str,
+    variants: &[Variant],
+    w: Workload,
+    rounds: usize,
+) -> Result<Vec<Row>> {
+    let mut rows: Vec<Row> = variants
+        .iter()
+        .map(|&variant| Row {
+            variant,
+            samples: Vec::new(),
+            error: None,
+        })
+        .collect();
+    for round in 0..rounds {
+        for k in 0..rows.len() {
+            let row = &mut rows[(k + round) % variants.len()];
+            if row.error.is_some() {
+                continue;
+            }
+            match sample(ctx, row.variant, w) {
+                Ok(s) => {
+                    eprintln!(
+                        "bench: {title} round {}/{rounds}: {}: {}{}",
+                        round + 1,
+                        row.variant.label(),
+                        show(&w, s.value),
+                        s.lost.map(|l| format!(", lost {l}")).unwrap_or_default()
+                    );
+                    row.samples.push(s);
+                }
+                Err(e) => {
+                    procs::check_interrupted()?;
+                    eprintln!("bench: {title}: {}: {}", row.variant.label(), e.0);
+                    row.error = Some(e.0);
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+pub fn show(w: &Workload, value: f64) -> String {
+    if w.per_iteration() {
+        format!("{value:.0} ns/iter")
+    } else {
+        format!("{value:.0} ops/s")
+    }
+}

@@ -1,0 +1,97 @@
+//! Rate ramp: dup2/close producers paced at rising event rates, then unpaced with one and
+//! two producer processes, each step under a fresh fdwatch; what it delivered and lost.
+
+use super::collector::FdWatch;
+use super::measure::Ctx;
+use super::procs;
+use super::workloads::{self, Workload};
+use crate::cmd::{Fail, Result};
+
+pub struct Step {
+    pub producers: u64,
+    /// Events/s asked for in total; `None` = as fast as the producers go.
+    pub target: Option<u64>,
+    pub outcome: std::result::Result<StepOutcome, String>,
+}
+
+pub struct StepOutcome {
+    /// Events/s the producers made (2 per iteration, over the longest producer's time).
+    pub achieved: f64,
+    /// dup2 + close events fdwatch delivered.
+    pub delivered: u64,
+    pub produced: u64,
+    pub lost: u64,
+}
+
+pub fn ramp(ctx: &Ctx, ms: u64) -> Result<Vec<Step>> {
+    let mut plan: Vec<(u64, Option<u64>)> = [100_000, 250_000, 500_000, 750_000, 1_000_000]
+        .iter()
+        .map(|&r| (1, Some(r)))
+        .collect();
+    plan.extend([1_000_000, 1_500_000, 2_000_000].iter().map(|&r| (2, Some(r))));
+    plan.extend([(1, None), (2, None)]);
+    let mut steps = Vec::new();
+    for (producers, target) in plan {
+        let outcome = step(ctx, producers, target, ms);
+        procs::check_interrupted()?;
+        match &outcome {
+            Ok(o) => eprintln!(
+                "bench: rate ramp {producers} producer(s) at {}: {:.0} events/s, lost {}",
+                target.map_or("max".to_owned(), |t| t.to_string()),
+                o.achieved,
+                o.lost
+            ),
+            Err(e) => eprintln!("bench: rate ramp step failed: {}", e.0),
+        }
+        steps.push(Step {
+            producers,
+            target,
+            outcome: outcome.map_err(|e| e.0),
+        });
+    }
+    Ok(steps)
+}
+
+fn step(ctx: &Ctx, producers: u64, target: Option<u64>, ms: u64) -> Result<StepOutcome> {
+    let w = Workload::Rate(target.unwrap_or(0) / producers, ms);
+    let fw = FdWatch::start(&ctx.fdwatch, &ctx.dir)?;
+    let runs: Vec<Result<workloads::Outcome>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..producers)
+            .map(|_| {
+                s.spawn(|| workloads::run("producer", &mut w.command(&ctx.bins)).map(|r| r.0))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Fail("producer thread panicked".into())))
+            })
+            .collect()
+    });
+    fw.settle()?;
+    let stopped = fw.stop()?;
+    let mut produced = 0;
+    let mut longest = 1;
+    for run in runs {
+        let o = run?;
+        produced += 2 * o.iters;
+        longest = longest.max(o.ns);
+    }
+    Ok(StepOutcome {
+        achieved: produced as f64 * 1e9 / longest as f64,
+        delivered: stopped.events_of(w.kinds()),
+        produced,
+        lost: stopped.lost(),
+    })
+}
+
+/// The highest achieved rate of a step with zero loss.
+pub fn highest_lossless(steps: &[Step]) -> Option<f64> {
+    steps
+        .iter()
+        .filter_map(|s| s.outcome.as_ref().ok())
+        .filter(|o| o.lost == 0)
+        .map(|o| o.achieved)
+        .max_by(f64::total_cmp)
+}
