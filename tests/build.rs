@@ -1,14 +1,21 @@
-//! Compiles tests/helpers/fdops.c (the process the integration tests run under fdwatch)
-//! into OUT_DIR and hands its path to the crate as FDOPS_BIN. The C compiler is $CC, else
-//! `cc` (the one rustc links with), else `gcc`; `cargo xtask setup` installs gcc.
+//! Compiles the C test helpers into OUT_DIR and hands their paths to the crate:
+//! tests/helpers/fdops.c (the process the integration tests run under fdwatch) as
+//! FDOPS_BIN, tests/helpers/monitor.c (the fd-pool monitor of the select incident) as
+//! MONITOR_BIN. The C compiler is $CC, else `cc` (the one rustc links with), else `gcc`;
+//! `cargo xtask setup` installs gcc.
 use std::{env, path::PathBuf, process::Command};
 
 fn main() {
-    let src = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("helpers/fdops.c");
-    println!("cargo:rerun-if-changed={}", src.display());
     println!("cargo:rerun-if-env-changed=CC");
-    // The file name is the process's comm, which the tests expect to be "fdops".
-    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("fdops");
+    // The file name is the process's comm, which the tests expect ("fdops", "monitor").
+    build("fdops", "FDOPS_BIN");
+    build("monitor", "MONITOR_BIN");
+}
+
+fn build(name: &str, env_name: &str) {
+    let src = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join(format!("helpers/{name}.c"));
+    println!("cargo:rerun-if-changed={}", src.display());
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join(name);
     let compilers: Vec<String> = match env::var("CC") {
         Ok(cc) if !cc.is_empty() => vec![cc],
         _ => vec!["cc".into(), "gcc".into()],
@@ -22,7 +29,7 @@ fn main() {
             .status();
         match status {
             Ok(s) if s.success() => {
-                println!("cargo:rustc-env=FDOPS_BIN={}", out.display());
+                println!("cargo:rustc-env={env_name}={}", out.display());
                 return;
             }
             Ok(s) => panic!("{cc} failed to compile {} ({s}); see the compiler output above", src.display()),

@@ -5,6 +5,7 @@
 //!
 //! No test is ever skipped: without root, without the fdwatch binary or without a C
 //! compiler, tests fail and say what is missing.
+pub mod alerts;
 pub mod check;
 pub mod child_io;
 pub mod collector;
