@@ -19,9 +19,21 @@ pub struct Cli {
     /// Write NDJSON records (one JSON object per line) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Include every traced syscall as an `event` record.
+    /// Also write every traced syscall as an `event` record (default: alerts only).
     #[arg(long)]
     pub events: bool,
+    /// Allow this program to put sockets on fd 0/1/2 (a comm name, or an executable
+    /// path if it contains '/'); repeatable. Added to the built-in list: inetd, xinetd,
+    /// systemd, systemd-executor, spawn-fcgi, tcpserver.
+    #[arg(long = "allow", value_name = "NAME")]
+    pub allow: Vec<String>,
+    /// Raise pipe_leak when a leaked write end is still held this many seconds after
+    /// its writer let go.
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_duration)]
+    pub pipe_leak_grace: Duration,
+    /// Count repeats of an alert and write them every SECS seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
+    pub repeat_interval: Duration,
     /// Watch only this process (repeatable); filtered in the kernel.
     #[arg(long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
@@ -101,6 +113,14 @@ pub fn parse() -> Result<Cli, std::process::ExitCode> {
 }
 
 impl Cli {
+    pub fn detect_config(&self) -> crate::detect::Config {
+        let mut config = crate::detect::Config::default();
+        config.allow.extend(self.allow.iter().cloned());
+        config.pipe_leak_grace = self.pipe_leak_grace;
+        config.repeat_every = self.repeat_interval;
+        config
+    }
+
     /// The processes to watch: the given pids (which must exist) and, with --follow,
     /// their descendants alive now (later ones join in the kernel at fork).
     pub fn watched(&self) -> Result<Vec<u32>, Failure> {

@@ -1,5 +1,5 @@
-//! The collector loop: drain the ring buffer, decode, keep the fd model, report what
-//! was lost or re-read, stop cleanly on SIGINT/SIGTERM/--duration. SIGUSR1 dumps the
+//! The collector loop: drain the ring buffer, decode, keep the fd model, run the
+//! detectors, report what was lost or re-read, stop cleanly on SIGINT/SIGTERM/--duration. SIGUSR1 dumps the
 //! model's fds.
 use std::{collections::HashMap, time::Duration};
 
@@ -14,6 +14,7 @@ use tokio::{
 use crate::{
     clock::Clock,
     decode::{Body, Event, decode},
+    detect::Detectors,
     error::Failure,
     model::{Applied, Model, ObjectKind, Pid, Step, describe, snapshot::ProcSnapshot},
     probes::{Probes, TaskFiles},
@@ -68,6 +69,7 @@ impl Signals {
 /// Everything the loop owns besides the kernel maps.
 pub struct Collector {
     pub model: Model,
+    detectors: Detectors,
     sink: Sink,
     clock: Clock,
     options: Options,
@@ -84,9 +86,10 @@ pub struct StartupScan {
 }
 
 impl Collector {
-    pub fn new(model: Model, sink: Sink, clock: Clock, options: Options) -> Self {
+    pub fn new(model: Model, detectors: Detectors, sink: Sink, clock: Clock, options: Options) -> Self {
         Self {
             model,
+            detectors,
             sink,
             clock,
             options,
@@ -148,9 +151,11 @@ impl Collector {
         if self.options.show_events {
             self.sink.event(event);
         }
-        match self.model.apply(event) {
-            Applied::Resync { pid, reason } => self.resync(pid, reason),
-            Applied::Changed | Applied::Unchanged => {}
+        self.detectors.before(&self.model, event);
+        let applied = self.model.apply(event);
+        self.detectors.after(&self.model, event);
+        if let Applied::Resync { pid, reason } = applied {
+            self.resync(pid, reason);
         }
         // Without --follow the kernel reports nothing of a watched process's children,
         // so the model must not keep them (their exit would never arrive).
@@ -252,6 +257,14 @@ impl Collector {
             }
         }
         self.run_pending_resyncs();
+        self.detectors.tick(&self.model, Clock::monotonic_now_ns());
+        self.write_alerts();
+    }
+
+    fn write_alerts(&mut self) {
+        for output in self.detectors.take() {
+            self.sink.output(&output);
+        }
     }
 
     /// Emit `loss` records for what was lost since the last report, per site; heal the
@@ -333,6 +346,8 @@ impl Collector {
         }
         if stdout_open {
             self.report_losses(&lost, &mut task_files);
+            self.detectors.finish(Clock::monotonic_now_ns());
+            self.write_alerts();
             if self.options.dump_on_exit {
                 self.dump();
             }

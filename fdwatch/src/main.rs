@@ -1,9 +1,10 @@
 //! fdwatch: the collector and CLI. Data flows one way:
-//! probes (kernel) -> ring buffer -> collect -> decode -> model -> sinks.
+//! probes (kernel) -> ring buffer -> collect -> decode -> model -> detect -> sinks.
 mod cli;
 mod clock;
 mod collect;
 mod decode;
+mod detect;
 mod error;
 mod fds_command;
 mod model;
@@ -54,15 +55,15 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     let clock = clock::Clock::sample();
     let sink = sinks::Sink::new(format, clock, Box::new(std::io::stdout()));
     let options = collect::Options {
-        // Until detectors exist, events are the only running output, so always shown.
-        show_events: true,
+        show_events: cli.events,
         duration: cli.duration,
         dump_on_exit: cli.dump_on_exit,
         watched: watched.clone(),
         follow: cli.follow,
     };
     let model = model::Model::new(model::Limits { max_fds: cli.max_fds });
-    let mut collector = collect::Collector::new(model, sink, clock, options);
+    let detectors = detect::Detectors::new(cli.detect_config(), clock);
+    let mut collector = collect::Collector::new(model, detectors, sink, clock, options);
     // Probes first, then /proc: whatever changes while we read arrives as events.
     let mut loaded = loaded;
     let scan = collector.scan_at_start(&mut loaded.task_files);

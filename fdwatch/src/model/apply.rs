@@ -103,7 +103,7 @@ impl Model {
             }
             new
         };
-        let process = Process { pid: child, ppid: parent, comm: p.comm, exe: p.exe, table, synced_at_ns: 0 };
+        let process = Process { ppid: parent, comm: p.comm, exe: p.exe, table, synced_at_ns: 0 };
         self.processes.insert(child, process);
         Applied::Changed
     }
@@ -220,7 +220,7 @@ impl Model {
                 let cloexec = kind == Kind::Pipe2 && a[1] & O_CLOEXEC != 0;
                 let ino = p.objects[0].ino;
                 let created = Origin::root(Step::Created(kind), pid, ts);
-                let object = self.intern_object(ObjectKind::Pipe, ino, created.clone());
+                let object = self.intern_object(ObjectKind::Pipe, ino);
                 let mut result = Applied::Changed;
                 for (end, access) in [(p.fds[0], Access::Read), (p.fds[1], Access::Write)] {
                     let r = self.put_new(pid, table, end, FdEntry { object, cloexec, access, origin: created.clone() });
@@ -311,7 +311,7 @@ impl Model {
         ts: u64,
     ) -> Applied {
         let created = Origin::root(Step::Created(kind), pid, ts);
-        let object = self.intern_object(kind_, ino, created.clone());
+        let object = self.intern_object(kind_, ino);
         self.put_new(pid, table, fd, FdEntry { object, cloexec, access, origin: created })
     }
 

@@ -3,14 +3,14 @@
 //! (apply.rs), /proc snapshots through `load_snapshot` (snapshot.rs), and when the
 //! model cannot trust itself it says which process to re-read instead of guessing.
 //!
-//! The queries (holders, object_by_inode, Origin::last_inherited, Object::created) are
-//! what the detectors read; until they exist only the tests call them.
-#![allow(dead_code)]
+//! The queries (fd, holders, object_by_inode) are what the detectors read.
 pub mod apply;
 pub mod describe;
 pub mod object;
 pub mod origin;
 pub mod snapshot;
+#[cfg(test)]
+pub mod synthetic;
 
 use std::{collections::HashMap, rc::Rc};
 
@@ -60,7 +60,6 @@ pub struct TableId(pub u64);
 
 #[derive(Debug, Clone)]
 pub struct Process {
-    pub pid: Pid,
     pub ppid: Pid,
     pub comm: Box<str>,
     /// The program it runs, from exec or /proc/PID/exe.
@@ -156,8 +155,8 @@ impl Model {
     }
 
     /// A new object, or the existing one with the same inode (pipes, sockets).
-    fn intern_object(&mut self, kind: ObjectKind, ino: u64, created: Rc<Origin>) -> ObjectId {
-        let probe = Object { kind, ino, created, holders: Vec::new() };
+    fn intern_object(&mut self, kind: ObjectKind, ino: u64) -> ObjectId {
+        let probe = Object { kind, ino, holders: Vec::new() };
         if let Some(key) = probe.inode_key() {
             if let Some(&id) = self.by_inode.get(&key) {
                 return id;

@@ -1,11 +1,9 @@
 //! Open objects (pipes, sockets, files, ...) with identity: every fd that refers to the
 //! same object, in any process, points to the same `ObjectId`, and the object lists
 //! its holders, so "who holds the write end of pipe:[N]" is a lookup.
-use std::rc::Rc;
-
 use fdwatch_common::FdObject;
 
-use super::{Access, TableId, origin::Origin};
+use super::{Access, TableId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub u64);
@@ -52,8 +50,6 @@ pub struct Object {
     pub kind: ObjectKind,
     /// Inode number (0 if unknown).
     pub ino: u64,
-    /// How the object came to be (the root of its fds' origin chains).
-    pub created: Rc<Origin>,
     /// Every (table, fd) that refers to it.
     pub holders: Vec<(TableId, i32)>,
 }

@@ -52,16 +52,4 @@ impl Origin {
         steps.reverse();
         steps
     }
-
-    /// The most recent fork this fd came through, if any: (from, to, when).
-    pub fn last_inherited(self: &Rc<Origin>) -> Option<(Pid, Pid, u64)> {
-        let mut node: Option<&Rc<Origin>> = Some(self);
-        while let Some(n) = node {
-            if let Step::Inherited { from_pid } = n.step {
-                return Some((from_pid, n.pid, n.ts_ns));
-            }
-            node = n.prev.as_ref();
-        }
-        None
-    }
 }

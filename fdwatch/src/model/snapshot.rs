@@ -39,7 +39,7 @@ impl Model {
             let table = self.new_table(vec![pid]);
             self.processes.insert(
                 pid,
-                Process { pid, ppid: snap.ppid, comm: "".into(), exe: None, table, synced_at_ns: 0 },
+                Process { ppid: snap.ppid, comm: "".into(), exe: None, table, synced_at_ns: 0 },
             );
         }
         // A reading is of this process alone: stop sharing a table with anyone.
@@ -85,7 +85,7 @@ impl Model {
             if self.fd(pid, f.fd).is_some() || step == Step::Resynced {
                 differed += 1;
             }
-            let object = self.intern_object(kind, ino, root.clone());
+            let object = self.intern_object(kind, ino);
             self.install(table, f.fd, FdEntry { object, cloexec: f.cloexec, access: f.access, origin: root.clone() });
         }
         differed

@@ -1,84 +1,8 @@
 //! The model against synthetic event sequences (no root, no kernel).
-use fdwatch_common::{
-    ExecEvent, ExitEvent, FdObject, FdPair, ForkEvent, Header, Kind, NewFd, Path, PATH_LEN,
-};
+use fdwatch_common::Kind;
 
-use super::{Access, Applied, Model, Step, snapshot::{FdSnapshot, ProcSnapshot}};
-use crate::decode::{Body, Event, Payload};
-
-const PIPE: u16 = 0o010600;
-const SOCK: u16 = 0o140777;
-const O_CLOEXEC: u64 = 0o2000000;
-
-fn header(kind: Kind, pid: u32, ts: u64) -> Header {
-    let mut comm = [0u8; 16];
-    comm[..4].copy_from_slice(b"test");
-    Header { kind: kind as u32, pid, tid: pid, ts_ns: ts, ..Default::default() }.with_comm(comm)
-}
-
-trait WithComm {
-    fn with_comm(self, comm: [u8; 16]) -> Self;
-}
-impl WithComm for Header {
-    fn with_comm(mut self, comm: [u8; 16]) -> Self {
-        self.comm = comm;
-        self
-    }
-}
-
-fn call(kind: Kind, pid: u32, ts: u64, ret: i64, args: &[u64], payload: Payload) -> Event {
-    let mut a = [0u64; 6];
-    a[..args.len()].copy_from_slice(args);
-    Event { kind, header: header(kind, pid, ts), body: Body::Syscall { ret, args: a, payload } }
-}
-
-fn pipe(pid: u32, ts: u64, fds: [i32; 2], ino: u64, flags: u64) -> Event {
-    let o = |f| FdObject { ino, mode: PIPE, file_flags: f, valid: 1, ..Default::default() };
-    call(Kind::Pipe2, pid, ts, 0, &[0, flags], Payload::FdPair(FdPair { fds, objects: [o(0), o(1)] }))
-}
-
-fn socket(pid: u32, ts: u64, fd: i32, ino: u64, cloexec: bool) -> Event {
-    let object = FdObject { ino, mode: SOCK, file_flags: 2, valid: 1, ..Default::default() };
-    let ty = 1 | if cloexec { O_CLOEXEC } else { 0 };
-    call(Kind::Socket, pid, ts, fd as i64, &[2, ty, 0], Payload::NewFd(NewFd { object }))
-}
-
-fn fork(parent: u32, child: u32, ts: u64, thread: bool, shares: bool) -> Event {
-    Event {
-        kind: Kind::Fork,
-        header: header(Kind::Fork, parent, ts),
-        body: Body::Fork(ForkEvent {
-            header: header(Kind::Fork, parent, ts),
-            child_pid: if thread { parent } else { child },
-            child_tid: child,
-            shares_files: (thread || shares) as u32,
-            is_thread: thread as u32,
-        }),
-    }
-}
-
-fn exec(pid: u32, ts: u64, file: &str) -> Event {
-    let mut filename = Path { len: file.len() as u32, truncated: 0, bytes: [0; PATH_LEN] };
-    filename.bytes[..file.len()].copy_from_slice(file.as_bytes());
-    let h = header(Kind::Exec, pid, ts);
-    Event { kind: Kind::Exec, header: h, body: Body::Exec(ExecEvent { header: h, old_tid: pid, _pad: 0, filename }) }
-}
-
-fn exit(pid: u32, ts: u64) -> Event {
-    let h = header(Kind::Exit, pid, ts);
-    Event { kind: Kind::Exit, header: h, body: Body::Exit(ExitEvent { header: h, exit_code: 0, group_dead: 1 }) }
-}
-
-/// A model with process `pid` holding fds 0-2 on a tty, as read at startup.
-fn model_with(pid: u32) -> Model {
-    let mut m = Model::default();
-    let fds = (0..3)
-        .map(|fd| FdSnapshot { fd, link: "/dev/pts/0".into(), cloexec: false, access: Access::ReadWrite, ino: 3 })
-        .collect();
-    let snap = ProcSnapshot { pid, ppid: 1, comm: "sh".into(), exe: Some("/bin/sh".into()), read_at_ns: 0, fds };
-    m.load_snapshot(&snap, Step::PresentAtStart);
-    m
-}
+use super::{Access, Applied, Model, Step, snapshot::{FdSnapshot, ProcSnapshot}, synthetic::*};
+use crate::decode::Payload;
 
 fn fds_of(m: &Model, pid: u32) -> Vec<i32> {
     let mut v: Vec<i32> = m.table_of(pid).map(|t| t.fds.keys().copied().collect()).unwrap_or_default();
@@ -101,7 +25,7 @@ fn fork_then_exec_keeps_only_fds_without_cloexec() {
     assert_eq!(entry.access, Access::Write);
     let steps: Vec<Step> = entry.origin.chain().iter().map(|o| o.step).collect();
     assert_eq!(steps, vec![Step::Created(Kind::Pipe2), Step::Inherited { from_pid: 100 }, Step::SurvivedExec]);
-    assert_eq!(entry.origin.last_inherited(), Some((100, 200, 3)));
+    assert_eq!((entry.origin.pid, entry.origin.ts_ns), (200, 4), "the last step: exec in the child");
     assert_eq!(m.process(200).unwrap().exe.as_deref(), Some("/usr/bin/daemon"));
     // One pipe object, held by both processes at both ends: a lookup, not a scan.
     let (id, _) = m.object_by_inode(super::InodeKey::Pipe(777)).unwrap();

@@ -1,6 +1,7 @@
 //! Where records go: NDJSON or text, on stdout. Records are assembled in a buffer and
 //! written when the collector has drained a batch from the ring buffer, so every line
 //! is complete and none waits longer than one batch.
+mod alerts;
 pub mod json;
 pub mod text;
 
@@ -10,7 +11,7 @@ use fdwatch_common::Kind;
 
 use crate::{
     clock::Clock,
-    decode::{Body, Event, args},
+    decode::{Event, args},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,28 +162,9 @@ impl Sink {
             Format::Text => {
                 let ts = self.clock.rfc3339(h.ts_ns);
                 self.line.clear();
-                let line = &mut self.line;
-                let _ = std::fmt::Write::write_fmt(
-                    line,
-                    format_args!("{} {}[{}/{}] {}(", text::time_of_day(&ts), event.comm(), h.pid, h.tid, event.kind.name()),
-                );
-                text::write_fields(line, &fields);
-                line.push(')');
-                if let Body::Syscall { ret, .. } = event.body {
-                    match event.errno() {
-                        Some(errno) => {
-                            let _ = std::fmt::Write::write_fmt(
-                                line,
-                                format_args!(" = -1 {}", crate::decode::names::errno::errno_name(errno)),
-                            );
-                        }
-                        None => {
-                            let _ = std::fmt::Write::write_fmt(line, format_args!(" = {ret}"));
-                        }
-                    }
-                }
-                line.push('\n');
-                self.buf.extend_from_slice(line.as_bytes());
+                text::event_line(&mut self.line, event, &fields, &ts);
+                self.line.push('\n');
+                self.buf.extend_from_slice(self.line.as_bytes());
             }
         }
     }

@@ -1,7 +1,11 @@
 //! Human-readable lines, strace-like: `time comm[pid/tid] syscall(args) = ret ERRNO`.
 use std::fmt::Write as _;
 
-use crate::decode::args::{Fields, Value};
+use crate::decode::{
+    Body, Event,
+    args::{Fields, Value},
+    names::errno::errno_name,
+};
 
 pub fn write_value(out: &mut String, value: &Value) {
     match value {
@@ -37,6 +41,24 @@ pub fn write_fields(out: &mut String, fields: &Fields) {
         out.push_str(k);
         out.push('=');
         write_value(out, v);
+    }
+}
+
+/// `18:32:32.123456 comm[pid/tid] syscall(args) = ret` (or `= -1 ERRNO`), no newline.
+pub fn event_line(out: &mut String, event: &Event, fields: &Fields, rfc3339: &str) {
+    let h = &event.header;
+    let _ = write!(out, "{} {}[{}/{}] {}(", time_of_day(rfc3339), event.comm(), h.pid, h.tid, event.kind.name());
+    write_fields(out, fields);
+    out.push(')');
+    if let Body::Syscall { ret, .. } = event.body {
+        match event.errno() {
+            Some(errno) => {
+                let _ = write!(out, " = -1 {}", errno_name(errno));
+            }
+            None => {
+                let _ = write!(out, " = {ret}");
+            }
+        }
     }
 }
 

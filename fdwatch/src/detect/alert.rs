@@ -1,0 +1,106 @@
+//! What the detectors produce: alerts with their evidence, and the follow-ups (repeat
+//! counts, resolutions). Plain data; the sinks render it.
+use crate::{
+    decode::{Event, args::Fields},
+    model::Pid,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// In the contract; no detector raises one yet.
+    #[allow(dead_code)]
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AlertKind {
+    SelectHighFd,
+    StdioHijack,
+    PipeLeak,
+}
+
+impl AlertKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertKind::SelectHighFd => "select_high_fd",
+            AlertKind::StdioHijack => "stdio_hijack",
+            AlertKind::PipeLeak => "pipe_leak",
+        }
+    }
+}
+
+/// A model fact in words, with the structured fields behind it (fd, object, origin).
+#[derive(Clone, Debug)]
+pub struct Fact {
+    pub ts_ns: u64,
+    pub pid: Pid,
+    pub text: String,
+    pub fields: Fields,
+}
+
+/// One link of the chain that explains an alert, in time order.
+#[derive(Clone, Debug)]
+pub enum Evidence {
+    /// A syscall (or fork/exec/exit) that led to the alert.
+    Event(Event),
+    /// A failure that followed it: what the user would otherwise have to explain.
+    Symptom(Event),
+    Fact(Fact),
+}
+
+impl Evidence {
+    pub fn ts_ns(&self) -> u64 {
+        match self {
+            Evidence::Event(e) | Evidence::Symptom(e) => e.header.ts_ns,
+            Evidence::Fact(f) => f.ts_ns,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Alert {
+    /// Unique in this run; repeat and resolved records refer to it.
+    pub id: u64,
+    pub kind: AlertKind,
+    pub severity: Severity,
+    /// The process at risk.
+    pub pid: Pid,
+    pub comm: String,
+    pub exe: Option<String>,
+    /// One sentence a person understands without strace.
+    pub message: String,
+    pub evidence: Vec<Evidence>,
+    /// Kind-specific fields (DESIGN.md: e.g. `holders` for pipe_leak).
+    pub fields: Fields,
+    /// When it was detected (monotonic ns).
+    pub ts_ns: u64,
+}
+
+impl Alert {
+    /// Evidence in time order (stable: facts of one moment keep their order).
+    pub fn sort_evidence(&mut self) {
+        self.evidence.sort_by_key(Evidence::ts_ns);
+    }
+}
+
+/// What the detectors hand to the sinks.
+#[derive(Clone, Debug)]
+pub enum Output {
+    Alert(Alert),
+    /// The same alert happened `count` more times since it (or its last repeat) was written.
+    Repeat { id: u64, kind: AlertKind, pid: Pid, comm: String, count: u64, ts_ns: u64 },
+    /// The condition of alert `id` is over.
+    Resolved { id: u64, kind: AlertKind, pid: Pid, comm: String, message: String, waited_ns: u64, ts_ns: u64 },
+}

@@ -1,0 +1,221 @@
+//! Between a detection and the sinks: alerts wait a short window so the failures that
+//! follow them can join their evidence; the same alert (kind, process, object) is
+//! written once, and later occurrences are counted and reported per interval.
+use std::collections::HashMap;
+
+use fdwatch_common::Kind;
+
+use super::alert::{Alert, AlertKind, Evidence, Output};
+use crate::{decode::Event, model::Pid};
+
+/// What makes two alerts "the same": kind, process, and the object concerned (an
+/// object id, a pipe inode, or 0), plus a variant for kinds with several shapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub kind: AlertKind,
+    pub pid: Pid,
+    pub object: u64,
+    pub variant: u8,
+}
+
+/// Which later failures count as symptoms of a pending alert.
+#[derive(Clone, Debug)]
+pub struct SymptomRule {
+    pub pid: Pid,
+    pub fds: FdMatch,
+    pub errnos: &'static [i32],
+}
+
+#[derive(Clone, Debug)]
+pub enum FdMatch {
+    AnyOf(Vec<i32>),
+    AtLeast(i32),
+}
+
+impl SymptomRule {
+    /// A failed call by the same process, on a matching fd, with one of the errnos.
+    /// Every traced call that takes an fd takes it as its first argument.
+    fn matches(&self, event: &Event) -> bool {
+        if event.header.pid != self.pid || !takes_fd_first(event.kind) {
+            return false;
+        }
+        let (Some(errno), crate::decode::Body::Syscall { args, .. }) = (event.errno(), &event.body) else {
+            return false;
+        };
+        let fd = args[0] as i32;
+        let fd_ok = match &self.fds {
+            FdMatch::AnyOf(fds) => fds.contains(&fd),
+            FdMatch::AtLeast(min) => fd >= *min,
+        };
+        fd_ok && self.errnos.contains(&errno)
+    }
+}
+
+fn takes_fd_first(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Connect
+            | Kind::Sendto
+            | Kind::Sendmsg
+            | Kind::Sendmmsg
+            | Kind::Accept
+            | Kind::Accept4
+            | Kind::Close
+            | Kind::Dup
+            | Kind::Dup2
+            | Kind::Dup3
+            | Kind::Fcntl
+            | Kind::Ioctl
+    )
+}
+
+/// At most this many symptoms join one alert; the rest are only counted.
+const MAX_SYMPTOMS: usize = 8;
+
+struct Pending {
+    key: Key,
+    due_ns: u64,
+    alert: Alert,
+    symptoms: Option<SymptomRule>,
+}
+
+/// An alert already written, counting its repeats.
+struct Written {
+    id: u64,
+    comm: String,
+    count: u64,
+    reported_ns: u64,
+}
+
+/// What `seen` found for a key.
+pub enum Seen<'a> {
+    /// Never raised: build the alert and `raise` it.
+    New,
+    /// Raised and still waiting: merge into it.
+    Pending(&'a mut Alert),
+    /// Already written: counted as a repeat.
+    Repeated,
+}
+
+pub struct Outbox {
+    window_ns: u64,
+    repeat_every_ns: u64,
+    next_id: u64,
+    pending: Vec<Pending>,
+    written: HashMap<Key, Written>,
+    out: Vec<Output>,
+}
+
+impl Outbox {
+    pub fn new(window_ns: u64, repeat_every_ns: u64) -> Self {
+        Self { window_ns, repeat_every_ns, next_id: 1, pending: Vec::new(), written: HashMap::new(), out: Vec::new() }
+    }
+
+    /// Look `key` up; a written alert counts one more repeat.
+    pub fn seen(&mut self, key: Key) -> Seen<'_> {
+        if let Some(w) = self.written.get_mut(&key) {
+            w.count += 1;
+            return Seen::Repeated;
+        }
+        match self.pending.iter_mut().find(|p| p.key == key) {
+            Some(p) => Seen::Pending(&mut p.alert),
+            None => Seen::New,
+        }
+    }
+
+    /// The alert for `key` if it is still waiting to be written.
+    pub fn pending_mut(&mut self, key: Key) -> Option<&mut Alert> {
+        self.pending.iter_mut().find(|p| p.key == key).map(|p| &mut p.alert)
+    }
+
+    /// Queue `alert` (its id is set here). It is written after the window, or at once
+    /// without `symptoms` to wait for. Returns the id.
+    pub fn raise(&mut self, key: Key, mut alert: Alert, symptoms: Option<SymptomRule>) -> u64 {
+        alert.id = self.next_id;
+        self.next_id += 1;
+        let id = alert.id;
+        let due_ns = if symptoms.is_some() { alert.ts_ns + self.window_ns } else { alert.ts_ns };
+        self.pending.push(Pending { key, due_ns, alert, symptoms });
+        id
+    }
+
+    /// Attach `event` to every pending alert it is a symptom of.
+    pub fn observe(&mut self, event: &Event) {
+        if self.pending.is_empty() || event.errno().is_none() {
+            return;
+        }
+        for p in &mut self.pending {
+            let Some(rule) = &p.symptoms else { continue };
+            let symptoms = p.alert.evidence.iter().filter(|e| matches!(e, Evidence::Symptom(_))).count();
+            if symptoms < MAX_SYMPTOMS && rule.matches(event) {
+                p.alert.evidence.push(Evidence::Symptom(*event));
+            }
+        }
+    }
+
+    /// Write what is due at `now`, and repeat counts older than the interval.
+    pub fn tick(&mut self, now_ns: u64) {
+        self.release(|p| p.due_ns <= now_ns);
+        for (key, w) in &mut self.written {
+            if w.count > 0 && now_ns.saturating_sub(w.reported_ns) >= self.repeat_every_ns {
+                self.out.push(Output::Repeat {
+                    id: w.id,
+                    kind: key.kind,
+                    pid: key.pid,
+                    comm: w.comm.clone(),
+                    count: std::mem::take(&mut w.count),
+                    ts_ns: now_ns,
+                });
+                w.reported_ns = now_ns;
+            }
+        }
+    }
+
+    /// `pid` is gone: nothing more can follow its alerts. Write them and their counts,
+    /// and forget them (the pid may be reused).
+    pub fn process_gone(&mut self, pid: Pid, now_ns: u64) {
+        self.release(|p| p.key.pid == pid);
+        let keys: Vec<Key> = self.written.keys().filter(|k| k.pid == pid).copied().collect();
+        for key in keys {
+            if let Some(w) = self.written.remove(&key) {
+                self.report_count(key, w, now_ns);
+            }
+        }
+    }
+
+    /// The end of the run: write everything.
+    pub fn finish(&mut self, now_ns: u64) {
+        self.release(|_| true);
+        for (key, w) in std::mem::take(&mut self.written) {
+            self.report_count(key, w, now_ns);
+        }
+    }
+
+    pub fn push(&mut self, output: Output) {
+        self.out.push(output);
+    }
+
+    pub fn take(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn report_count(&mut self, key: Key, w: Written, now_ns: u64) {
+        if w.count > 0 {
+            self.out.push(Output::Repeat { id: w.id, kind: key.kind, pid: key.pid, comm: w.comm, count: w.count, ts_ns: now_ns });
+        }
+    }
+
+    fn release(&mut self, due: impl Fn(&Pending) -> bool) {
+        if !self.pending.iter().any(&due) {
+            return;
+        }
+        let (now, later): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending).into_iter().partition(due);
+        self.pending = later;
+        for mut p in now {
+            p.alert.sort_evidence();
+            let written = Written { id: p.alert.id, comm: p.alert.comm.clone(), count: 0, reported_ns: p.alert.ts_ns };
+            self.written.insert(p.key, written);
+            self.out.push(Output::Alert(p.alert));
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! The detectors against synthetic event sequences that retell the incidents (no root).
+use std::time::Duration;
+
+use fdwatch_common::{AddrPayload, FdObject, Kind, NewFd, OpenPayload, PATH_LEN, Path, SockAddr, WaitPayload};
+
+use super::{Config, Detectors, Output, alert::{Alert, Evidence, Severity}};
+use crate::{
+    clock::Clock,
+    decode::{Event, Payload, args::Value},
+    model::{Model, synthetic::*},
+};
+
+const MS: u64 = 1_000_000;
+const EISCONN: i64 = 106;
+const EALREADY: i64 = 114;
+const O_RDONLY: u64 = 0;
+const O_WRONLY: u64 = 1;
+const O_RDWR: u64 = 2;
+
+/// The collector's loop without I/O: before, apply, after, and the timers.
+struct Run {
+    model: Model,
+    det: Detectors,
+    out: Vec<Output>,
+}
+
+impl Run {
+    /// Process 100 (comm "sh") with fds 0-2 on a tty, as read at startup.
+    fn new() -> Self {
+        Self::with(Config::default())
+    }
+
+    fn with(config: Config) -> Self {
+        Self { model: model_with(100), det: Detectors::new(config, Clock::fixed(0)), out: Vec::new() }
+    }
+
+    fn feed(&mut self, event: Event) -> &mut Self {
+        self.det.before(&self.model, &event);
+        self.model.apply(&event);
+        self.det.after(&self.model, &event);
+        self.out.extend(self.det.take());
+        self
+    }
+
+    fn tick(&mut self, now: u64) -> &mut Self {
+        self.det.tick(&self.model, now);
+        self.out.extend(self.det.take());
+        self
+    }
+
+    fn finish(&mut self, now: u64) -> &mut Self {
+        self.det.finish(now);
+        self.out.extend(self.det.take());
+        self
+    }
+
+    fn alerts(&self) -> Vec<&Alert> {
+        self.out.iter().filter_map(|o| if let Output::Alert(a) = o { Some(a) } else { None }).collect()
+    }
+}
+
+fn field<'a>(a: &'a Alert, name: &str) -> &'a Value {
+    &a.fields.iter().find(|(k, _)| *k == name).unwrap_or_else(|| panic!("no field {name} in {a:?}")).1
+}
+
+fn str_field<'a>(a: &'a Alert, name: &str) -> &'a str {
+    match field(a, name) {
+        Value::Str(s) => s,
+        v => panic!("{name} is {v:?}"),
+    }
+}
+
+fn fds_field(a: &Alert) -> Vec<i64> {
+    match field(a, "fds") {
+        Value::List(v) => v.iter().map(|x| if let Value::Int(i) = x { *i } else { -1 }).collect(),
+        v => panic!("fds is {v:?}"),
+    }
+}
+
+fn symptoms(a: &Alert) -> Vec<(Kind, i64)> {
+    a.evidence
+        .iter()
+        .filter_map(|e| if let Evidence::Symptom(ev) = e { Some((ev.kind, ev.ret().unwrap())) } else { None })
+        .collect()
+}
+
+fn sockaddr_in(ip: [u8; 4], port: u16) -> SockAddr {
+    let mut a = SockAddr { len: 16, ..Default::default() };
+    a.bytes[..2].copy_from_slice(&2u16.to_ne_bytes());
+    a.bytes[2..4].copy_from_slice(&port.to_be_bytes());
+    a.bytes[4..8].copy_from_slice(&ip);
+    a
+}
+
+fn unix_socket(pid: u32, ts: u64, fd: i32, ino: u64) -> Event {
+    let object = FdObject { ino, mode: SOCK, file_flags: 2, valid: 1, ..Default::default() };
+    call(Kind::Socket, pid, ts, fd as i64, &[1, 1, 0], Payload::NewFd(NewFd { object }))
+}
+
+fn udp_socket(pid: u32, ts: u64, fd: i32, ino: u64) -> Event {
+    let object = FdObject { ino, mode: SOCK, file_flags: 2, valid: 1, ..Default::default() };
+    call(Kind::Socket, pid, ts, fd as i64, &[2, 2, 0], Payload::NewFd(NewFd { object }))
+}
+
+fn connect(pid: u32, ts: u64, fd: i32, ret: i64) -> Event {
+    call(Kind::Connect, pid, ts, ret, &[fd as u64, 0, 16], Payload::Addr(AddrPayload { addr: sockaddr_in([127, 0, 0, 1], 4444) }))
+}
+
+fn sendto(pid: u32, ts: u64, fd: i32, ret: i64) -> Event {
+    call(Kind::Sendto, pid, ts, ret, &[fd as u64, 0, 5, 0, 0, 16], Payload::Addr(AddrPayload { addr: sockaddr_in([127, 0, 0, 1], 8125) }))
+}
+
+fn dup2(pid: u32, ts: u64, old: i32, new: i32) -> Event {
+    call(Kind::Dup2, pid, ts, new as i64, &[old as u64, new as u64], Payload::None)
+}
+
+fn close(pid: u32, ts: u64, fd: i32) -> Event {
+    call(Kind::Close, pid, ts, 0, &[fd as u64], Payload::None)
+}
+
+fn open(pid: u32, ts: u64, fd: i32, path: &str, flags: u64, rdev: u32) -> Event {
+    let mode = if rdev != 0 { 0o020666 } else { 0o100644 };
+    let object = FdObject { ino: 77 + fd as u64, mode, rdev, file_flags: flags as u32, valid: 1, ..Default::default() };
+    let mut p = Path { len: path.len() as u32, truncated: 0, bytes: [0; PATH_LEN] };
+    p.bytes[..path.len()].copy_from_slice(path.as_bytes());
+    call(Kind::Openat, pid, ts, fd as i64, &[-100i64 as u64, 0, flags], Payload::Open(OpenPayload { object, how: [0; 3], path: p }))
+}
+
+fn select(pid: u32, ts: u64, nfds: u64) -> Event {
+    call(Kind::Select, pid, ts, 1, &[nfds], Payload::Wait(WaitPayload::default()))
+}
+
+// ---- select_high_fd ----
+
+/// Incident 2: a monitor's 1030 UDP sockets without CLOEXEC, inherited by a probe
+/// whose new TCP socket gets fd 1033; select overflows; connect() says EALREADY.
+fn incident_2() -> Run {
+    let mut run = Run::new();
+    for fd in 3..1033 {
+        run.feed(udp_socket(100, 10, fd, 1000 + fd as u64));
+    }
+    run.feed(fork(100, 200, 20, false, false)).feed(exec(200, 30, "/usr/bin/python3"));
+    run.feed(socket(200, 40, 1033, 5000, false)).feed(connect(200, 41, 1033, -115));
+    run.feed(select(200, 50 * MS, 1034)).feed(connect(200, 50 * MS + 7_000, 1033, -EALREADY));
+    run
+}
+
+#[test]
+fn select_above_fd_setsize_is_one_critical_alert_with_provenance_and_symptom() {
+    let mut run = incident_2();
+    run.tick(50 * MS + 100 * MS);
+    assert!(run.alerts().is_empty(), "held for the symptom window");
+    run.tick(50 * MS + 300 * MS);
+    let alerts = run.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = alerts[0];
+    assert_eq!((a.kind.name(), a.severity, a.pid), ("select_high_fd", Severity::Critical, 200));
+    assert_eq!(field(a, "nfds"), &Value::Int(1034));
+    assert_eq!(field(a, "high_fds"), &Value::Int(10));
+    assert!(a.message.contains("nfds=1034"), "{}", a.message);
+    assert!(a.message.contains("1030 of its 1034 fds are sockets"), "{}", a.message);
+    assert!(a.message.contains("inherited from pid 100"), "{}", a.message);
+    assert!(a.message.contains("kept across exec without CLOEXEC"), "{}", a.message);
+    assert_eq!(symptoms(a), vec![(Kind::Connect, -EALREADY)]);
+    let facts: Vec<&str> = a.evidence.iter().filter_map(|e| if let Evidence::Fact(f) = e { Some(f.text.as_str()) } else { None }).collect();
+    assert!(facts.iter().any(|f| f.starts_with("fd 1024-1032 (9 sockets)")), "{facts:#?}");
+    assert!(facts.iter().any(|f| f.starts_with("fd 1033 (1 socket)")), "{facts:#?}");
+}
+
+#[test]
+fn select_repeats_are_counted_not_repeated() {
+    let mut run = incident_2();
+    run.tick(400 * MS);
+    for i in 0..5 {
+        run.feed(select(200, 500 * MS + i, 1034));
+    }
+    run.tick(2_000 * MS);
+    assert_eq!(run.alerts().len(), 1);
+    assert!(!run.out.iter().any(|o| matches!(o, Output::Repeat { .. })), "not before the interval");
+    run.tick(11_000 * MS);
+    let repeats: Vec<u64> = run.out.iter().filter_map(|o| if let Output::Repeat { count, .. } = o { Some(*count) } else { None }).collect();
+    assert_eq!(repeats, vec![5]);
+    // The count goes out when the process exits, too.
+    run.feed(select(200, 12_000 * MS, 1034)).feed(exit(200, 12_001 * MS));
+    let repeats: Vec<u64> = run.out.iter().filter_map(|o| if let Output::Repeat { count, .. } = o { Some(*count) } else { None }).collect();
+    assert_eq!(repeats, vec![5, 1]);
+}
+
+#[test]
+fn select_and_poll_with_small_nfds_raise_nothing() {
+    let mut run = Run::new();
+    run.feed(socket(100, 1, 3, 9, false)).feed(select(100, 2, 4)).feed(select(100, 3, 1024));
+    run.finish(10_000 * MS);
+    assert!(run.out.is_empty(), "{:#?}", run.out);
+}
+
+// ---- stdio_hijack ----
+
+#[test]
+fn reverse_shell_dup2s_are_one_critical_alert_naming_all_three_fds() {
+    let mut run = Run::new();
+    run.feed(socket(100, 1, 3, 9, false)).feed(connect(100, 2, 3, 0));
+    run.feed(dup2(100, 3, 3, 1)).feed(dup2(100, 4, 1, 2)).feed(dup2(100, 5, 1, 0));
+    // bash restores a saved copy of the socket onto stderr: not a new hijack.
+    run.feed(call(Kind::Fcntl, 100, 6, 10, &[2, 0, 10], Payload::None)).feed(dup2(100, 7, 10, 2));
+    run.tick(1_000 * MS);
+    let alerts = run.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = alerts[0];
+    assert_eq!((a.severity, a.pid, str_field(a, "shape")), (Severity::Critical, 100, "socket_onto_stdio"));
+    assert_eq!(fds_field(a), vec![0, 1, 2]);
+    assert!(a.message.contains("AF_INET SOCK_STREAM socket connected to 127.0.0.1:4444"), "{}", a.message);
+    assert!(a.message.contains("stdin (fd 0), stdout (fd 1) and stderr (fd 2)"), "{}", a.message);
+    let dups = a.evidence.iter().filter(|e| matches!(e, Evidence::Event(ev) if ev.kind == Kind::Dup2)).count();
+    assert_eq!(dups, 3);
+}
+
+#[test]
+fn allowlisted_programs_may_put_sockets_on_stdio() {
+    let config = Config { allow: vec!["sh".into()], ..Config::default() };
+    let mut run = Run::with(config);
+    run.feed(socket(100, 1, 3, 9, false)).feed(dup2(100, 2, 3, 0)).feed(close(100, 3, 3));
+    run.finish(1_000 * MS);
+    assert!(run.out.is_empty(), "{:#?}", run.out);
+}
+
+#[test]
+fn shells_and_daemons_rearranging_stdio_raise_nothing() {
+    let mut run = Run::new();
+    // `cmd | other > file 2>&1`: a pipe and a file dup2'd on; bash's `> file` opens
+    // onto the freed number itself.
+    run.feed(pipe(100, 1, [3, 4], 50, 0)).feed(dup2(100, 2, 4, 1)).feed(close(100, 3, 4));
+    run.feed(open(100, 4, 5, "/tmp/log", O_WRONLY, 0)).feed(dup2(100, 5, 5, 2)).feed(close(100, 6, 5));
+    run.feed(close(100, 7, 1)).feed(open(100, 8, 1, "/tmp/out", O_WRONLY, 0));
+    run.feed(close(100, 9, 0)).feed(open(100, 10, 0, "/tmp/in", O_RDONLY, 0));
+    // A daemon: close 0-2, reopen /dev/null, dup it onto 1 and 2.
+    for fd in 0..3 {
+        run.feed(close(100, 20 + fd as u64, fd));
+    }
+    run.feed(open(100, 30, 0, "/dev/null", O_RDWR, 1 << 20 | 3)).feed(dup2(100, 31, 0, 1)).feed(dup2(100, 32, 0, 2));
+    run.finish(1_000 * MS);
+    assert!(run.out.is_empty(), "{:#?}", run.out);
+}
+
+#[test]
+fn a_socket_landing_on_closed_stdin_is_a_warning() {
+    let mut run = Run::new();
+    run.feed(close(100, 1, 0)).feed(udp_socket(100, 2, 0, 9));
+    run.tick(1_000 * MS);
+    let alerts = run.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = alerts[0];
+    assert_eq!((a.severity, str_field(a, "shape")), (Severity::Warning, "landed_on_stdio"));
+    let kinds: Vec<Kind> = a.evidence.iter().filter_map(|e| if let Evidence::Event(ev) = e { Some(ev.kind) } else { None }).collect();
+    assert_eq!(kinds, vec![Kind::Close, Kind::Socket]);
+}
+
+#[test]
+fn a_data_file_opened_read_write_onto_closed_stdout_is_a_warning() {
+    let mut run = Run::new();
+    run.feed(close(100, 1, 1)).feed(open(100, 2, 1, "/var/lib/db", O_RDWR, 0));
+    run.finish(1_000 * MS);
+    assert_eq!(run.alerts().len(), 1);
+    assert!(run.alerts()[0].message.contains("the file /var/lib/db as its stdout (fd 1)"), "{}", run.alerts()[0].message);
+}
+
+/// Incident 1 (statsd): fd 0 closed, the UDP socket lands on it, a unix stream
+/// connection is dup2'd over it, sendto() fails with EISCONN: one critical alert.
+#[test]
+fn statsd_clobber_upgrades_the_landing_to_one_critical_alert_with_its_symptom() {
+    let mut run = Run::new();
+    run.feed(close(100, 1, 0)).feed(udp_socket(100, 2, 0, 9)).feed(connect(100, 3, 0, 0));
+    run.feed(unix_socket(100, 4, 3, 10)).feed(dup2(100, 5, 3, 0)).feed(sendto(100, 6, 0, -EISCONN));
+    run.tick(1_000 * MS);
+    let alerts = run.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = alerts[0];
+    assert_eq!((a.severity, str_field(a, "shape")), (Severity::Critical, "stdio_clobbered"));
+    assert_eq!(symptoms(a), vec![(Kind::Sendto, -EISCONN)]);
+    let kinds: Vec<Kind> = a.evidence.iter().filter_map(|e| if let Evidence::Event(ev) = e { Some(ev.kind) } else { None }).collect();
+    assert_eq!(kinds, vec![Kind::Close, Kind::Socket, Kind::Dup2]);
+    assert!(a.message.contains("overwrote its stdin (fd 0) with dup2()"), "{}", a.message);
+    assert!(a.message.contains("an AF_INET SOCK_DGRAM socket connected to 127.0.0.1:4444"), "{}", a.message);
+}
+
+#[test]
+fn a_clobber_long_after_the_landing_is_its_own_critical_alert() {
+    let mut run = Run::new();
+    run.feed(close(100, 1, 0)).feed(udp_socket(100, 2, 0, 9));
+    run.tick(1_000 * MS);
+    run.feed(unix_socket(100, 2_000 * MS, 3, 10)).feed(dup2(100, 2_001 * MS, 3, 0));
+    run.finish(3_000 * MS);
+    let shapes: Vec<(&str, Severity)> = run.alerts().iter().map(|a| (str_field(a, "shape"), a.severity)).collect();
+    assert_eq!(shapes, vec![("landed_on_stdio", Severity::Warning), ("stdio_clobbered", Severity::Critical)]);
+}
+
+// ---- pipe_leak ----
+
+/// Incident 3: python (100) pipes, forks sh (200) with the write end as stdout; sh
+/// starts a daemon (300) in the background and exits.
+fn incident_3(run: &mut Run) {
+    run.feed(pipe(100, 1, [3, 4], 50, O_CLOEXEC));
+    run.feed(fork(100, 200, 2, false, false)).feed(dup2(200, 3, 4, 1)).feed(exec(200, 4, "/bin/sh"));
+    run.feed(close(100, 5, 4));
+    run.feed(fork(200, 300, 6, false, false)).feed(exec(300, 7, "/usr/bin/mysqld_safe"));
+    run.feed(exit(200, 10 * MS));
+}
+
+#[test]
+fn a_daemon_holding_the_write_end_after_its_parent_exited_is_a_pipe_leak() {
+    let mut run = Run::new();
+    incident_3(&mut run);
+    run.tick(500 * MS);
+    assert!(run.alerts().is_empty(), "within the grace period");
+    run.tick(1_100 * MS);
+    let alerts = run.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = alerts[0];
+    assert_eq!((a.kind.name(), a.severity, a.pid), ("pipe_leak", Severity::Warning, 100));
+    assert_eq!(field(a, "ino"), &Value::Int(50));
+    let Value::List(holders) = field(a, "holders") else { panic!() };
+    assert_eq!(holders.len(), 1);
+    assert_eq!(holders[0], Value::Object(vec![("pid", Value::Int(300)), ("comm", Value::Str("test".into())), ("fds", Value::List(vec![Value::Int(1)]))]));
+    assert!(a.message.contains("will not see EOF on pipe:[50]"), "{}", a.message);
+    assert!(a.message.contains("its writer pid 200 (test) exited"), "{}", a.message);
+    let id = a.id;
+    // The daemon exits: the reader sees EOF now.
+    run.feed(exit(300, 5_000 * MS));
+    let resolved: Vec<(u64, u64)> =
+        run.out.iter().filter_map(|o| if let Output::Resolved { id, waited_ns, .. } = o { Some((*id, *waited_ns)) } else { None }).collect();
+    assert_eq!(resolved, vec![(id, 4_990 * MS)]);
+}
+
+#[test]
+fn a_holder_that_lets_go_within_the_grace_period_is_no_leak() {
+    let mut run = Run::new();
+    incident_3(&mut run);
+    run.feed(exit(300, 600 * MS));
+    run.tick(2_000 * MS).finish(3_000 * MS);
+    assert!(run.out.is_empty(), "{:#?}", run.out);
+}
+
+#[test]
+fn a_background_job_with_its_output_redirected_is_no_leak() {
+    let mut run = Run::new();
+    run.feed(pipe(100, 1, [3, 4], 50, O_CLOEXEC));
+    run.feed(fork(100, 200, 2, false, false)).feed(dup2(200, 3, 4, 1)).feed(exec(200, 4, "/bin/sh"));
+    run.feed(close(100, 5, 4));
+    // `sleep 30 >/dev/null &`
+    run.feed(fork(200, 300, 6, false, false)).feed(open(300, 7, 5, "/dev/null", O_WRONLY, 1 << 20 | 3));
+    run.feed(dup2(300, 8, 5, 1)).feed(close(300, 9, 5)).feed(exit(200, 10 * MS));
+    run.tick(2_000 * MS).finish(3_000 * MS);
+    assert!(run.out.is_empty(), "{:#?}", run.out);
+}
+
+#[test]
+fn a_pipeline_whose_reader_is_a_sibling_is_no_leak() {
+    // sh (100) runs `a | b`: a (200) writes, b (300) reads; a exits while b reads.
+    let mut run = Run::new();
+    run.feed(pipe(100, 1, [3, 4], 50, 0));
+    run.feed(fork(100, 200, 2, false, false)).feed(dup2(200, 3, 4, 1)).feed(close(200, 4, 3)).feed(close(200, 5, 4));
+    run.feed(fork(100, 300, 6, false, false)).feed(dup2(300, 7, 3, 0)).feed(close(300, 8, 3)).feed(close(300, 9, 4));
+    run.feed(close(100, 10, 3)).feed(close(100, 11, 4));
+    run.feed(fork(200, 400, 12, false, false)).feed(exit(200, 13));
+    run.tick(Duration::from_secs(5).as_nanos() as u64).finish(6_000 * MS);
+    assert!(run.out.is_empty(), "{:#?}", run.out);
+}

@@ -1,0 +1,152 @@
+//! `alert`, `repeat` and `resolved` records. JSON: the contract in DESIGN.md, evidence
+//! as an ordered list of events, symptoms and facts. Text: one block per alert, the
+//! message first, then the evidence one line each.
+use std::{borrow::Cow, fmt::Write as _};
+
+use super::{Format, Sink, text};
+use crate::{
+    clock::Clock,
+    decode::{
+        Event,
+        args::{self, Value},
+        names::errno::errno_name,
+    },
+    detect::{
+        Output,
+        alert::{Alert, Evidence},
+    },
+};
+
+fn s(text: impl Into<Cow<'static, str>>) -> Value {
+    Value::Str(text.into())
+}
+
+/// An event of the evidence, with the fields of an `event` record.
+fn event_value(what: &'static str, event: &Event, clock: &Clock) -> Value {
+    let h = &event.header;
+    let mut f = vec![
+        ("what", s(what)),
+        ("ts", s(clock.rfc3339(h.ts_ns))),
+        ("pid", Value::Int(h.pid as i64)),
+        ("comm", s(event.comm().into_owned())),
+        ("syscall", s(event.kind.name())),
+        ("args", Value::Object(args::describe(event))),
+    ];
+    if let Some(ret) = event.ret() {
+        f.push(("ret", Value::Int(ret)));
+        if let Some(errno) = event.errno() {
+            f.push(("errno", s(errno_name(errno))));
+        }
+    }
+    Value::Object(f)
+}
+
+fn evidence_value(e: &Evidence, clock: &Clock) -> Value {
+    match e {
+        Evidence::Event(ev) => event_value("event", ev, clock),
+        Evidence::Symptom(ev) => event_value("symptom", ev, clock),
+        Evidence::Fact(f) => {
+            let mut fields =
+                vec![("what", s("fact")), ("ts", s(clock.rfc3339(f.ts_ns))), ("pid", Value::Int(f.pid as i64)), ("fact", s(f.text.clone()))];
+            fields.extend(f.fields.iter().cloned());
+            Value::Object(fields)
+        }
+    }
+}
+
+impl Sink {
+    pub fn output(&mut self, output: &Output) {
+        match (self.format, output) {
+            (Format::Json, Output::Alert(a)) => self.alert_json(a),
+            (Format::Text, Output::Alert(a)) => self.alert_text(a),
+            (Format::Json, Output::Repeat { id, kind, pid, comm, count, ts_ns }) => {
+                self.record("repeat", *ts_ns)
+                    .int("id", *id as i64)
+                    .str("kind", kind.name())
+                    .int("pid", *pid as i64)
+                    .str("comm", comm)
+                    .int("count", *count as i64)
+                    .end();
+            }
+            (Format::Text, Output::Repeat { id, kind, pid, comm, count, .. }) => {
+                let line = format!("!! {} alert #{id} on pid {pid} ({comm}) happened {count} more times\n", kind.name());
+                self.buf.extend_from_slice(line.as_bytes());
+            }
+            (Format::Json, Output::Resolved { id, kind, pid, comm, message, waited_ns, ts_ns }) => {
+                self.record("resolved", *ts_ns)
+                    .int("id", *id as i64)
+                    .str("kind", kind.name())
+                    .int("pid", *pid as i64)
+                    .str("comm", comm)
+                    .str("message", message)
+                    .int("waited_ns", *waited_ns as i64)
+                    .end();
+            }
+            (Format::Text, Output::Resolved { id, kind, message, ts_ns, .. }) => {
+                let ts = self.clock.rfc3339(*ts_ns);
+                let line = format!("{} RESOLVED {} alert #{id}: {message}\n\n", text::time_of_day(&ts), kind.name());
+                self.buf.extend_from_slice(line.as_bytes());
+            }
+        }
+    }
+
+    fn alert_json(&mut self, a: &Alert) {
+        let clock = self.clock;
+        let evidence = Value::List(a.evidence.iter().map(|e| evidence_value(e, &clock)).collect());
+        let mut obj = self.record("alert", a.ts_ns);
+        obj.int("id", a.id as i64)
+            .str("kind", a.kind.name())
+            .str("severity", a.severity.name())
+            .int("pid", a.pid as i64)
+            .str("comm", &a.comm)
+            .value("exe", &a.exe.as_ref().map_or(Value::Null, |e| s(e.clone())))
+            .str("message", &a.message);
+        for (k, v) in &a.fields {
+            obj.value(k, v);
+        }
+        obj.value("evidence", &evidence).end();
+    }
+
+    /// ```text
+    /// 18:32:32.123456 CRITICAL stdio_hijack #3 pid 4242 (bash)
+    ///   pid 4242 (bash) put an AF_INET SOCK_STREAM socket ... on its stdin ...
+    ///   evidence:
+    ///     18:32:32.120001 fact   fd 3 of pid 4242 (bash) is ..., created by socket() ...
+    ///     18:32:32.120100 event  bash[4242/4242] dup2(oldfd=3, newfd=1) = 1
+    ///     18:32:32.130000 symptom ...
+    /// ```
+    fn alert_text(&mut self, a: &Alert) {
+        let ts = self.clock.rfc3339(a.ts_ns);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} {} {} #{} pid {} ({})",
+            text::time_of_day(&ts),
+            a.severity.name().to_uppercase(),
+            a.kind.name(),
+            a.id,
+            a.pid,
+            a.comm
+        );
+        let _ = writeln!(out, "  {}", a.message);
+        let _ = writeln!(out, "  evidence:");
+        for e in &a.evidence {
+            let ts = self.clock.rfc3339(e.ts_ns());
+            match e {
+                Evidence::Event(ev) | Evidence::Symptom(ev) => {
+                    let label = if matches!(e, Evidence::Symptom(_)) { "symptom" } else { "event  " };
+                    let mut line = String::new();
+                    text::event_line(&mut line, ev, &args::describe(ev), &ts);
+                    // The event line starts with its own time.
+                    let (time, rest) = line.split_once(' ').unwrap_or(("", &line));
+                    let _ = writeln!(out, "    {time} {label} {rest}");
+                }
+                Evidence::Fact(f) => {
+                    let _ = writeln!(out, "    {} fact    {}", text::time_of_day(&ts), f.text);
+                }
+            }
+        }
+        out.push('\n');
+        self.buf.extend_from_slice(out.as_bytes());
+    }
+}
