@@ -123,6 +123,11 @@ impl Outbox {
         }
     }
 
+    /// Drop the alert for `key` if it is still waiting: what it warned of is over.
+    pub fn cancel(&mut self, key: Key) {
+        self.pending.retain(|p| p.key != key);
+    }
+
     /// The alert for `key` if it is still waiting to be written.
     pub fn pending_mut(&mut self, key: Key) -> Option<&mut Alert> {
         self.pending.iter_mut().find(|p| p.key == key).map(|p| &mut p.alert)

@@ -245,13 +245,14 @@ fn build(
     let who_hold: Vec<String> = holders.iter().map(|(pid, fds)| format!("{} as {}", explain::who(model, *pid), fd_list(fds))).collect();
     let message = format!(
         "pid {} ({reader_comm}) will not see EOF on pipe:[{}]: its writer pid {} ({}) {let_go}, but the write end is still \
-         held by {}, which inherited it from pid {}, so a read of it blocks for as long as they live",
+         held by {}, which inherited it from pid {} ({}), so a read of it blocks for as long as they live",
         s.reader,
         s.ino,
         w.writer,
         w.writer_comm,
         explain::list(&who_hold),
-        w.writer
+        w.writer,
+        w.writer_comm
     );
     let mut evidence = Vec::new();
     if let Some((fd, (entry, o))) = reader_fds.first().and_then(|&fd| Some((fd, model.fd(s.reader, fd)?))) {

@@ -154,6 +154,19 @@ fn onto_message(pid: Pid, comm: &str, what: &str, fds: &[i32], kind: Kind) -> St
     )
 }
 
+/// Landings are one alert per process and stdio number: a program started with its
+/// stdout closed lands every file it opens there.
+fn landed_key(pid: Pid, fd: i32) -> Key {
+    Key { kind: AlertKind::StdioHijack, pid, object: fd as u64, variant: LANDED }
+}
+
+/// Whether `entry` is a copy of one of the process's own stdio fds (bash saves fd 2
+/// with F_DUPFD before a redirection and dup2s it back after): putting it back is
+/// no new hijack.
+fn saved_stdio(entry: &FdEntry, pid: Pid) -> bool {
+    entry.origin.chain().iter().any(|o| o.pid == pid && matches!(o.step, Step::Dup { from_fd: 0..=2, .. }))
+}
+
 fn rule(pid: Pid, fds: Vec<i32>) -> Option<SymptomRule> {
     Some(SymptomRule { pid, fds: FdMatch::AnyOf(fds), errnos: SYMPTOMS })
 }
@@ -173,6 +186,9 @@ impl Stdio {
             Kind::Close => {
                 if let Some(a) = ok(event).filter(|a| is_stdio(a[0] as i32)) {
                     self.closes.entry(pid).or_default()[a[0] as usize] = Some(*event);
+                    // Opened and closed again within the window (a program started with
+                    // stdout closed reading its libraries): nothing could use it.
+                    outbox.cancel(landed_key(pid, a[0] as i32));
                 }
             }
             Kind::CloseRange => {
@@ -180,6 +196,7 @@ impl Stdio {
                 if a[2] & CLOSE_RANGE_CLOEXEC == 0 {
                     for fd in (a[0] as u32).min(3)..=(a[1] as u32).min(2) {
                         self.closes.entry(pid).or_default()[fd as usize] = Some(*event);
+                        outbox.cancel(landed_key(pid, fd as i32));
                     }
                 }
             }
@@ -218,7 +235,7 @@ impl Stdio {
         if !foreign(fd, entry, o) || allowed(model, config, pid) {
             return;
         }
-        let key = Key { kind: AlertKind::StdioHijack, pid, object: entry.object.0, variant: LANDED };
+        let key = landed_key(pid, fd);
         if !matches!(outbox.seen(key), Seen::New) {
             return;
         }
@@ -265,7 +282,7 @@ impl Stdio {
                 return;
             }
         }
-        if !matches!(src.kind, ObjectKind::Socket { .. }) || allowed(model, config, pid) {
+        if !matches!(src.kind, ObjectKind::Socket { .. }) || saved_stdio(src_entry, pid) || allowed(model, config, pid) {
             return;
         }
         let key = Key { kind: AlertKind::StdioHijack, pid, object: src_entry.object.0, variant: SOCKET_ONTO };
@@ -328,10 +345,9 @@ impl Stdio {
             let text = format!("fd {old} of {} is {now}, {}", explain::who(model, pid), explain::story(model, &src_entry.origin));
             explain::entry_fact(clock, pid, old, src_entry, src, text)
         };
-        let landed_key = Key { kind: AlertKind::StdioHijack, pid, object: dst_entry.object.0, variant: LANDED };
         // Still waiting as a landing warning: it becomes this alert, one chain from the
         // close to the symptoms.
-        if let Some(alert) = outbox.pending_mut(landed_key) {
+        if let Some(alert) = outbox.pending_mut(landed_key(pid, fd)) {
             alert.severity = Severity::Critical;
             alert.message = message;
             set_field(alert, "shape", Value::Str("stdio_clobbered".into()));

@@ -216,6 +216,24 @@ fn reverse_shell_dup2s_are_one_critical_alert_naming_all_three_fds() {
 }
 
 #[test]
+fn a_child_of_a_reverse_shell_restoring_its_saved_stderr_is_no_new_alert() {
+    let mut run = Run::new();
+    run.feed(socket(100, 1, 3, 9, false)).feed(connect(100, 2, 3, 0));
+    for fd in 0..3 {
+        run.feed(dup2(100, 3 + fd as u64, 3, fd));
+    }
+    run.tick(1_000 * MS);
+    // A command in that shell: `cmd 2>/dev/null` saves fd 2, redirects, restores.
+    run.feed(fork(100, 200, 2_000 * MS, false, false));
+    run.feed(call(Kind::Fcntl, 200, 2_001 * MS, 10, &[2, 0, 10], Payload::None));
+    run.feed(open(200, 2_002 * MS, 4, "/dev/null", O_WRONLY, 1 << 20 | 3)).feed(dup2(200, 2_003 * MS, 4, 2));
+    run.feed(dup2(200, 2_004 * MS, 10, 2));
+    run.finish(3_000 * MS);
+    let pids: Vec<u32> = run.alerts().iter().map(|a| a.pid).collect();
+    assert_eq!(pids, vec![100], "{:#?}", run.alerts());
+}
+
+#[test]
 fn allowlisted_programs_may_put_sockets_on_stdio() {
     let config = Config { allow: vec!["sh".into()], ..Config::default() };
     let mut run = Run::with(config);
@@ -253,6 +271,24 @@ fn a_socket_landing_on_closed_stdin_is_a_warning() {
     assert_eq!((a.severity, str_field(a, "shape")), (Severity::Warning, "landed_on_stdio"));
     let kinds: Vec<Kind> = a.evidence.iter().filter_map(|e| if let Evidence::Event(ev) = e { Some(ev.kind) } else { None }).collect();
     assert_eq!(kinds, vec![Kind::Close, Kind::Socket]);
+}
+
+#[test]
+fn landings_closed_within_the_window_are_dropped_and_the_rest_counted_per_fd() {
+    let mut run = Run::new();
+    // `cmd >&-`: the dynamic loader opens its cache and libraries on fd 1 and closes them.
+    run.feed(close(100, 1, 1));
+    for i in 0..5 {
+        run.feed(open(100, 10 + i, 1, "/lib/libc.so.6", O_RDONLY, 0)).feed(close(100, 11 + i, 1));
+    }
+    run.tick(1_000 * MS);
+    assert!(run.out.is_empty(), "{:#?}", run.out);
+    // One that stays is a warning; later ones on the same number are repeats.
+    run.feed(open(100, 2_000 * MS, 1, "/etc/app.conf", O_RDONLY, 0)).tick(3_000 * MS);
+    run.feed(close(100, 3_001 * MS, 1)).feed(open(100, 3_002 * MS, 1, "/etc/other.conf", O_RDONLY, 0));
+    run.finish(4_000 * MS);
+    assert_eq!(run.alerts().len(), 1, "{:#?}", run.alerts());
+    assert!(run.out.iter().any(|o| matches!(o, Output::Repeat { count: 1, .. })), "{:#?}", run.out);
 }
 
 #[test]
