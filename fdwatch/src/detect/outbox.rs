@@ -128,9 +128,11 @@ impl Outbox {
         self.pending.retain(|p| p.key != key);
     }
 
-    /// The alert for `key` if it is still waiting to be written.
-    pub fn pending_mut(&mut self, key: Key) -> Option<&mut Alert> {
-        self.pending.iter_mut().find(|p| p.key == key).map(|p| &mut p.alert)
+    /// The alert waiting under `from`, now waiting under `to` (it changed shape).
+    pub fn rekey(&mut self, from: Key, to: Key) -> Option<&mut Alert> {
+        let p = self.pending.iter_mut().find(|p| p.key == from)?;
+        p.key = to;
+        Some(&mut p.alert)
     }
 
     /// Queue `alert` (its id is set here). It is written after the window, or at once

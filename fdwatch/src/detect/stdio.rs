@@ -345,9 +345,10 @@ impl Stdio {
             let text = format!("fd {old} of {} is {now}, {}", explain::who(model, pid), explain::story(model, &src_entry.origin));
             explain::entry_fact(clock, pid, old, src_entry, src, text)
         };
+        let key = Key { kind: AlertKind::StdioHijack, pid, object: dst_entry.object.0, variant: CLOBBERED };
         // Still waiting as a landing warning: it becomes this alert, one chain from the
-        // close to the symptoms.
-        if let Some(alert) = outbox.pending_mut(landed_key(pid, fd)) {
+        // close to the symptoms (and closing fd 0 later no longer cancels it).
+        if let Some(alert) = outbox.rekey(landed_key(pid, fd), key) {
             alert.severity = Severity::Critical;
             alert.message = message;
             set_field(alert, "shape", Value::Str("stdio_clobbered".into()));
@@ -357,7 +358,6 @@ impl Stdio {
             alert.evidence.push(Evidence::Event(*event));
             return;
         }
-        let key = Key { kind: AlertKind::StdioHijack, pid, object: dst_entry.object.0, variant: CLOBBERED };
         if !matches!(outbox.seen(key), Seen::New) {
             return;
         }

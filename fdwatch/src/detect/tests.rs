@@ -307,6 +307,8 @@ fn statsd_clobber_upgrades_the_landing_to_one_critical_alert_with_its_symptom() 
     let mut run = Run::new();
     run.feed(close(100, 1, 0)).feed(udp_socket(100, 2, 0, 9)).feed(connect(100, 3, 0, 0));
     run.feed(unix_socket(100, 4, 3, 10)).feed(dup2(100, 5, 3, 0)).feed(sendto(100, 6, 0, -EISCONN));
+    // The program closes "its UDP socket" at exit: the alert stands.
+    run.feed(close(100, 7, 0)).feed(exit(100, 8));
     run.tick(1_000 * MS);
     let alerts = run.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
