@@ -15,6 +15,10 @@ pub const FDS_PER_HOLDER: u64 = 17_000;
 pub struct Start {
     /// VmHWM after ~2 s running, bytes.
     pub hwm: f64,
+    /// RssAnon (the heap: the fd model and buffers), bytes.
+    pub anon: f64,
+    /// Resident pages of mapped BPF maps (the ring buffer), bytes.
+    pub bpf_maps: f64,
     /// spawn -> ready record, seconds.
     pub startup_s: f64,
     /// The ready record's scan_ns, in seconds.
@@ -71,14 +75,18 @@ fn starts_median(ctx: &Ctx, starts: usize, what: &str) -> Result<Start> {
         let hwm = fw.vm_bytes("VmHWM")? as f64;
         let s = Start {
             hwm,
+            anon: fw.vm_bytes("RssAnon")? as f64,
+            bpf_maps: procs::bpf_map_rss(fw.pid()).unwrap_or(0) as f64,
             startup_s: fw.startup.as_secs_f64(),
             scan_s: fw.ready.num("scan_ns").unwrap_or(0.0) / 1e9,
             fds: fw.ready.num("fds").unwrap_or(0.0),
         };
         fw.stop()?;
         eprintln!(
-            "bench: fdwatch {what}: VmHWM {:.1} MiB, ready after {:.3} s (scan {:.3} s), {} fds",
+            "bench: fdwatch {what}: VmHWM {:.1} MiB (RssAnon {:.1}, BPF maps {:.1}), ready after {:.3} s (scan {:.3} s), {} fds",
             s.hwm / 1048576.0,
+            s.anon / 1048576.0,
+            s.bpf_maps / 1048576.0,
             s.startup_s,
             s.scan_s,
             s.fds
@@ -88,6 +96,8 @@ fn starts_median(ctx: &Ctx, starts: usize, what: &str) -> Result<Start> {
     let m = |f: fn(&Start) -> f64| median(all.iter().map(f).collect()).unwrap_or(0.0);
     Ok(Start {
         hwm: m(|s| s.hwm),
+        anon: m(|s| s.anon),
+        bpf_maps: m(|s| s.bpf_maps),
         startup_s: m(|s| s.startup_s),
         scan_s: m(|s| s.scan_s),
         fds: m(|s| s.fds),

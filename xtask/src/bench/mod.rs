@@ -89,13 +89,19 @@ pub fn bench(args: &[OsString]) -> Result<()> {
         ));
     }
     setup::setup()?;
-    let fdwatch = workspace::build_fdwatch()?;
+    let built = workspace::build_fdwatch()?;
     let peers = peers::ensure()?;
     let root = workspace::root();
     let dir = root.join("target").join("bench");
     std::fs::create_dir_all(&dir)
         .map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
     let bins = workloads::compile(&root.join("bench"), &dir)?;
+    // A private copy: other work in this tree may rebuild target/release/fdwatch while the
+    // bench runs, and every round must measure the same binary.
+    let fdwatch = dir.join("fdwatch");
+    std::fs::copy(&built, &fdwatch).map_err(|e| {
+        Fail(format!("cannot copy {} to {}: {e}", built.display(), fdwatch.display()))
+    })?;
     procs::catch_sigint();
     let sizes = if options.quick {
         Sizes {

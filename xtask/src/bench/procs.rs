@@ -204,6 +204,23 @@ pub fn vm_bytes(pid: i32, key: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Resident bytes of the BPF maps `pid` has mapped (a ring buffer's pages count as its
+/// RssFile once touched), from /proc/PID/smaps.
+pub fn bpf_map_rss(pid: i32) -> Option<u64> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let mut in_map = false;
+    let mut kb = 0;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            in_map = line.contains("anon_inode:bpf-map");
+        } else if in_map && first == "Rss:" {
+            kb += line.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+        }
+    }
+    Some(kb * 1024)
+}
+
 /// Sets a sysctl for as long as the guard lives, then restores the old value.
 pub struct Sysctl {
     path: PathBuf,

@@ -79,8 +79,14 @@ fn machine(w: &mut String, r: &Results) {
     let s = &r.sizes;
     let _ = writeln!(
         w,
-        "| Sizes | W1 {} iterations (perf trace 1/4, strace 1/50), W2 {} iterations, W3 {} ms per round, ramp steps {} ms |\n",
-        s.w1_iters, s.w2_iters, s.churn_ms, s.ramp_ms
+        "| Sizes | W1 {} iterations (bpftrace 1/{}, perf trace 1/{}, strace 1/{}), W2 {} iterations, W3 {} ms per round, ramp steps {} ms |\n",
+        s.w1_iters,
+        Variant::BpftracePrint.divisor(),
+        Variant::PerfTrace.divisor(),
+        Variant::Strace.divisor(),
+        s.w2_iters,
+        s.churn_ms,
+        s.ramp_ms
     );
 }
 
@@ -140,8 +146,10 @@ fn budget(w: &mut String, r: &Results) {
         Ok(f) => {
             let _ = writeln!(
                 w,
-                "| RSS at most 32 MB idle | {:.1} MiB | {} |",
+                "| RSS at most 32 MB idle | peak {:.1} MiB (at 2 s: heap {:.1} MiB, mapped ring buffer {:.1} MiB) | {} |",
                 f.idle.hwm / MIB,
+                f.idle.anon / MIB,
+                f.idle.bpf_maps / MIB,
                 verdict(Some(f.idle.hwm <= 32.0 * 1e6))
             );
             let _ = writeln!(
@@ -296,16 +304,28 @@ fn collector(w: &mut String, r: &Results) {
 }
 
 fn footprint(w: &mut String, f: &Footprint) {
-    let _ = writeln!(w, "| Peak RSS idle (VmHWM after 2 s) | {:.1} MiB |", f.idle.hwm / MIB);
     let _ = writeln!(
         w,
-        "| Peak RSS with {} fds held by {} other processes | {:.1} MiB ({:.0} fds tracked) |",
+        "| Peak RSS idle (VmHWM after 2 s) | {:.1} MiB; now: heap (RssAnon) {:.1} MiB, mapped BPF maps (ring buffer) {:.1} MiB |",
+        f.idle.hwm / MIB,
+        f.idle.anon / MIB,
+        f.idle.bpf_maps / MIB
+    );
+    let _ = writeln!(
+        w,
+        "| Peak RSS with {} fds held by {} other processes | {:.1} MiB ({:.0} fds tracked); heap {:.1} MiB |",
         f.held,
         super::footprint::HOLDERS,
         f.loaded.hwm / MIB,
-        f.loaded.fds
+        f.loaded.fds,
+        f.loaded.anon / MIB
     );
-    let _ = writeln!(w, "| Per tracked fd | {:.0} bytes |", f.bytes_per_fd());
+    let _ = writeln!(
+        w,
+        "| Per tracked fd: (peak RSS 100k - peak RSS idle) / (fds 100k - fds idle) | {:.0} bytes (heap only: {:.0} bytes) |",
+        f.bytes_per_fd(),
+        (f.loaded.anon - f.idle.anon) / (f.loaded.fds - f.idle.fds).max(1.0)
+    );
     let _ = writeln!(
         w,
         "| Startup idle: spawn -> ready (scan_ns) | {:.3} s ({:.3} s), {:.0} fds |",
