@@ -135,15 +135,16 @@ impl Outbox {
         Some(&mut p.alert)
     }
 
-    /// Queue `alert` (its id is set here). It is written after the window, or at once
-    /// without `symptoms` to wait for. Returns the id.
-    pub fn raise(&mut self, key: Key, mut alert: Alert, symptoms: Option<SymptomRule>) -> u64 {
-        alert.id = self.next_id;
-        self.next_id += 1;
-        let id = alert.id;
+    /// Queue `alert`. It is written after the window, or at once without `symptoms`
+    /// to wait for; its id is given then (cancelled alerts take none).
+    pub fn raise(&mut self, key: Key, alert: Alert, symptoms: Option<SymptomRule>) {
         let due_ns = if symptoms.is_some() { alert.ts_ns + self.window_ns } else { alert.ts_ns };
         self.pending.push(Pending { key, due_ns, alert, symptoms });
-        id
+    }
+
+    /// The id of the written alert for `key`.
+    pub fn id_of(&self, key: Key) -> Option<u64> {
+        self.written.get(&key).map(|w| w.id)
     }
 
     /// Attach `event` to every pending alert it is a symptom of.
@@ -219,6 +220,8 @@ impl Outbox {
         let (now, later): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending).into_iter().partition(due);
         self.pending = later;
         for mut p in now {
+            p.alert.id = self.next_id;
+            self.next_id += 1;
             p.alert.sort_evidence();
             let written = Written { id: p.alert.id, comm: p.alert.comm.clone(), count: 0, reported_ns: p.alert.ts_ns };
             self.written.insert(p.key, written);

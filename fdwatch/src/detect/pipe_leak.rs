@@ -44,7 +44,7 @@ struct Suspect {
 
 /// An alert written, waiting for its end.
 struct Leak {
-    id: u64,
+    key: Key,
     reader: Pid,
     reader_comm: String,
     ino: u64,
@@ -154,7 +154,8 @@ impl PipeLeaks {
         }
     }
 
-    /// Suspects past their grace become alerts if the leak is still there.
+    /// Suspects past their grace become alerts if the leak is still there (written by
+    /// the outbox's tick, which runs right after this).
     pub fn tick(&mut self, model: &Model, clock: &Clock, outbox: &mut Outbox, grace_ns: u64, now_ns: u64) {
         let (due, waiting): (Vec<Suspect>, Vec<Suspect>) =
             std::mem::take(&mut self.suspects).into_iter().partition(|s| s.due_ns <= now_ns);
@@ -172,8 +173,8 @@ impl PipeLeaks {
             }
             let alert = build(model, clock, &s, object, &reader_fds, &holders, grace_ns, now_ns);
             let reader_comm = alert.comm.clone();
-            let id = outbox.raise(key, alert, None);
-            self.leaks.push(Leak { id, reader: s.reader, reader_comm, ino: s.ino, since_ns: s.letting.event.header.ts_ns });
+            outbox.raise(key, alert, None);
+            self.leaks.push(Leak { key, reader: s.reader, reader_comm, ino: s.ino, since_ns: s.letting.event.header.ts_ns });
         }
         if !self.leaks.is_empty() {
             self.resolve(model, outbox, now_ns);
@@ -201,7 +202,7 @@ impl PipeLeaks {
                 return true;
             };
             outbox.push(Output::Resolved {
-                id: l.id,
+                id: outbox.id_of(l.key).unwrap_or(0),
                 kind: AlertKind::PipeLeak,
                 pid: l.reader,
                 comm: l.reader_comm.clone(),
