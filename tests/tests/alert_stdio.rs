@@ -242,18 +242,18 @@ fn socket_landing_on_closed_stdin_is_one_warning() {
     assert_eq!(all_alerts_of(&records, pid).len(), 1);
 }
 
+/// A file opened read-write (say a database) that gets fd 1: stray printfs go into it.
 #[test]
-fn file_landing_on_closed_stdout_is_one_warning() {
+fn file_opened_read_write_landing_on_closed_stdout_is_one_warning() {
     let path = TempPath::new("landed");
-    // fd 1 was fdops' output: its lines after the close go into the file.
-    let (fw, mut child) = start_watched(&["close", "1", "open", path.as_str(), "O_WRONLY|O_CREAT", "644"], &[]);
+    let (fw, mut child) = start_watched(&["close", "1", "open", path.as_str(), "O_RDWR|O_CREAT", "644"], &[]);
     let pid = child.pid();
-    child.finish_ok(); // its output went into the file
+    child.finish_ok(); // its lines after the close went into the file
     let out = std::fs::read_to_string(&path.0).unwrap();
     assert!(out.contains("op=open ret=1 "), "open should return 1: {out}");
     fw.expect("the alert", DEADLINE, |r| r["type"] == "alert" && r["pid"] == pid);
     let records = stop(fw);
-    let alert = the_alert(&records, "stdio_hijack", pid, "close(1); open(file) = 1");
+    let alert = the_alert(&records, "stdio_hijack", pid, "close(1); open(file, O_RDWR) = 1");
     assert_alert(
         &alert,
         json!({
@@ -263,6 +263,25 @@ fn file_landing_on_closed_stdout_is_one_warning() {
     );
     assert_object(&alert, "object", json!({"type": "file", "name": path.as_str()}));
     find_evidence(&alert, "event", pid, "open", json!({"pathname": path.as_str()}), 1, None);
+}
+
+/// `close(1); open(f, O_WRONLY)` and `close(0); open(f, O_RDONLY)` are a shell's
+/// redirections done by hand: a file opened the way the stdio number is used.
+#[test]
+fn file_opened_the_way_the_stdio_number_is_used_is_no_alert() {
+    let out = TempPath::new("redir-out");
+    let (fw, mut child) = start_watched(
+        &["close", "0", "open", "/etc/hostname", "O_RDONLY", "0", "close", "1", "openat", "AT_FDCWD", out.as_str(),
+          "O_WRONLY|O_CREAT|O_TRUNC", "644"],
+        &[],
+    );
+    let pid = child.pid();
+    child.finish_ok();
+    fw.expect("the helper's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
+    let records = stop(fw);
+    let out = std::fs::read_to_string(&out.0).unwrap();
+    assert!(out.contains("op=openat ret=1 "), "the file should be fd 1: {out}");
+    assert_no_alerts(&records, "stdin from a file opened O_RDONLY, stdout to a file opened O_WRONLY");
 }
 
 #[test]
