@@ -155,31 +155,44 @@ fn nfds_1025_is_an_alert_and_1024_is_not() {
     assert_eq!(all_alerts_of(&records, pid).len(), 1, "{:?}", all_alerts_of(&records, pid));
 }
 
-/// The same overflow three times in one process: one alert, the two later ones counted in
-/// `repeat` records (written at the latest when the process exits).
-#[test]
-fn repeated_overflowing_selects_are_one_alert_and_a_repeat_count() {
-    let (fw, mut child) = start_watched(
-        &["select", "2000", "0", "-", "sleep_ms", "50", "select", "2000", "0", "-", "pselect6", "2000", "0", "-"],
-        &[],
-    );
+/// Runs `ops` (overflowing selects) in fdops; returns (pid, alerts of the pid, the sum of
+/// the counts of the repeat records of its alert).
+fn repeats(ops: &[&str]) -> (i64, Vec<Value>, i64, Vec<Value>) {
+    let (fw, mut child) = start_watched(ops, &[]);
     let pid = child.pid();
     child.finish_ok();
-    let alert = fw.expect("the alert", DEADLINE, |r| r["type"] == "alert" && r["pid"] == pid);
-    let id = alert["id"].clone();
-    fw.expect("a repeat record after the process exited", DEADLINE, |r| r["type"] == "repeat" && r["id"] == id);
-    let records = stop(fw);
+    fw.expect("the helper's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
+    fw.expect("the alert", DEADLINE, |r| r["type"] == "alert" && r["pid"] == pid);
+    let records = stop(fw); // SIGINT writes every count still held
     let alerts = all_alerts_of(&records, pid);
-    assert_eq!(alerts.len(), 1, "one alert, the rest repeats:\n{alerts:?}");
-    let repeats: Vec<&Value> = records.iter().filter(|r| r["type"] == "repeat").collect();
+    assert_eq!(alerts.len(), 1, "one alert, the rest repeats:\n{alerts:#?}");
+    let id = alerts[0]["id"].clone();
+    let repeats: Vec<Value> = records.iter().filter(|r| r["type"] == "repeat").cloned().collect();
     for r in &repeats {
-        assert_event(
-            r,
-            &json!({"id": id, "kind": "select_high_fd", "pid": pid, "comm": "fdops", "count": ANY}),
-        );
+        assert_event(r, &json!({"id": id, "kind": "select_high_fd", "pid": pid, "comm": "fdops", "count": ANY}));
     }
-    let total: i64 = repeats.iter().map(|r| r["count"].as_i64().unwrap_or(0)).sum();
+    let total = repeats.iter().map(|r| r["count"].as_i64().unwrap_or(0)).sum();
+    (pid, alerts, total, repeats)
+}
+
+/// The overflow again after the alert was written (400 ms later, past the 250 ms symptom
+/// window), twice: one alert and a repeat count of 2 (written when the process exits).
+#[test]
+fn overflowing_selects_after_the_alert_was_written_are_a_repeat_count() {
+    let (_, _, total, repeats) = repeats(&[
+        "select", "2000", "0", "-", "sleep_ms", "400", "select", "2000", "0", "-", "pselect6", "2000", "0", "-",
+    ]);
     assert_eq!(total, 2, "two later occurrences; repeat records: {repeats:?}");
+}
+
+/// The overflow three times within the symptom window: still one alert, and the two later
+/// occurrences are counted too ("later occurrences are counted"), not dropped because the
+/// alert had not been written yet.
+#[test]
+fn overflowing_selects_within_the_window_are_counted_too() {
+    let (_, _, total, repeats) =
+        repeats(&["select", "2000", "0", "-", "sleep_ms", "50", "select", "2000", "0", "-", "pselect6", "2000", "0", "-"]);
+    assert_eq!(total, 2, "two later occurrences within the window; repeat records: {repeats:?}");
 }
 
 /// select/pselect6/poll/ppoll on low fds, nfds up to 1024: nothing to report.
