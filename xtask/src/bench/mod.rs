@@ -12,6 +12,7 @@ mod json;
 mod measure;
 mod peers;
 mod procs;
+mod quiet;
 mod ramp;
 mod report;
 mod workloads;
@@ -49,6 +50,8 @@ pub struct Results {
     pub hooks_w1: Vec<Row>,
     pub hooks_w2: Vec<Row>,
     pub progs: std::result::Result<Vec<bpfstats::ProgStat>, String>,
+    pub before: quiet::Snapshot,
+    pub after: quiet::Snapshot,
 }
 
 fn parse(args: &[OsString]) -> Result<Options> {
@@ -136,6 +139,13 @@ pub fn bench(args: &[OsString]) -> Result<()> {
 
 fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
     let n = options.rounds;
+    let before = quiet::snapshot();
+    if !before.quiet() {
+        eprintln!(
+            "bench: warning: other tracers are running ({}); every round, untraced too, pays for them",
+            before.tracers.iter().chain(&before.bpf_progs).cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
     let w1 = Workload::Dup2Close(sizes.w1_iters);
     let w2 = Workload::Getppid(sizes.w2_iters);
     use Variant::*;
@@ -163,6 +173,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
     let hooks_w2 = measure::alternate(ctx, "hook floor W2", &hooks, w2, n)?;
     let progs = bpfstats::measure(ctx, w1);
     procs::check_interrupted()?;
+    let after = quiet::snapshot();
     Ok(Results {
         options,
         sizes,
@@ -175,5 +186,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
         hooks_w1,
         hooks_w2,
         progs: progs.map_err(|e| e.0),
+        before,
+        after,
     })
 }

@@ -76,6 +76,22 @@ fn machine(w: &mut String, r: &Results) {
     for (name, version) in &r.peers {
         let _ = writeln!(w, "| {name} | {version} |");
     }
+    for (when, snap) in [("start", &r.before), ("end", &r.after)] {
+        let others: Vec<String> = snap.tracers.iter().chain(&snap.bpf_progs).cloned().collect();
+        let _ = writeln!(
+            w,
+            "| At the {when} | load average {}; {} |",
+            snap.loadavg,
+            if others.is_empty() {
+                "no other tracer running".to_owned()
+            } else {
+                format!(
+                    "**other tracers running, every round (untraced too) paid for them**: {}",
+                    cell(&others.join(", "))
+                )
+            }
+        );
+    }
     let s = &r.sizes;
     let _ = writeln!(
         w,

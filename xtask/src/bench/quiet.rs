@@ -1,0 +1,66 @@
+//! Whether the machine was quiet: the load average, and tracers that were not ours (another
+//! fdwatch, bpftrace, perf or strace, or BPF programs on tracing hooks) before and after the
+//! bench. Another system-wide tracer slows the "untraced" rounds too, so the report says so.
+
+use std::process::{Command, Stdio};
+
+use super::json;
+
+pub struct Snapshot {
+    pub loadavg: String,
+    /// "comm (pid)" of tracer processes.
+    pub tracers: Vec<String>,
+    /// "name (type)" of loaded BPF programs on tracing hooks.
+    pub bpf_progs: Vec<String>,
+}
+
+impl Snapshot {
+    pub fn quiet(&self) -> bool {
+        self.tracers.is_empty() && self.bpf_progs.is_empty()
+    }
+}
+
+pub fn snapshot() -> Snapshot {
+    let loadavg = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let me = std::process::id();
+    let mut tracers = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        let comm = comm.trim();
+        if ["fdwatch", "bpftrace", "perf", "strace"].contains(&comm) {
+            tracers.push(format!("{comm} ({pid})"));
+        }
+    }
+    let mut bpf_progs = Vec::new();
+    let out = Command::new("bpftool")
+        .args(["prog", "show", "--json"])
+        .stderr(Stdio::null())
+        .output();
+    if let Some(progs) = out
+        .ok()
+        .and_then(|o| json::parse(&String::from_utf8_lossy(&o.stdout)))
+    {
+        for p in progs.items() {
+            let kind = p.str("type").unwrap_or("");
+            let name = p.str("name").unwrap_or("?");
+            if ["tracing", "raw_tracepoint", "tracepoint", "kprobe", "perf_event"].contains(&kind)
+                && name != "iter_task_file"
+            {
+                bpf_progs.push(format!("{name} ({kind})"));
+            }
+        }
+    }
+    Snapshot {
+        loadavg,
+        tracers,
+        bpf_progs,
+    }
+}
