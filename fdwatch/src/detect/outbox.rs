@@ -75,6 +75,8 @@ const MAX_SYMPTOMS: usize = 8;
 struct Pending {
     key: Key,
     due_ns: u64,
+    /// Occurrences while it waited, reported as its first repeat count.
+    repeats: u64,
     alert: Alert,
     symptoms: Option<SymptomRule>,
 }
@@ -139,7 +141,23 @@ impl Outbox {
     /// to wait for; its id is given then (cancelled alerts take none).
     pub fn raise(&mut self, key: Key, alert: Alert, symptoms: Option<SymptomRule>) {
         let due_ns = if symptoms.is_some() { alert.ts_ns + self.window_ns } else { alert.ts_ns };
-        self.pending.push(Pending { key, due_ns, alert, symptoms });
+        self.pending.push(Pending { key, due_ns, repeats: 0, alert, symptoms });
+    }
+
+    /// Count one more occurrence of a known alert, waiting or written; false if
+    /// `key` is new.
+    pub fn repeat(&mut self, key: Key) -> bool {
+        if let Some(w) = self.written.get_mut(&key) {
+            w.count += 1;
+            return true;
+        }
+        match self.pending.iter_mut().find(|p| p.key == key) {
+            Some(p) => {
+                p.repeats += 1;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The id of the written alert for `key`.
@@ -223,7 +241,7 @@ impl Outbox {
             p.alert.id = self.next_id;
             self.next_id += 1;
             p.alert.sort_evidence();
-            let written = Written { id: p.alert.id, comm: p.alert.comm.clone(), count: 0, reported_ns: p.alert.ts_ns };
+            let written = Written { id: p.alert.id, comm: p.alert.comm.clone(), count: p.repeats, reported_ns: p.alert.ts_ns };
             self.written.insert(p.key, written);
             self.out.push(Output::Alert(p.alert));
         }

@@ -14,7 +14,7 @@ use fdwatch_common::Kind;
 use super::{
     alert::{Alert, AlertKind, Evidence, Output, Severity},
     explain,
-    outbox::{Key, Outbox, Seen},
+    outbox::{Key, Outbox},
 };
 use crate::{
     clock::Clock,
@@ -168,7 +168,7 @@ impl PipeLeaks {
                 continue;
             }
             let key = Key { kind: AlertKind::PipeLeak, pid: s.reader, object: s.ino, variant: 0 };
-            if !matches!(outbox.seen(key), Seen::New) {
+            if outbox.repeat(key) {
                 continue;
             }
             let alert = build(model, clock, &s, object, &reader_fds, &holders, grace_ns, now_ns);

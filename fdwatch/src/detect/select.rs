@@ -11,7 +11,7 @@ use fdwatch_common::Kind;
 use super::{
     alert::{Alert, AlertKind, Evidence, Fact, Severity},
     explain,
-    outbox::{FdMatch, Key, Outbox, Seen, SymptomRule},
+    outbox::{FdMatch, Key, Outbox, SymptomRule},
 };
 use crate::{
     clock::Clock,
@@ -36,7 +36,7 @@ pub fn check(model: &Model, clock: &Clock, outbox: &mut Outbox, event: &Event) {
     }
     let pid = event.header.pid;
     let key = Key { kind: AlertKind::SelectHighFd, pid, object: 0, variant: 0 };
-    if !matches!(outbox.seen(key), Seen::New) {
+    if outbox.repeat(key) {
         return;
     }
     let alert = build(model, clock, event, nfds);

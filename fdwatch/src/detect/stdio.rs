@@ -236,7 +236,7 @@ impl Stdio {
             return;
         }
         let key = landed_key(pid, fd);
-        if !matches!(outbox.seen(key), Seen::New) {
+        if outbox.repeat(key) {
             return;
         }
         let what = explain::object(o);
@@ -358,7 +358,7 @@ impl Stdio {
             alert.evidence.push(Evidence::Event(*event));
             return;
         }
-        if !matches!(outbox.seen(key), Seen::New) {
+        if outbox.repeat(key) {
             return;
         }
         let fields = vec![

@@ -187,6 +187,14 @@ fn select_repeats_are_counted_not_repeated() {
 }
 
 #[test]
+fn select_repeats_within_the_window_are_counted_too() {
+    let mut run = incident_2();
+    run.feed(select(200, 51 * MS, 1034)).feed(select(200, 52 * MS, 1034)).feed(exit(200, 60 * MS));
+    let repeats: Vec<u64> = run.out.iter().filter_map(|o| if let Output::Repeat { count, .. } = o { Some(*count) } else { None }).collect();
+    assert_eq!((run.alerts().len(), repeats), (1, vec![2]));
+}
+
+#[test]
 fn select_and_poll_with_small_nfds_raise_nothing() {
     let mut run = Run::new();
     run.feed(socket(100, 1, 3, 9, false)).feed(select(100, 2, 4)).feed(select(100, 3, 1024));
