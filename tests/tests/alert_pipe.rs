@@ -65,8 +65,9 @@ fn daemon_holding_the_popen_pipe_after_the_shell_exited_is_one_warning_then_reso
             "kind": "pipe_leak", "severity": "warning", "pid": pid, "comm": comm, "exe": exe,
             "pipe": format!("pipe:[{ino}]"), "ino": ino,
             "reader": {"pid": pid, "comm": comm, "fd": rfd},
-            "writer": {"pid": sh, "comm": "sh"},
+            "writer": {"pid": sh, "comm": "sh", "let_go": "exited"},
             "holders": [{"pid": sleep, "comm": "sleep", "fds": [1]}],
+            "grace_ms": 1000,
         }),
     );
     let msg = alert["message"].as_str().unwrap();

@@ -83,6 +83,8 @@ fn check_incident(syscall: &str, inc: &Incident) {
             "exe": exe.to_str().unwrap(), "syscall": syscall, "nfds": nfds,
             // fds 1024..=1032 inherited, 1033 its own socket
             "high_fds": POOL + 3 - 1024 + 1,
+            // stdio, the pool, its socket
+            "fds_total": POOL + 4,
         }),
     );
     let sel = find_evidence(&alert, "event", probe, syscall, json!({"nfds": nfds}), 0, None);
@@ -130,8 +132,12 @@ fn pselect6_over_an_inherited_fd_pool_is_one_critical_alert_with_the_ealready_sy
 /// makes the kernel read and write past a 128-byte fd_set, whatever fds the process holds.
 #[test]
 fn nfds_1025_is_an_alert_and_1024_is_not() {
-    let (fw, mut child) = start_watched(&["select", "1024", "0", "-", "pselect6", "1024", "0", "-", "select", "1025", "0", "-"], &[]);
+    let mut child = Fdops::waiting(&["select", "1024", "0", "-", "pselect6", "1024", "0", "-", "select", "1025", "0", "-"]);
     let pid = child.pid();
+    // select opens nothing: the fds it holds while waiting are the ones it selects with.
+    let fds_total = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as i64;
+    let fw = Fdwatch::watch(pid, &[]);
+    child.go();
     child.finish_ok();
     fw.expect("the nfds=1025 alert", DEADLINE, |r| r["type"] == "alert" && r["pid"] == pid);
     let records = stop(fw);
@@ -141,7 +147,7 @@ fn nfds_1025_is_an_alert_and_1024_is_not() {
         &alert,
         json!({
             "kind": "select_high_fd", "severity": "critical", "pid": pid, "comm": "fdops",
-            "exe": exe.to_str().unwrap(), "syscall": "select", "nfds": 1025, "high_fds": 0,
+            "exe": exe.to_str().unwrap(), "syscall": "select", "nfds": 1025, "high_fds": 0, "fds_total": fds_total,
         }),
     );
     find_evidence(&alert, "event", pid, "select", json!({"nfds": 1025}), 0, None);
