@@ -38,6 +38,8 @@ pub fn setup() -> Result<()> {
     s.bpf_linker(linker)?;
     s.apt_tool("gcc", "gcc")?;
     s.apt_tool("python3", "python3")?;
+    // The select_high_fd tests make a tun device where SYNs vanish.
+    s.apt_tool("ip", "iproute2")?;
     Ok(())
 }
 
@@ -126,7 +128,7 @@ impl Setup {
     }
 
     /// A host tool the integration tests run (gcc compiles their C helpers, python3 runs
-    /// scripts), installed from the Debian package of the same name.
+    /// scripts, ip makes network devices), installed from its Debian package.
     fn apt_tool(&mut self, program: &str, package: &str) -> Result<()> {
         let what = format!("{program} (used by the integration tests)");
         if cmd::probe(program, &["--version"]).is_some() {
