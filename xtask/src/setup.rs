@@ -36,10 +36,10 @@ pub fn setup() -> Result<()> {
     let linker = bpf_linker_version();
     s.llvm(linker.is_some())?;
     s.bpf_linker(linker)?;
-    s.apt_tool("gcc", "gcc")?;
-    s.apt_tool("python3", "python3")?;
+    s.apt_tool("gcc", "--version", "gcc")?;
+    s.apt_tool("python3", "--version", "python3")?;
     // The select_high_fd tests make a tun device where SYNs vanish.
-    s.apt_tool("ip", "iproute2")?;
+    s.apt_tool("ip", "-V", "iproute2")?;
     Ok(())
 }
 
@@ -129,9 +129,9 @@ impl Setup {
 
     /// A host tool the integration tests run (gcc compiles their C helpers, python3 runs
     /// scripts, ip makes network devices), installed from its Debian package.
-    fn apt_tool(&mut self, program: &str, package: &str) -> Result<()> {
+    fn apt_tool(&mut self, program: &str, version_flag: &str, package: &str) -> Result<()> {
         let what = format!("{program} (used by the integration tests)");
-        if cmd::probe(program, &["--version"]).is_some() {
+        if cmd::probe(program, &[version_flag]).is_some() {
             return ok(&what);
         }
         self.apt_install(&what, &[package])
