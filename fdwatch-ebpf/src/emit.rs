@@ -3,7 +3,7 @@ use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
-        bpf_ktime_get_ns, bpf_probe_read_kernel,
+        bpf_ktime_get_ns,
     },
     maps::ring_buf::RingBufEntry,
 };
@@ -45,12 +45,20 @@ pub fn reserve<T: 'static>(kind: Kind) -> Option<RingBufEntry<T>> {
     entry
 }
 
-/// Submit, waking the reader only when enough has piled up (see config::WAKEUP_BYTES).
+/// Submit, waking the reader once when the bytes waiting cross config::WAKEUP_BYTES.
+/// Waking on every record above the mark (as this first did) made every event pay an
+/// irq_work while the reader was still on its way: measured 3449 -> 1933 ns per
+/// dup2+close pair. A crossing missed because two CPUs reserved at once costs at most
+/// the reader's 10 ms timer, not events.
 #[inline(always)]
 pub fn submit<T>(entry: RingBufEntry<T>) {
+    // The pending count includes this record (reserved, not yet committed) and its
+    // 8-byte ring-buffer header.
+    let len = (core::mem::size_of::<T>() as u64 + 8 + 7) & !7;
     let pending = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
-    let flags = if pending >= config::wakeup_bytes() { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
-    entry.submit(flags as u64);
+    let mark = config::wakeup_bytes();
+    let crossed = pending >= mark && pending.saturating_sub(len) < mark;
+    entry.submit(if crossed { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP } as u64);
 }
 
 #[inline(always)]
@@ -68,13 +76,14 @@ pub fn fill_header(header: *mut Header, kind: Kind, tgid: u32, tid: u32) {
 }
 
 /// Syscall arguments in ABI order from the `struct pt_regs` the syscall was entered
-/// with (arch/x86/include/asm/ptrace.h): one 64-byte read covers r10..di.
+/// with (arch/x86/include/asm/ptrace.h): di, si, dx, r10, r8, r9.
 #[inline(always)]
 pub fn syscall_args(regs: *const u8) -> [u64; 6] {
-    // Offsets in pt_regs: r10 56, r9 64, r8 72, ax 80, cx 88, dx 96, si 104, di 112.
-    let block: [u64; 8] =
-        unsafe { bpf_probe_read_kernel(regs.add(56).cast::<[u64; 8]>()).unwrap_or([0; 8]) };
-    [block[7], block[6], block[5], block[0], block[2], block[1]]
+    // tp_btf's pt_regs pointer is BTF-typed: the verifier turns these into checked
+    // direct loads, cheaper than a bpf_probe_read_kernel helper call.
+    let at = |offset: usize| unsafe { *(regs.add(offset).cast::<u64>()) };
+    // Offsets in pt_regs: r10 56, r9 64, r8 72, dx 96, si 104, di 112.
+    [at(112), at(104), at(96), at(56), at(72), at(64)]
 }
 
 /// Reserve and fill everything but the payload of a syscall record; the caller fills

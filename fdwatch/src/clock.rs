@@ -43,6 +43,35 @@ impl Clock {
     }
 }
 
+/// RFC 3339 for a stream of nearby timestamps: the date and time of day change once
+/// a second, so only the nanoseconds are formatted per event.
+#[derive(Default)]
+pub struct Rfc3339Cache {
+    second: Option<u64>,
+    prefix: String,
+    text: String,
+}
+
+impl Rfc3339Cache {
+    pub fn format(&mut self, clock: &Clock, monotonic_ns: u64) -> &str {
+        let wall = clock.wall(monotonic_ns).duration_since(UNIX_EPOCH).unwrap_or_default();
+        let second = wall.as_secs();
+        if self.second != Some(second) {
+            let whole = UNIX_EPOCH + Duration::from_secs(second);
+            self.prefix = humantime::format_rfc3339_seconds(whole).to_string();
+            self.prefix.pop(); // the 'Z'
+            self.second = Some(second);
+        }
+        self.text.clear();
+        self.text.push_str(&self.prefix);
+        let nanos = wall.subsec_nanos() + 1_000_000_000; // keeps the leading zeros
+        self.text.push('.');
+        self.text.push_str(&itoa::Buffer::new().format(nanos)[1..]);
+        self.text.push('Z');
+        &self.text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +80,15 @@ mod tests {
     fn formats_rfc3339_with_nanoseconds() {
         let clock = Clock::fixed(1_700_000_000_000_000_000);
         assert_eq!(clock.rfc3339(123), "2023-11-14T22:13:20.000000123Z");
+    }
+
+    #[test]
+    fn the_cache_formats_like_humantime() {
+        let clock = Clock::fixed(1_700_000_000_000_000_000);
+        let mut cache = Rfc3339Cache::default();
+        for ns in [123, 999_999_999, 1_000_000_000, 1_000_000_001, 86_400_000_000_007] {
+            assert_eq!(cache.format(&clock, ns), clock.rfc3339(ns));
+        }
     }
 
     #[test]

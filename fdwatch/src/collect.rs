@@ -1,7 +1,9 @@
 //! The collector loop: drain the ring buffer, decode, keep the fd model, run the
 //! detectors, report what was lost or re-read, stop cleanly on SIGINT/SIGTERM/--duration. SIGUSR1 dumps the
 //! model's fds.
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use fdwatch_common::{Kind, MAX_KIND};
@@ -100,8 +102,8 @@ impl Collector {
                 undecodable: 0,
                 userspace_lost_total: 0,
             },
-            last_resync_ns: HashMap::new(),
-            pending_resync: HashMap::new(),
+            last_resync_ns: HashMap::default(),
+            pending_resync: HashMap::default(),
         }
     }
 

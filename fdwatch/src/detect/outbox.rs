@@ -1,7 +1,7 @@
 //! Between a detection and the sinks: alerts wait a short window so the failures that
 //! follow them can join their evidence; the same alert (kind, process, object) is
 //! written once, and later occurrences are counted and reported per interval.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use fdwatch_common::Kind;
 
@@ -110,7 +110,7 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(window_ns: u64, repeat_every_ns: u64) -> Self {
-        Self { window_ns, repeat_every_ns, next_id: 1, pending: Vec::new(), written: HashMap::new(), out: Vec::new() }
+        Self { window_ns, repeat_every_ns, next_id: 1, pending: Vec::new(), written: HashMap::default(), out: Vec::new() }
     }
 
     /// Look `key` up; a written alert counts one more repeat.

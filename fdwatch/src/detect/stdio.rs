@@ -10,7 +10,7 @@
 //!
 //! Pipes, files, ttys and /dev/null put there by dup2 are what shells and daemons do
 //! all day, and are not alerts.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use fdwatch_common::Kind;
 

@@ -1,7 +1,5 @@
 //! NDJSON records (the output contract in DESIGN.md): one object per line, written
 //! straight into the output buffer without building a tree per event.
-use std::io::Write as _;
-
 use crate::decode::args::Value;
 
 /// Writes one JSON object; `end()` closes it and the line.
@@ -16,13 +14,13 @@ impl<'a> Obj<'a> {
         Self { out, first: true }
     }
 
+    /// Keys are fdwatch's own identifiers (`pid`, `oldfd`, ...): nothing to escape.
     fn key(&mut self, key: &str) {
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
-        string(self.out, key);
-        self.out.push(b':');
+        plain_key(self.out, key);
     }
 
     pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
@@ -33,7 +31,7 @@ impl<'a> Obj<'a> {
 
     pub fn int(&mut self, key: &str, value: i64) -> &mut Self {
         self.key(key);
-        let _ = write!(self.out, "{value}");
+        int(self.out, value);
         self
     }
 
@@ -49,16 +47,45 @@ impl<'a> Obj<'a> {
     }
 }
 
+fn plain_key(out: &mut Vec<u8>, key: &str) {
+    debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{key}");
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Bytes that JSON strings may hold as they are: printable ASCII but `"` and `\`.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
+    }
+    t
+};
+
+fn int(out: &mut Vec<u8>, value: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
 fn string(out: &mut Vec<u8>, s: &str) {
-    // serde_json escapes exactly as JSON requires; writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    // Keys, names and numbers-as-text need no escaping: copy them (the common case,
+    // every field of every event); anything else goes through serde_json, which
+    // escapes exactly as JSON requires (writing into a Vec cannot fail).
+    if s.bytes().all(|b| PLAIN[b as usize]) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
 }
 
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Value::Int(i) => int(out, *i),
         Value::Str(s) => string(out, s),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Null => out.extend_from_slice(b"null"),
@@ -78,8 +105,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
                 if i > 0 {
                     out.push(b',');
                 }
-                string(out, k);
-                out.push(b':');
+                plain_key(out, k);
                 write_value(out, v);
             }
             out.push(b'}');

@@ -50,6 +50,7 @@ pub struct Sink {
     host: String,
     buf: Vec<u8>,
     line: String,
+    event_ts: crate::clock::Rfc3339Cache,
     out: Box<dyn Write>,
 }
 
@@ -87,7 +88,15 @@ impl Sink {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_default();
-        Self { format, clock, host, buf: Vec::with_capacity(1 << 16), line: String::new(), out }
+        Self {
+            format,
+            clock,
+            host,
+            buf: Vec::with_capacity(1 << 16),
+            line: String::new(),
+            event_ts: Default::default(),
+            out,
+        }
     }
 
     fn record(&mut self, kind: &str, ts_ns: u64) -> json::Obj<'_> {
@@ -138,10 +147,10 @@ impl Sink {
         match self.format {
             Format::Json => {
                 let comm = event.comm();
-                let ts = self.clock.rfc3339(h.ts_ns);
+                let ts = self.event_ts.format(&self.clock, h.ts_ns);
                 let mut obj = json::Obj::new(&mut self.buf);
                 obj.str("type", "event")
-                    .str("ts", &ts)
+                    .str("ts", ts)
                     .str("host", &self.host)
                     .int("pid", h.pid as i64)
                     .int("tid", h.tid as i64)
@@ -160,9 +169,9 @@ impl Sink {
                 obj.end();
             }
             Format::Text => {
-                let ts = self.clock.rfc3339(h.ts_ns);
+                let ts = self.event_ts.format(&self.clock, h.ts_ns);
                 self.line.clear();
-                text::event_line(&mut self.line, event, &fields, &ts);
+                text::event_line(&mut self.line, event, &fields, ts);
                 self.line.push('\n');
                 self.buf.extend_from_slice(self.line.as_bytes());
             }
