@@ -67,6 +67,10 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     // Probes first, then /proc: whatever changes while we read arrives as events.
     let mut loaded = loaded;
     let scan = collector.scan_at_start(&mut loaded.task_files);
+    // Loading parsed the kernel's BTF (twice: aya and our offsets reader), some 17 MB
+    // that glibc keeps after it is freed; an always-on agent should not carry it.
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe { libc::malloc_trim(0) };
     let ready = sinks::Ready {
         probes: loaded.attached,
         watched,

@@ -13,8 +13,10 @@ pub const HOLDERS: u64 = 6;
 pub const FDS_PER_HOLDER: u64 = 17_000;
 
 pub struct Start {
-    /// VmHWM after ~2 s running, bytes.
+    /// VmHWM after ~2 s running, bytes: the peak, startup included.
     pub hwm: f64,
+    /// VmRSS after ~2 s running, bytes: what it holds once started.
+    pub rss: f64,
     /// RssAnon (the heap: the fd model and buffers), bytes.
     pub anon: f64,
     /// Resident pages of mapped BPF maps (the ring buffer), bytes.
@@ -35,8 +37,10 @@ pub struct Footprint {
 }
 
 impl Footprint {
+    /// Resident bytes held per tracked fd, once started (the peak mixes in startup's
+    /// transient parse of the kernel's BTF, which fdwatch returns to the kernel).
     pub fn bytes_per_fd(&self) -> f64 {
-        (self.loaded.hwm - self.idle.hwm) / (self.loaded.fds - self.idle.fds).max(1.0)
+        (self.loaded.rss - self.idle.rss) / (self.loaded.fds - self.idle.fds).max(1.0)
     }
 }
 
@@ -75,6 +79,7 @@ fn starts_median(ctx: &Ctx, starts: usize, what: &str) -> Result<Start> {
         let hwm = fw.vm_bytes("VmHWM")? as f64;
         let s = Start {
             hwm,
+            rss: fw.vm_bytes("VmRSS")? as f64,
             anon: fw.vm_bytes("RssAnon")? as f64,
             bpf_maps: procs::bpf_map_rss(fw.pid()).unwrap_or(0) as f64,
             startup_s: fw.startup.as_secs_f64(),
@@ -83,7 +88,8 @@ fn starts_median(ctx: &Ctx, starts: usize, what: &str) -> Result<Start> {
         };
         fw.stop()?;
         eprintln!(
-            "bench: fdwatch {what}: VmHWM {:.1} MiB (RssAnon {:.1}, BPF maps {:.1}), ready after {:.3} s (scan {:.3} s), {} fds",
+            "bench: fdwatch {what}: VmRSS {:.1} MiB, VmHWM {:.1} MiB (RssAnon {:.1}, BPF maps {:.1}), ready after {:.3} s (scan {:.3} s), {} fds",
+            s.rss / 1048576.0,
             s.hwm / 1048576.0,
             s.anon / 1048576.0,
             s.bpf_maps / 1048576.0,
@@ -96,6 +102,7 @@ fn starts_median(ctx: &Ctx, starts: usize, what: &str) -> Result<Start> {
     let m = |f: fn(&Start) -> f64| median(all.iter().map(f).collect()).unwrap_or(0.0);
     Ok(Start {
         hwm: m(|s| s.hwm),
+        rss: m(|s| s.rss),
         anon: m(|s| s.anon),
         bpf_maps: m(|s| s.bpf_maps),
         startup_s: m(|s| s.startup_s),
