@@ -95,6 +95,10 @@ fn fds_with(model: &Model, object: ObjectId, pid: Pid, access: Access) -> Vec<i3
 impl PipeLeaks {
     /// Before the model applies `event`: the pipe write ends it is about to release.
     pub fn before(&mut self, model: &Model, event: &Event) {
+        // Most events release nothing: decide by kind before any lookup.
+        if !matches!(event.kind, Kind::Close | Kind::Dup2 | Kind::Dup3 | Kind::CloseRange | Kind::Exec | Kind::Exit) {
+            return;
+        }
         let pid = event.header.pid;
         let Some(table) = model.table_of(pid) else { return };
         let ok_args = match &event.body {
