@@ -25,6 +25,7 @@ use crate::{
 const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
 
 /// A write end its holder is about to let go of (seen before the model applies it).
+#[derive(Clone)]
 struct Letting {
     writer: Pid,
     writer_comm: String,
@@ -150,7 +151,7 @@ impl PipeLeaks {
                     continue;
                 }
                 let due_ns = letting.event.header.ts_ns + grace_ns;
-                self.suspects.push(Suspect { reader, ino, letting: clone_letting(&letting), due_ns });
+                self.suspects.push(Suspect { reader, ino, letting: letting.clone(), due_ns });
             }
         }
         if !self.leaks.is_empty() && matches!(event.kind, Kind::Close | Kind::CloseRange | Kind::Exit | Kind::Exec | Kind::Dup2 | Kind::Dup3) {
@@ -217,10 +218,6 @@ impl PipeLeaks {
             false
         });
     }
-}
-
-fn clone_letting(l: &Letting) -> Letting {
-    Letting { writer: l.writer, writer_comm: l.writer_comm.clone(), object: l.object, fd: l.fd, entry: l.entry.clone(), event: l.event }
 }
 
 fn fd_list(fds: &[i32]) -> String {
