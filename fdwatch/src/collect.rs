@@ -18,6 +18,7 @@ use crate::{
     decode::{Body, Event, decode},
     detect::Detectors,
     error::Failure,
+    heap,
     model::{Applied, Model, ObjectKind, Pid, Step, describe, snapshot::ProcSnapshot},
     probes::{Probes, TaskFiles},
     procfs, scan,
@@ -145,6 +146,7 @@ impl Collector {
             self.model.load_snapshot(snap, Step::PresentAtStart);
         }
         let processes = snapshots.len();
+        self.model.shrink_to_fit();
         StartupScan { processes, fds: self.model.tracked_fds(), elapsed_ns: Clock::monotonic_now_ns() - started }
     }
 
@@ -231,7 +233,7 @@ impl Collector {
         let mut pids: Vec<Pid> = self.model.processes.keys().copied().collect();
         pids.sort_unstable();
         for pid in pids {
-            let mut fds: Vec<i32> = self.model.table_of(pid).map(|t| t.fds.keys().copied().collect()).unwrap_or_default();
+            let mut fds: Vec<i32> = self.model.table_of(pid).map(|t| t.fds.keys().collect()).unwrap_or_default();
             fds.sort_unstable();
             for fd in fds {
                 // A file's path as opened may be relative or through a symlink, and it
@@ -313,6 +315,8 @@ impl Collector {
         drain_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut loss_tick = interval(LOSS_EVERY);
         loss_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut trim_tick = interval(heap::TRIM_EVERY);
+        trim_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let deadline = sleep(self.options.duration.unwrap_or(Duration::from_secs(u64::MAX / 4)));
         tokio::pin!(deadline);
 
@@ -328,6 +332,10 @@ impl Collector {
                 },
                 _ = drain_tick.tick() => {}
                 _ = loss_tick.tick() => self.report_losses(&lost, &mut task_files),
+                _ = trim_tick.tick() => {
+                    self.model.shrink_to_fit();
+                    heap::trim();
+                }
                 _ = sigusr1.recv() => dump = true,
                 _ = sigint.recv() => stop = true,
                 _ = sigterm.recv() => stop = true,

@@ -7,6 +7,7 @@ mod decode;
 mod detect;
 mod error;
 mod fds_command;
+mod heap;
 mod model;
 mod probes;
 mod procfs;
@@ -69,8 +70,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     let scan = collector.scan_at_start(&mut loaded.task_files);
     // Loading parsed the kernel's BTF (twice: aya and our offsets reader), some 17 MB
     // that glibc keeps after it is freed; an always-on agent should not carry it.
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe { libc::malloc_trim(0) };
+    heap::trim();
     let ready = sinks::Ready {
         probes: loaded.attached,
         watched,

@@ -60,7 +60,7 @@ pub struct PipeLeaks {
 }
 
 fn is_pipe_write(model: &Model, entry: &FdEntry) -> bool {
-    entry.access == Access::Write && model.objects.get(&entry.object).is_some_and(|o| o.kind == ObjectKind::Pipe)
+    entry.access == Access::Write && model.objects.get(entry.object).is_some_and(|o| o.kind == ObjectKind::Pipe)
 }
 
 /// Whether this fd came to its holder through a fork of `from` (anywhere in its chain).
@@ -111,17 +111,17 @@ impl PipeLeaks {
             (Kind::Dup2 | Kind::Dup3, Some(a), _) if a[0] != a[1] => vec![a[1] as i32],
             (Kind::CloseRange, Some(a), _) if a[2] & CLOSE_RANGE_CLOEXEC == 0 => {
                 let (first, last) = (a[0] as u32, a[1] as u32);
-                table.fds.keys().copied().filter(|&fd| fd >= 0 && (first..=last).contains(&(fd as u32))).collect()
+                table.fds.keys().filter(|&fd| fd >= 0 && (first..=last).contains(&(fd as u32))).collect()
             }
-            (Kind::Exec, _, _) => table.fds.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| *fd).collect(),
+            (Kind::Exec, _, _) => table.fds.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect(),
             // A table shared with another process (CLONE_FILES) outlives this one.
             (Kind::Exit, _, Body::Exit(e)) if e.group_dead != 0 && table.users.len() == 1 => {
-                table.fds.keys().copied().collect()
+                table.fds.keys().collect()
             }
             _ => return,
         };
         for fd in fds {
-            let Some(entry) = table.fds.get(&fd) else { continue };
+            let Some(entry) = table.fds.get(fd) else { continue };
             if is_pipe_write(model, entry) {
                 let writer_comm = model.process(pid).map(|p| p.comm.to_string()).unwrap_or_default();
                 self.letting.push(Letting { writer: pid, writer_comm, object: entry.object, fd, entry: entry.clone(), event: *event });
@@ -132,7 +132,7 @@ impl PipeLeaks {
     /// After the model applied it: who is left holding what.
     pub fn after(&mut self, model: &Model, outbox: &mut Outbox, grace_ns: u64, event: &Event) {
         for letting in std::mem::take(&mut self.letting) {
-            let Some(object) = model.objects.get(&letting.object) else { continue };
+            let Some(object) = model.objects.get(letting.object) else { continue };
             let writer = letting.writer;
             if !fds_with(model, letting.object, writer, Access::Write).is_empty() {
                 continue; // it still holds another copy
@@ -266,7 +266,7 @@ fn build(
         );
         evidence.push(Evidence::Fact(explain::entry_fact(clock, s.reader, fd, entry, o, text)));
     }
-    if let Some(o) = model.objects.get(&object) {
+    if let Some(o) = model.objects.get(object) {
         let text = format!(
             "pid {} ({}) had the write end as fd {}, {}",
             w.writer,

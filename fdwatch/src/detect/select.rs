@@ -97,7 +97,7 @@ fn build(model: &Model, clock: &Clock, event: &Event, nfds: i32) -> Alert {
     let pid = event.header.pid;
     let process = model.process(pid);
     let comm = process.map_or_else(|| event.comm().into_owned(), |p| p.comm.to_string());
-    let all: Vec<i32> = model.table_of(pid).map(|t| t.fds.keys().copied().collect()).unwrap_or_default();
+    let all: Vec<i32> = model.table_of(pid).map(|t| t.fds.keys().collect()).unwrap_or_default();
     let high: Vec<i32> = all.iter().copied().filter(|&fd| fd >= FD_SETSIZE).collect();
     let mut evidence = vec![Evidence::Event(*event)];
 

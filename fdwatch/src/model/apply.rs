@@ -94,7 +94,7 @@ impl Model {
             let copy: Vec<(i32, FdEntry)> = self
                 .tables
                 .get(&p.table)
-                .map(|t| t.fds.iter().map(|(fd, e)| (*fd, e.clone())).collect())
+                .map(|t| t.fds.iter().map(|(fd, e)| (fd, e.clone())).collect())
                 .unwrap_or_default();
             let new = self.new_table(vec![child]);
             for (fd, entry) in copy {
@@ -114,12 +114,12 @@ impl Model {
         let fds: Vec<(i32, bool)> = self
             .tables
             .get(&table)
-            .map(|t| t.fds.iter().map(|(fd, e)| (*fd, e.cloexec)).collect())
+            .map(|t| t.fds.iter().map(|(fd, e)| (fd, e.cloexec)).collect())
             .unwrap_or_default();
         for (fd, cloexec) in fds {
             if cloexec {
                 self.remove(table, fd);
-            } else if let Some(e) = self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(&fd)) {
+            } else if let Some(e) = self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(fd)) {
                 e.origin = Origin::then(&e.origin, Step::SurvivedExec, pid, ts);
             }
         }
@@ -164,7 +164,7 @@ impl Model {
             (Kind::Fcntl, _) => match a[1] & 0xffff_ffff {
                 F_DUPFD => self.dup(pid, table, arg_fd(0), fd, false, kind, ts),
                 F_DUPFD_CLOEXEC => self.dup(pid, table, arg_fd(0), fd, true, kind, ts),
-                F_SETFD => match self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(&arg_fd(0))) {
+                F_SETFD => match self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(arg_fd(0))) {
                     Some(e) => {
                         e.cloexec = a[2] & FD_CLOEXEC != 0;
                         Applied::Changed
@@ -176,7 +176,7 @@ impl Model {
             // ioctl(2) FIOCLEX / FIONCLEX set or clear close-on-exec, like F_SETFD.
             (Kind::Ioctl, _) => {
                 let cloexec = a[1] & 0xffff_ffff == FIOCLEX;
-                match self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(&arg_fd(0))) {
+                match self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(arg_fd(0))) {
                     Some(e) => {
                         e.cloexec = cloexec;
                         Applied::Changed
@@ -273,15 +273,15 @@ impl Model {
     }
 
     fn fd_kind(&self, table: TableId, fd: i32) -> Option<&ObjectKind> {
-        let entry = self.tables.get(&table)?.fds.get(&fd)?;
-        Some(&self.objects.get(&entry.object)?.kind)
+        let entry = self.tables.get(&table)?.fds.get(fd)?;
+        Some(&self.objects.get(entry.object)?.kind)
     }
 
     fn set_peer(&mut self, table: TableId, fd: i32, addr: &fdwatch_common::SockAddr) {
-        let Some(id) = self.tables.get(&table).and_then(|t| t.fds.get(&fd)).map(|e| e.object) else { return };
+        let Some(id) = self.tables.get(&table).and_then(|t| t.fds.get(fd)).map(|e| e.object) else { return };
         let len = (addr.len as usize).min(addr.bytes.len());
         let family = if len >= 2 { u16::from_ne_bytes([addr.bytes[0], addr.bytes[1]]) } else { AF_UNSPEC };
-        if let Some(ObjectKind::Socket { peer, .. }) = self.objects.get_mut(&id).map(|o| &mut o.kind) {
+        if let Some(ObjectKind::Socket { peer, .. }) = self.objects.get_mut(id).map(|o| &mut o.kind) {
             // connect(2): AF_UNSPEC dissolves a datagram socket's association.
             *peer = if family == AF_UNSPEC { None } else { format_sockaddr(&addr.bytes[..len]).map(Into::into) };
         }
@@ -289,7 +289,7 @@ impl Model {
 
     #[allow(clippy::too_many_arguments)]
     fn dup(&mut self, pid: Pid, table: TableId, old: i32, new: i32, cloexec: bool, kind: Kind, ts: u64) -> Applied {
-        let Some(src) = self.tables.get(&table).and_then(|t| t.fds.get(&old)).cloned() else {
+        let Some(src) = self.tables.get(&table).and_then(|t| t.fds.get(old)).cloned() else {
             return Applied::Resync { pid, reason: "dup of an fd the model does not know" };
         };
         let origin = Origin::then(&src.origin, Step::Dup { kind, from_fd: old }, pid, ts);
@@ -318,7 +318,7 @@ impl Model {
     /// Install a newly created fd. The kernel only hands out free numbers, so a taken
     /// one means the model missed a close.
     fn put_new(&mut self, pid: Pid, table: TableId, fd: i32, entry: FdEntry) -> Applied {
-        let taken = self.tables.get(&table).is_some_and(|t| t.fds.contains_key(&fd));
+        let taken = self.tables.get(&table).is_some_and(|t| t.fds.contains_key(fd));
         self.install(table, fd, entry);
         if taken {
             Applied::Resync { pid, reason: "new fd on a number the model thought was open" }
@@ -339,11 +339,11 @@ impl Model {
         let in_range: Vec<i32> = self
             .tables
             .get(&table)
-            .map(|t| t.fds.keys().copied().filter(|&fd| fd >= 0 && (fd as u32) >= first && (fd as u32) <= last).collect())
+            .map(|t| t.fds.keys().filter(|&fd| fd >= 0 && (fd as u32) >= first && (fd as u32) <= last).collect())
             .unwrap_or_default();
         for fd in in_range {
             if flags & CLOSE_RANGE_CLOEXEC != 0 {
-                if let Some(e) = self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(&fd)) {
+                if let Some(e) = self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(fd)) {
                     e.cloexec = true;
                 }
             } else {

@@ -6,7 +6,9 @@
 //! The queries (fd, holders, object_by_inode) are what the detectors read.
 pub mod apply;
 pub mod describe;
+pub mod fd_map;
 pub mod object;
+pub mod object_store;
 pub mod origin;
 pub mod snapshot;
 #[cfg(test)]
@@ -19,7 +21,9 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap as HashMap;
 
 pub use apply::Applied;
+pub use fd_map::FdMap;
 pub use object::{InodeKey, Object, ObjectId, ObjectKind};
+pub use object_store::Objects;
 pub use origin::{Origin, Step};
 
 pub type Pid = u32;
@@ -54,7 +58,7 @@ pub struct FdEntry {
 /// An fd table. Threads, and processes cloned with CLONE_FILES, share one.
 #[derive(Debug, Default)]
 pub struct Table {
-    pub fds: HashMap<i32, FdEntry>,
+    pub fds: FdMap,
     /// Processes using this table.
     pub users: Vec<Pid>,
 }
@@ -91,10 +95,9 @@ impl Default for Limits {
 pub struct Model {
     pub processes: HashMap<Pid, Process>,
     pub tables: HashMap<TableId, Table>,
-    pub objects: HashMap<ObjectId, Object>,
+    pub objects: Objects,
     by_inode: HashMap<InodeKey, ObjectId>,
     next_table: u64,
-    next_object: u64,
     tracked_fds: usize,
     /// fds not tracked because of `Limits::max_fds`, since the last `take_dropped`.
     dropped_fds: u64,
@@ -116,22 +119,22 @@ impl Model {
 
     /// The entry for `fd` of process `pid` and the object it refers to.
     pub fn fd(&self, pid: Pid, fd: i32) -> Option<(&FdEntry, &Object)> {
-        let entry = self.table_of(pid)?.fds.get(&fd)?;
-        Some((entry, self.objects.get(&entry.object)?))
+        let entry = self.table_of(pid)?.fds.get(fd)?;
+        Some((entry, self.objects.get(entry.object)?))
     }
 
     pub fn object_by_inode(&self, key: InodeKey) -> Option<(ObjectId, &Object)> {
         let id = *self.by_inode.get(&key)?;
-        Some((id, self.objects.get(&id)?))
+        Some((id, self.objects.get(id)?))
     }
 
     /// Processes holding `object`, with the fds and the entries through which they do.
     pub fn holders(&self, object: ObjectId) -> Vec<(Pid, i32, &FdEntry)> {
-        let Some(o) = self.objects.get(&object) else { return Vec::new() };
+        let Some(o) = self.objects.get(object) else { return Vec::new() };
         let mut out = Vec::new();
         for &(table, fd) in &o.holders {
             let Some(t) = self.tables.get(&table) else { continue };
-            let Some(entry) = t.fds.get(&fd) else { continue };
+            let Some(entry) = t.fds.get(fd) else { continue };
             for &pid in &t.users {
                 out.push((pid, fd, entry));
             }
@@ -144,6 +147,20 @@ impl Model {
         self.tracked_fds
     }
 
+    /// Give back the slack left by growing the tables and maps (up to half of each),
+    /// and what processes that held many fds left behind. After the startup reading
+    /// (the slack sits in heap pages already touched, so it would stay resident) and
+    /// every `heap::TRIM_EVERY`.
+    pub fn shrink_to_fit(&mut self) {
+        for table in self.tables.values_mut() {
+            table.fds.shrink_to_fit();
+        }
+        self.objects.shrink_to_fit();
+        self.processes.shrink_to_fit();
+        self.tables.shrink_to_fit();
+        self.by_inode.shrink_to_fit();
+    }
+
     /// fds left untracked because of the limit since the last call.
     pub fn take_dropped(&mut self) -> u64 {
         std::mem::take(&mut self.dropped_fds)
@@ -154,26 +171,21 @@ impl Model {
     fn new_table(&mut self, users: Vec<Pid>) -> TableId {
         self.next_table += 1;
         let id = TableId(self.next_table);
-        self.tables.insert(id, Table { fds: HashMap::default(), users });
+        self.tables.insert(id, Table { fds: FdMap::default(), users });
         id
     }
 
     /// A new object, or the existing one with the same inode (pipes, sockets).
     fn intern_object(&mut self, kind: ObjectKind, ino: u64) -> ObjectId {
-        let probe = Object { kind, ino, holders: Vec::new() };
-        if let Some(key) = probe.inode_key() {
-            if let Some(&id) = self.by_inode.get(&key) {
-                return id;
-            }
-            self.next_object += 1;
-            let id = ObjectId(self.next_object);
-            self.by_inode.insert(key, id);
-            self.objects.insert(id, probe);
+        let probe = Object { kind, ino, holders: Default::default() };
+        let key = probe.inode_key();
+        if let Some(&id) = key.as_ref().and_then(|k| self.by_inode.get(k)) {
             return id;
         }
-        self.next_object += 1;
-        let id = ObjectId(self.next_object);
-        self.objects.insert(id, probe);
+        let id = self.objects.insert(probe);
+        if let Some(key) = key {
+            self.by_inode.insert(key, id);
+        }
         id
     }
 
@@ -185,7 +197,7 @@ impl Model {
             self.release_if_unheld(entry.object);
             return;
         }
-        if let Some(o) = self.objects.get_mut(&entry.object) {
+        if let Some(o) = self.objects.get_mut(entry.object) {
             o.holders.push((table, fd));
         }
         if let Some(t) = self.tables.get_mut(&table) {
@@ -196,9 +208,9 @@ impl Model {
 
     /// Close `fd` of `table`; returns the entry if it was open.
     fn remove(&mut self, table: TableId, fd: i32) -> Option<FdEntry> {
-        let entry = self.tables.get_mut(&table)?.fds.remove(&fd)?;
+        let entry = self.tables.get_mut(&table)?.fds.remove(fd)?;
         self.tracked_fds -= 1;
-        if let Some(o) = self.objects.get_mut(&entry.object) {
+        if let Some(o) = self.objects.get_mut(entry.object) {
             if let Some(i) = o.holders.iter().position(|h| *h == (table, fd)) {
                 o.holders.swap_remove(i);
             }
@@ -208,8 +220,8 @@ impl Model {
     }
 
     fn release_if_unheld(&mut self, id: ObjectId) {
-        if self.objects.get(&id).is_some_and(|o| o.holders.is_empty()) {
-            if let Some(o) = self.objects.remove(&id) {
+        if self.objects.get(id).is_some_and(|o| o.holders.is_empty()) {
+            if let Some(o) = self.objects.remove(id) {
                 if let Some(key) = o.inode_key() {
                     self.by_inode.remove(&key);
                 }
@@ -222,7 +234,7 @@ impl Model {
         let Some(t) = self.tables.get_mut(&table) else { return };
         t.users.retain(|&p| p != pid);
         if t.users.is_empty() {
-            let fds: Vec<i32> = t.fds.keys().copied().collect();
+            let fds: Vec<i32> = t.fds.keys().collect();
             for fd in fds {
                 self.remove(table, fd);
             }
@@ -238,7 +250,7 @@ impl Model {
             return Some(table);
         }
         let copy: Vec<(i32, FdEntry)> =
-            self.tables.get(&table)?.fds.iter().map(|(fd, e)| (*fd, e.clone())).collect();
+            self.tables.get(&table)?.fds.iter().map(|(fd, e)| (fd, e.clone())).collect();
         self.leave_table(pid, table);
         let new = self.new_table(vec![pid]);
         for (fd, entry) in copy {

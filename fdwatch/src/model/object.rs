@@ -2,6 +2,7 @@
 //! same object, in any process, points to the same `ObjectId`, and the object lists
 //! its holders, so "who holds the write end of pipe:[N]" is a lookup.
 use fdwatch_common::FdObject;
+use smallvec::SmallVec;
 
 use super::{Access, TableId};
 
@@ -50,8 +51,8 @@ pub struct Object {
     pub kind: ObjectKind,
     /// Inode number (0 if unknown).
     pub ino: u64,
-    /// Every (table, fd) that refers to it.
-    pub holders: Vec<(TableId, i32)>,
+    /// Every (table, fd) that refers to it: most objects have one, kept inline.
+    pub holders: SmallVec<[(TableId, i32); 1]>,
 }
 
 impl Object {

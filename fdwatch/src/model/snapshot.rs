@@ -58,7 +58,7 @@ impl Model {
         let stale: Vec<i32> = self
             .tables
             .get(&table)
-            .map(|t| t.fds.keys().copied().filter(|fd| !listed.contains(fd)).collect())
+            .map(|t| t.fds.keys().filter(|fd| !listed.contains(fd)).collect())
             .unwrap_or_default();
         for fd in stale {
             self.remove(table, fd);
@@ -74,7 +74,7 @@ impl Model {
                     && (!matches!(kind, ObjectKind::Anon { .. }) || object.kind == kind)
             });
             if same {
-                if let Some(e) = self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(&f.fd)) {
+                if let Some(e) = self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(f.fd)) {
                     if e.cloexec != f.cloexec {
                         e.cloexec = f.cloexec;
                         differed += 1;

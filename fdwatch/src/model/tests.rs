@@ -5,7 +5,7 @@ use super::{Access, Applied, Model, Step, snapshot::{FdSnapshot, ProcSnapshot}, 
 use crate::decode::Payload;
 
 fn fds_of(m: &Model, pid: u32) -> Vec<i32> {
-    let mut v: Vec<i32> = m.table_of(pid).map(|t| t.fds.keys().copied().collect()).unwrap_or_default();
+    let mut v: Vec<i32> = m.table_of(pid).map(|t| t.fds.keys().collect()).unwrap_or_default();
     v.sort();
     v
 }
@@ -143,4 +143,13 @@ fn the_fd_limit_drops_and_counts() {
     assert_eq!(m.tracked_fds(), 4);
     assert_eq!(m.take_dropped(), 2);
     assert_eq!(m.take_dropped(), 0);
+}
+/// The per-fd memory budget (100 bytes, issue 5) is these sizes: a table slot is an
+/// `Option<FdEntry>`, an object slot an `Object` plus its generation. A field added
+/// here costs every tracked fd on the host.
+#[test]
+fn per_fd_structures_stay_small() {
+    use std::mem::size_of;
+    assert_eq!(size_of::<Option<super::FdEntry>>(), 24);
+    assert_eq!(size_of::<super::Object>(), 56);
 }

@@ -44,6 +44,9 @@ impl LossSite {
     }
 }
 
+const BUF_CAPACITY: usize = 1 << 16;
+const BUF_KEEP_MAX: usize = 4 << 20;
+
 pub struct Sink {
     format: Format,
     clock: Clock,
@@ -92,7 +95,7 @@ impl Sink {
             format,
             clock,
             host,
-            buf: Vec::with_capacity(1 << 16),
+            buf: Vec::with_capacity(BUF_CAPACITY),
             line: String::new(),
             event_ts: Default::default(),
             out,
@@ -267,6 +270,11 @@ impl Sink {
         if !self.buf.is_empty() {
             let result = self.out.write_all(&self.buf).and_then(|()| self.out.flush());
             self.buf.clear();
+            // A dump of every fd on the host, or a drain after a long stall, can grow
+            // the buffer to tens of MB; do not keep that for the usual few KB.
+            if self.buf.capacity() > BUF_KEEP_MAX {
+                self.buf = Vec::with_capacity(BUF_CAPACITY);
+            }
             result?;
         }
         Ok(())
