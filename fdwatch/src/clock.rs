@@ -54,21 +54,30 @@ pub struct Rfc3339Cache {
 
 impl Rfc3339Cache {
     pub fn format(&mut self, clock: &Clock, monotonic_ns: u64) -> &str {
-        let wall = clock.wall(monotonic_ns).duration_since(UNIX_EPOCH).unwrap_or_default();
-        let second = wall.as_secs();
+        let mut text = std::mem::take(&mut self.text).into_bytes();
+        text.clear();
+        self.write(clock, monotonic_ns, &mut text);
+        // Only ASCII was written.
+        self.text = String::from_utf8(text).unwrap_or_default();
+        &self.text
+    }
+
+    /// Append the timestamp to `out`. Per event: 64-bit arithmetic (the i128 of
+    /// `Clock::wall` divides in software) and nine digits.
+    pub fn write(&mut self, clock: &Clock, monotonic_ns: u64, out: &mut Vec<u8>) {
+        let ns = (monotonic_ns as i128 + clock.realtime_minus_monotonic).clamp(0, u64::MAX as i128) as u64;
+        let (second, nanos) = (ns / 1_000_000_000, (ns % 1_000_000_000) as u32);
         if self.second != Some(second) {
             let whole = UNIX_EPOCH + Duration::from_secs(second);
             self.prefix = humantime::format_rfc3339_seconds(whole).to_string();
             self.prefix.pop(); // the 'Z'
+            self.prefix.push('.');
             self.second = Some(second);
         }
-        self.text.clear();
-        self.text.push_str(&self.prefix);
-        let nanos = wall.subsec_nanos() + 1_000_000_000; // keeps the leading zeros
-        self.text.push('.');
-        self.text.push_str(&itoa::Buffer::new().format(nanos)[1..]);
-        self.text.push('Z');
-        &self.text
+        out.extend_from_slice(self.prefix.as_bytes());
+        // + 10^9 keeps the leading zeros; the '1' is skipped.
+        out.extend_from_slice(&itoa::Buffer::new().format(nanos + 1_000_000_000).as_bytes()[1..]);
+        out.push(b'Z');
     }
 }
 

@@ -2,6 +2,8 @@
 //! sinks (JSON and text) and, later, alert evidence render from this one description.
 use std::borrow::Cow;
 
+use smallvec::{SmallVec, smallvec};
+
 use fdwatch_common::{FdObject, Kind, PollFd, SockAddr};
 
 use super::{
@@ -21,6 +23,10 @@ pub enum Value {
 }
 
 pub type Fields = Vec<(&'static str, Value)>;
+
+/// An event's fields: a handful, kept inline (no allocation per event; most syscalls
+/// have one to four arguments).
+pub type EventFields = SmallVec<[(&'static str, Value); 4]>;
 
 fn fd(raw: u64) -> Value {
     Value::Int(raw as i32 as i64)
@@ -109,11 +115,11 @@ fn object(o: &FdObject, kind: Kind) -> Value {
 }
 
 /// The arguments (and for creators, the objects) of `event`, in man-page order.
-pub fn describe(event: &Event) -> Fields {
+pub fn describe(event: &Event) -> EventFields {
     let (args, payload, ret) = match &event.body {
         Body::Syscall { args, payload, ret } => (args, payload, *ret),
         Body::Fork(f) => {
-            return vec![
+            return smallvec![
                 ("child_pid", Value::Int(f.child_pid as i64)),
                 ("child_tid", Value::Int(f.child_tid as i64)),
                 ("thread", Value::Bool(f.is_thread != 0)),
@@ -122,7 +128,7 @@ pub fn describe(event: &Event) -> Fields {
         }
         Body::Exec(e) => {
             let len = (e.filename.len as usize).min(e.filename.bytes.len());
-            return vec![
+            return smallvec![
                 ("filename", text(String::from_utf8_lossy(&e.filename.bytes[..len]).into_owned())),
                 ("old_tid", Value::Int(e.old_tid as i64)),
             ];
@@ -132,12 +138,12 @@ pub fn describe(event: &Event) -> Fields {
     let a = args;
     let ok = ret >= 0;
     match (event.kind, payload) {
-        (Kind::Dup, _) => vec![("oldfd", fd(a[0]))],
-        (Kind::Dup2, _) => vec![("oldfd", fd(a[0])), ("newfd", fd(a[1]))],
+        (Kind::Dup, _) => smallvec![("oldfd", fd(a[0]))],
+        (Kind::Dup2, _) => smallvec![("oldfd", fd(a[0])), ("newfd", fd(a[1]))],
         (Kind::Dup3, _) => {
-            vec![("oldfd", fd(a[0])), ("newfd", fd(a[1])), ("flags", text(flags::dup3_flags(a[2])))]
+            smallvec![("oldfd", fd(a[0])), ("newfd", fd(a[1])), ("flags", text(flags::dup3_flags(a[2])))]
         }
-        (Kind::Close, _) => vec![("fd", fd(a[0]))],
+        (Kind::Close, _) => smallvec![("fd", fd(a[0]))],
         // Only FIOCLEX / FIONCLEX are traced (ioctl_fionclex-like requests, ioctl(2)).
         (Kind::Ioctl, _) => {
             let request = match a[1] & 0xffff_ffff {
@@ -145,9 +151,9 @@ pub fn describe(event: &Event) -> Fields {
                 0x5451 => "FIOCLEX".into(),
                 other => format!("{other:#x}"),
             };
-            vec![("fd", fd(a[0])), ("request", text(request))]
+            smallvec![("fd", fd(a[0])), ("request", text(request))]
         }
-        (Kind::CloseRange, _) => vec![
+        (Kind::CloseRange, _) => smallvec![
             ("first", uint32(a[0])),
             ("last", uint32(a[1])),
             ("flags", text(flags::close_range_flags(a[2]))),
@@ -155,16 +161,16 @@ pub fn describe(event: &Event) -> Fields {
         (Kind::Fcntl, _) => {
             let cmd = a[1] & 0xffff_ffff;
             let arg = if cmd == libc::F_SETFD as u64 { text(flags::fd_flags(a[2])) } else { fd(a[2]) };
-            vec![("fd", fd(a[0])), ("cmd", text(flags::fcntl_cmd(cmd))), ("arg", arg)]
+            smallvec![("fd", fd(a[0])), ("cmd", text(flags::fcntl_cmd(cmd))), ("arg", arg)]
         }
         // socket(2)'s `type` is named socket_type: "type" is the record's own field.
-        (Kind::Socket, Payload::NewFd(p)) => vec![
+        (Kind::Socket, Payload::NewFd(p)) => smallvec![
             ("domain", text(flags::socket_domain(a[0]))),
             ("socket_type", text(flags::socket_type(a[1]))),
             ("protocol", text(flags::socket_protocol(a[0], a[2]))),
             ("object", object(&p.object, event.kind)),
         ],
-        (Kind::Socketpair, Payload::FdPair(p)) => vec![
+        (Kind::Socketpair, Payload::FdPair(p)) => smallvec![
             ("domain", text(flags::socket_domain(a[0]))),
             ("socket_type", text(flags::socket_type(a[1]))),
             ("protocol", text(flags::socket_protocol(a[0], a[2]))),
@@ -172,7 +178,7 @@ pub fn describe(event: &Event) -> Fields {
             ("objects", Value::List(p.objects.iter().map(|o| object(o, event.kind)).collect())),
         ],
         (Kind::Pipe | Kind::Pipe2, Payload::FdPair(p)) => {
-            let mut f = vec![("pipefd", pair(ok, p.fds))];
+            let mut f = smallvec![("pipefd", pair(ok, p.fds))];
             if event.kind == Kind::Pipe2 {
                 f.push(("flags", text(flags::pipe2_flags(a[1]))));
             }
@@ -182,7 +188,7 @@ pub fn describe(event: &Event) -> Fields {
         (Kind::Open | Kind::Openat | Kind::Openat2 | Kind::Creat, Payload::Open(p)) => {
             let len = (p.path.len as usize).min(p.path.bytes.len());
             let path = text(String::from_utf8_lossy(&p.path.bytes[..len]).into_owned());
-            let mut f = Vec::with_capacity(5);
+            let mut f = EventFields::new();
             match event.kind {
                 Kind::Open => {
                     f.push(("pathname", path));
@@ -220,7 +226,7 @@ pub fn describe(event: &Event) -> Fields {
             f
         }
         (Kind::Accept | Kind::Accept4, Payload::Accept(p)) => {
-            let mut f = vec![("sockfd", fd(a[0])), ("addr", addr(&p.addr))];
+            let mut f = smallvec![("sockfd", fd(a[0])), ("addr", addr(&p.addr))];
             if event.kind == Kind::Accept4 {
                 f.push(("flags", text(flags::sock_flags(a[3]))));
             }
@@ -228,21 +234,21 @@ pub fn describe(event: &Event) -> Fields {
             f
         }
         (Kind::Connect, Payload::Addr(p)) => {
-            vec![("sockfd", fd(a[0])), ("addr", addr(&p.addr)), ("addrlen", uint32(a[2]))]
+            smallvec![("sockfd", fd(a[0])), ("addr", addr(&p.addr)), ("addrlen", uint32(a[2]))]
         }
-        (Kind::Sendto, Payload::Addr(p)) => vec![
+        (Kind::Sendto, Payload::Addr(p)) => smallvec![
             ("sockfd", fd(a[0])),
             ("len", int(a[2])),
             ("flags", text(flags::msg_flags(a[3]))),
             ("addr", addr(&p.addr)),
             ("addrlen", uint32(a[5])),
         ],
-        (Kind::Sendmsg, Payload::Addr(p)) => vec![
+        (Kind::Sendmsg, Payload::Addr(p)) => smallvec![
             ("sockfd", fd(a[0])),
             ("flags", text(flags::msg_flags(a[2]))),
             ("addr", addr(&p.addr)),
         ],
-        (Kind::Sendmmsg, Payload::Addr(p)) => vec![
+        (Kind::Sendmmsg, Payload::Addr(p)) => smallvec![
             ("sockfd", fd(a[0])),
             ("vlen", uint32(a[2])),
             ("flags", text(flags::msg_flags(a[3]))),
@@ -250,7 +256,7 @@ pub fn describe(event: &Event) -> Fields {
         ],
         (Kind::Select | Kind::Pselect6, Payload::Wait(w)) => {
             let unit = if event.kind == Kind::Select { "usec" } else { "nsec" };
-            vec![
+            smallvec![
                 ("nfds", fd(a[0])),
                 ("timeout_left", timeout(w.has_timeout, w.timeout_sec, w.timeout_subsec, unit)),
             ]
@@ -263,17 +269,17 @@ pub fn describe(event: &Event) -> Fields {
                 ("timeout_left", timeout(w.has_timeout, w.timeout_sec, w.timeout_subsec, "nsec"))
             };
             let n = (w.nentries as usize).min(w.fds.len());
-            vec![("nfds", uint32(a[1])), t, ("fds", poll_fds(&w.fds[..n], ok))]
+            smallvec![("nfds", uint32(a[1])), t, ("fds", poll_fds(&w.fds[..n], ok))]
         }
         (kind, Payload::NewFd(p)) if kind.is_other_fd_creator() => {
-            let mut f: Fields =
+            let mut f: EventFields =
                 other_fd_creator_args(kind).iter().zip(a).map(|(name, &raw)| (*name, int(raw))).collect();
             f.push(("object", object(&p.object, event.kind)));
             f
         }
         // A kind whose payload shape disagrees cannot come out of decode(); show the
         // raw registers rather than nothing.
-        _ => vec![("args", Value::List(a.iter().map(|&x| int(x)).collect()))],
+        _ => smallvec![("args", Value::List(a.iter().map(|&x| int(x)).collect()))],
     }
 }
 
@@ -309,8 +315,8 @@ fn pair(ok: bool, fds: [i32; 2]) -> Value {
 }
 
 /// wait(2) status: exited with a code, or killed by a signal.
-fn exit_fields(status: u32, group_dead: bool) -> Fields {
-    let mut f = vec![("group_dead", Value::Bool(group_dead))];
+fn exit_fields(status: u32, group_dead: bool) -> EventFields {
+    let mut f = smallvec![("group_dead", Value::Bool(group_dead))];
     let signal = status & 0x7f;
     if signal == 0 {
         f.push(("exit_code", Value::Int(((status >> 8) & 0xff) as i64)));
@@ -359,13 +365,13 @@ mod tests {
     #[test]
     fn dup2_names_its_arguments() {
         let e = event(Kind::Dup2, 0, [3, 0, 0, 0, 0, 0], Payload::None);
-        assert_eq!(describe(&e), vec![("oldfd", Value::Int(3)), ("newfd", Value::Int(0))]);
+        assert_eq!(describe(&e).to_vec(), vec![("oldfd", Value::Int(3)), ("newfd", Value::Int(0))]);
     }
 
     #[test]
     fn negative_fds_stay_negative() {
         let e = event(Kind::Close, -9, [u32::MAX as u64, 0, 0, 0, 0, 0], Payload::None);
-        assert_eq!(describe(&e), vec![("fd", Value::Int(-1))]);
+        assert_eq!(describe(&e).to_vec(), vec![("fd", Value::Int(-1))]);
     }
 
     #[test]

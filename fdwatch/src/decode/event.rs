@@ -93,8 +93,13 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
 impl Event {
     /// The process name, up to its NUL.
     pub fn comm(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.comm_bytes())
+    }
+
+    /// The process name's bytes, up to its NUL (task->comm: not necessarily UTF-8).
+    pub fn comm_bytes(&self) -> &[u8] {
         let end = self.header.comm.iter().position(|&b| b == 0).unwrap_or(self.header.comm.len());
-        String::from_utf8_lossy(&self.header.comm[..end])
+        &self.header.comm[..end]
     }
 
     /// The return value of a syscall record.

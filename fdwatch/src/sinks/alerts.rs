@@ -30,7 +30,7 @@ fn event_value(what: &'static str, event: &Event, clock: &Clock) -> Value {
         ("pid", Value::Int(h.pid as i64)),
         ("comm", s(event.comm().into_owned())),
         ("syscall", s(event.kind.name())),
-        ("args", Value::Object(args::describe(event))),
+        ("args", Value::Object(args::describe(event).into_vec())),
     ];
     if let Some(ret) = event.ret() {
         f.push(("ret", Value::Int(ret)));

@@ -14,13 +14,22 @@ impl<'a> Obj<'a> {
         Self { out, first: true }
     }
 
+    /// Continue an object whose opening and first fields the caller wrote.
+    pub fn after_fields(out: &'a mut Vec<u8>) -> Self {
+        Self { out, first: false }
+    }
+
     /// Keys are fdwatch's own identifiers (`pid`, `oldfd`, ...): nothing to escape.
     fn key(&mut self, key: &str) {
+        debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{key}");
+        self.out.reserve(key.len() + 4);
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
-        plain_key(self.out, key);
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
     }
 
     pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
@@ -69,6 +78,18 @@ fn int(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
+pub fn uint(out: &mut Vec<u8>, value: u32) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// A string of fdwatch's own (a syscall name): nothing to escape.
+pub fn plain_string(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(s.bytes().all(|b| PLAIN[b as usize]), "{s}");
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
 fn string(out: &mut Vec<u8>, s: &str) {
     // Keys, names and numbers-as-text need no escaping: copy them (the common case,
     // every field of every event); anything else goes through serde_json, which
@@ -80,6 +101,18 @@ fn string(out: &mut Vec<u8>, s: &str) {
         out.push(b'"');
     } else {
         let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// Bytes from the kernel (a comm) as a JSON string: copied when plain ASCII, else as
+/// text with invalid UTF-8 replaced, escaped.
+pub fn bytes_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.iter().all(|&b| PLAIN[b as usize]) {
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+    } else {
+        string(out, &String::from_utf8_lossy(bytes));
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Sink {
     format: Format,
     clock: Clock,
     host: String,
+    /// `","host":"<host>","pid":`, the middle of every event record.
+    host_then_pid: Vec<u8>,
     buf: Vec<u8>,
     line: String,
     event_ts: crate::clock::Rfc3339Cache,
@@ -91,10 +93,14 @@ impl Sink {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_default();
+        let mut host_then_pid = b"\",\"host\":".to_vec();
+        json::write_value(&mut host_then_pid, &args::Value::Str(host.clone().into()));
+        host_then_pid.extend_from_slice(b",\"pid\":");
         Self {
             format,
             clock,
             host,
+            host_then_pid,
             buf: Vec::with_capacity(BUF_CAPACITY),
             line: String::new(),
             event_ts: Default::default(),
@@ -149,17 +155,22 @@ impl Sink {
         let h = &event.header;
         match self.format {
             Format::Json => {
-                let comm = event.comm();
-                let ts = self.event_ts.format(&self.clock, h.ts_ns);
-                let mut obj = json::Obj::new(&mut self.buf);
-                obj.str("type", "event")
-                    .str("ts", ts)
-                    .str("host", &self.host)
-                    .int("pid", h.pid as i64)
-                    .int("tid", h.tid as i64)
-                    .int("ppid", h.ppid as i64)
-                    .str("comm", &comm)
-                    .str("syscall", event.kind.name());
+                // The hot path of `--events`: the fixed keys as literals, the host as
+                // rendered once, the comm's bytes copied when they need no escaping.
+                let buf = &mut self.buf;
+                buf.extend_from_slice(b"{\"type\":\"event\",\"ts\":\"");
+                self.event_ts.write(&self.clock, h.ts_ns, buf);
+                buf.extend_from_slice(&self.host_then_pid);
+                json::uint(buf, h.pid);
+                buf.extend_from_slice(b",\"tid\":");
+                json::uint(buf, h.tid);
+                buf.extend_from_slice(b",\"ppid\":");
+                json::uint(buf, h.ppid);
+                buf.extend_from_slice(b",\"comm\":");
+                json::bytes_string(buf, event.comm_bytes());
+                buf.extend_from_slice(b",\"syscall\":");
+                json::plain_string(buf, event.kind.name());
+                let mut obj = json::Obj::after_fields(buf);
                 for (k, v) in &fields {
                     obj.value(k, v);
                 }

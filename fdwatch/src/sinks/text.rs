@@ -3,7 +3,7 @@ use std::fmt::Write as _;
 
 use crate::decode::{
     Body, Event,
-    args::{Fields, Value},
+    args::Value,
     names::errno::errno_name,
 };
 
@@ -33,7 +33,7 @@ pub fn write_value(out: &mut String, value: &Value) {
     }
 }
 
-pub fn write_fields(out: &mut String, fields: &Fields) {
+pub fn write_fields(out: &mut String, fields: &[(&'static str, Value)]) {
     for (i, (k, v)) in fields.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
@@ -45,7 +45,7 @@ pub fn write_fields(out: &mut String, fields: &Fields) {
 }
 
 /// `18:32:32.123456 comm[pid/tid] syscall(args) = ret` (or `= -1 ERRNO`), no newline.
-pub fn event_line(out: &mut String, event: &Event, fields: &Fields, rfc3339: &str) {
+pub fn event_line(out: &mut String, event: &Event, fields: &[(&'static str, Value)], rfc3339: &str) {
     let h = &event.header;
     let _ = write!(out, "{} {}[{}/{}] {}(", time_of_day(rfc3339), event.comm(), h.pid, h.tid, event.kind.name());
     write_fields(out, fields);
@@ -76,7 +76,7 @@ mod tests {
         let mut out = String::new();
         write_fields(
             &mut out,
-            &vec![("oldfd", Value::Int(3)), ("pipefd", Value::List(vec![Value::Int(4), Value::Int(5)])), ("addr", Value::Null)],
+            &[("oldfd", Value::Int(3)), ("pipefd", Value::List(vec![Value::Int(4), Value::Int(5)])), ("addr", Value::Null)],
         );
         assert_eq!(out, "oldfd=3, pipefd=[4, 5], addr=NULL");
         assert_eq!(time_of_day("2026-11-21T18:32:32.123456789Z"), "18:32:32.123456");
