@@ -5,6 +5,10 @@
  *   emptyprog raw              BPF_PROG_TYPE_RAW_TRACEPOINT on "sys_exit"
  *   emptyprog btf BTF_ID       BPF_PROG_TYPE_TRACING (tp_btf, fdwatch's hook type);
  *                              BTF_ID is the id of typedef btf_trace_sys_exit in vmlinux
+ *   emptyprog fexit BTF_ID     fexit on a kernel function (BTF_ID of its FUNC), and
+ *   emptyprog lsm BTF_ID       BPF LSM on a bpf_lsm_* hook: the trampoline hooks that
+ *                              would touch only the fd calls instead of every syscall;
+ *                              the bench asks whether this kernel takes them at all.
  * Prints "attached" on stdout once the program runs.
  */
 #include <errno.h>
@@ -43,8 +47,16 @@ int main(int argc, char **argv)
 		load.prog_type = BPF_PROG_TYPE_TRACING;
 		load.expected_attach_type = BPF_TRACE_RAW_TP;
 		load.attach_btf_id = (uint32_t)strtoul(argv[2], NULL, 10);
+	} else if (argc == 3 && !strcmp(argv[1], "fexit")) {
+		load.prog_type = BPF_PROG_TYPE_TRACING;
+		load.expected_attach_type = BPF_TRACE_FEXIT;
+		load.attach_btf_id = (uint32_t)strtoul(argv[2], NULL, 10);
+	} else if (argc == 3 && !strcmp(argv[1], "lsm")) {
+		load.prog_type = BPF_PROG_TYPE_LSM;
+		load.expected_attach_type = BPF_LSM_MAC;
+		load.attach_btf_id = (uint32_t)strtoul(argv[2], NULL, 10);
 	} else {
-		fprintf(stderr, "usage: emptyprog raw | emptyprog btf BTF_ID\n");
+		fprintf(stderr, "usage: emptyprog raw | emptyprog {btf|fexit|lsm} BTF_ID\n");
 		return 2;
 	}
 	int prog = bpf(BPF_PROG_LOAD, &load);
@@ -55,6 +67,7 @@ int main(int argc, char **argv)
 	union bpf_attr open;
 	memset(&open, 0, sizeof(open));
 	open.raw_tracepoint.prog_fd = prog;
+	/* tp_btf, fexit and LSM programs attach through the same command, by their BTF id. */
 	if (load.prog_type == BPF_PROG_TYPE_RAW_TRACEPOINT)
 		open.raw_tracepoint.name = (uintptr_t) "sys_exit";
 	if (bpf(BPF_RAW_TRACEPOINT_OPEN, &open) < 0) {

@@ -34,6 +34,23 @@ pub struct Footprint {
     pub loaded: Start,
     pub held: u64,
     pub starts: usize,
+    /// The same fds opened while fdwatch runs (each with its creating syscall as
+    /// provenance), then released.
+    pub live: Live,
+}
+
+/// fdwatch's VmRSS, bytes, around ~100k fds opened and closed while it runs.
+pub struct Live {
+    pub before: f64,
+    pub with: f64,
+    /// After the holders exited and one `heap::TRIM_EVERY` passed.
+    pub after: f64,
+}
+
+impl Live {
+    pub fn bytes_per_fd(&self, held: u64) -> f64 {
+        (self.with - self.before) / held as f64
+    }
 }
 
 impl Footprint {
@@ -46,6 +63,21 @@ impl Footprint {
 
 pub fn measure(ctx: &Ctx, starts: usize) -> Result<Footprint> {
     let idle = starts_median(ctx, starts, "idle")?;
+    let holders = hold(ctx)?;
+    let loaded = starts_median(ctx, starts, "with 100k fds held")?;
+    release(holders)?;
+    let live = opened_live(ctx)?;
+    Ok(Footprint {
+        idle,
+        loaded,
+        held: HOLDERS * FDS_PER_HOLDER,
+        starts,
+        live,
+    })
+}
+
+/// Start the holders; back once every one holds its fds.
+fn hold(ctx: &Ctx) -> Result<Vec<Proc>> {
     let mut holders = Vec::new();
     for _ in 0..HOLDERS {
         let mut command = Command::new(&ctx.bins.loops);
@@ -59,16 +91,40 @@ pub fn measure(ctx: &Ctx, starts: usize) -> Result<Footprint> {
         }
         holders.push(holder);
     }
-    let loaded = starts_median(ctx, starts, "with 100k fds held")?;
+    Ok(holders)
+}
+
+fn release(holders: Vec<Proc>) -> Result<()> {
     for mut h in holders {
         h.stop(libc::SIGTERM, Duration::from_secs(10))?;
     }
-    Ok(Footprint {
-        idle,
-        loaded,
-        held: HOLDERS * FDS_PER_HOLDER,
-        starts,
-    })
+    Ok(())
+}
+
+/// fdwatch first, then the holders open their fds: each arrives as an event.
+fn opened_live(ctx: &Ctx) -> Result<Live> {
+    let fw = FdWatch::start(&ctx.fdwatch, &ctx.dir)?;
+    procs::sleep(Duration::from_secs(2))?;
+    let before = fw.vm_bytes("VmRSS")? as f64;
+    let holders = hold(ctx)?;
+    fw.settle()?;
+    let with = fw.vm_bytes("VmRSS")? as f64;
+    release(holders)?;
+    // fdwatch gives memory back every 10 s (fdwatch/src/heap.rs).
+    procs::sleep(Duration::from_secs(12))?;
+    let after = fw.vm_bytes("VmRSS")? as f64;
+    let stopped = fw.stop()?;
+    let live = Live { before, with, after };
+    eprintln!(
+        "bench: fdwatch with {} fds opened while it runs: VmRSS {:.1} -> {:.1} MiB ({:.0} bytes/fd), {:.1} MiB after they exit; {} events lost",
+        HOLDERS * FDS_PER_HOLDER,
+        before / 1048576.0,
+        with / 1048576.0,
+        live.bytes_per_fd(HOLDERS * FDS_PER_HOLDER),
+        after / 1048576.0,
+        stopped.lost()
+    );
+    Ok(live)
 }
 
 fn starts_median(ctx: &Ctx, starts: usize, what: &str) -> Result<Start> {

@@ -50,6 +50,8 @@ pub struct Results {
     pub hooks_w1: Vec<Row>,
     pub hooks_w2: Vec<Row>,
     pub progs: std::result::Result<Vec<bpfstats::ProgStat>, String>,
+    /// Whether the kernel takes fexit and BPF LSM programs (peers::trampolines).
+    pub trampolines: Vec<(&'static str, std::result::Result<(), String>)>,
     pub before: quiet::Snapshot,
     pub after: quiet::Snapshot,
 }
@@ -172,6 +174,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
     let hooks_w1 = measure::alternate(ctx, "hook floor W1", &hooks, w1, n)?;
     let hooks_w2 = measure::alternate(ctx, "hook floor W2", &hooks, w2, n)?;
     let progs = bpfstats::measure(ctx, w1);
+    let trampolines = peers::trampolines(ctx);
     procs::check_interrupted()?;
     let after = quiet::snapshot();
     Ok(Results {
@@ -186,6 +189,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
         hooks_w1,
         hooks_w2,
         progs: progs.map_err(|e| e.0),
+        trampolines,
         before,
         after,
     })

@@ -17,6 +17,9 @@ pub struct Peers {
     pub versions: Vec<(String, String)>,
     /// BTF id of `btf_trace_sys_exit` (the empty tp_btf program attaches by it).
     pub sys_exit_btf_id: Option<u32>,
+    /// BTF ids of `do_dup2` and `bpf_lsm_file_open`, for the trampoline probe.
+    pub do_dup2_btf_id: Option<u32>,
+    pub lsm_file_open_btf_id: Option<u32>,
 }
 
 /// Checks each peer, installs the missing ones with apt (saying so), mounts tracefs if absent
@@ -72,10 +75,14 @@ pub fn ensure() -> Result<Peers> {
         ("bpftool".into(), first_line(Path::new("bpftool"), &["version"])),
         ("gcc".into(), first_line(Path::new("gcc"), &["--version"])),
     ];
+    let [sys_exit, do_dup2, lsm_file_open] =
+        btf_ids(["TYPEDEF 'btf_trace_sys_exit'", "FUNC 'do_dup2'", "FUNC 'bpf_lsm_file_open'"]);
     Ok(Peers {
         perf,
         versions,
-        sys_exit_btf_id: sys_exit_btf_id(),
+        sys_exit_btf_id: sys_exit,
+        do_dup2_btf_id: do_dup2,
+        lsm_file_open_btf_id: lsm_file_open,
     })
 }
 
@@ -109,16 +116,51 @@ fn mount_tracefs() -> Result<()> {
     cmd::run(Command::new("mount").args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"]))
 }
 
-fn sys_exit_btf_id() -> Option<u32> {
-    let out = Command::new("bpftool")
+/// The ids of vmlinux BTF types, each named as `bpftool btf dump` prints it
+/// (`KIND 'name'`).
+fn btf_ids<const N: usize>(types: [&str; N]) -> [Option<u32>; N] {
+    let dump = Command::new("bpftool")
         .args(["btf", "dump", "file", "/sys/kernel/btf/vmlinux"])
         .stderr(Stdio::null())
         .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find(|l| l.contains("TYPEDEF 'btf_trace_sys_exit'"))
-        .and_then(|l| l.trim_start_matches('[').split(']').next()?.parse().ok())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    types.map(|t| {
+        let wanted = format!("] {t} ");
+        dump.lines()
+            .find(|l| l.contains(&wanted))
+            .and_then(|l| l.trim_start_matches('[').split(']').next()?.parse().ok())
+    })
+}
+
+/// Would this kernel take the hooks that touch only the traced calls (fexit on
+/// do_dup2, BPF LSM on file_open) instead of every syscall's exit? Each loads an empty
+/// program and attaches it; the answer is "attached" or the kernel's refusal.
+pub fn trampolines(ctx: &Ctx) -> Vec<(&'static str, std::result::Result<(), String>)> {
+    let probe = |mode: &str, id: Option<u32>| -> std::result::Result<(), String> {
+        let id = id.ok_or("not in vmlinux BTF")?;
+        let mut child = Command::new(&ctx.bins.emptyprog)
+            .args([mode, &id.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            let _ = BufReader::new(stdout).read_line(&mut line);
+        }
+        let _ = child.kill();
+        let output = child.wait_with_output().map_err(|e| e.to_string())?;
+        if line.trim() == "attached" {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+        }
+    };
+    vec![
+        ("fexit on do_dup2", probe("fexit", ctx.peers.do_dup2_btf_id)),
+        ("BPF LSM on file_open", probe("lsm", ctx.peers.lsm_file_open_btf_id)),
+    ]
 }
 
 /// bpftrace printing one line per dup2/close exit of the workload (-c: bpftrace starts it
