@@ -21,6 +21,8 @@ pub struct StepOutcome {
     pub delivered: u64,
     pub produced: u64,
     pub lost: u64,
+    /// fdwatch's CPU (user + sys) per event it delivered, microseconds.
+    pub cpu_us_per_event: f64,
 }
 
 pub fn ramp(ctx: &Ctx, ms: u64) -> Result<Vec<Step>> {
@@ -83,15 +85,15 @@ fn step(ctx: &Ctx, producers: u64, target: Option<u64>, ms: u64) -> Result<StepO
         delivered: stopped.events_of(w.kinds()),
         produced,
         lost: stopped.lost(),
+        cpu_us_per_event: stopped.cpu_s * 1e6 / stopped.events().max(1) as f64,
     })
 }
 
-/// The highest achieved rate of a step with zero loss.
-pub fn highest_lossless(steps: &[Step]) -> Option<f64> {
+/// The step with zero loss at the highest achieved rate.
+pub fn highest_lossless(steps: &[Step]) -> Option<&StepOutcome> {
     steps
         .iter()
         .filter_map(|s| s.outcome.as_ref().ok())
         .filter(|o| o.lost == 0)
-        .map(|o| o.achieved)
-        .max_by(f64::total_cmp)
+        .max_by(|a, b| a.achieved.total_cmp(&b.achieved))
 }

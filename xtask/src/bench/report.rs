@@ -147,15 +147,19 @@ fn budget(w: &mut String, r: &Results) {
     let _ = writeln!(
         w,
         "| Zero loss up to at least 1M events/s; above, every loss counted | highest lossless step {}; {} losses counted in the steps above it | {} |",
-        best.map_or("none".into(), |b| format!("{:.0} events/s", b)),
+        best.map_or("none".into(), |b| format!("{:.0} events/s", b.achieved)),
         lossy,
-        verdict(best.map(|b| b >= 1e6))
+        verdict(best.map(|b| b.achieved >= 1e6))
     );
-    let cpu = row(&r.w1, Variant::FdWatch).and_then(|row| row.median_of(|s| s.cpu_per_mevent));
+    // Judged where the collector keeps up: once it falls behind, each second's loss
+    // also re-reads every process from /proc, which the W1 number below includes.
+    let cpu = best.map(|b| b.cpu_us_per_event);
+    let w1_cpu = row(&r.w1, Variant::FdWatch).and_then(|row| row.median_of(|s| s.cpu_per_mevent));
     let _ = writeln!(
         w,
-        "| Collector at most 0.5 us CPU per event | {} | {} |",
+        "| Collector at most 0.5 us CPU per event | {} at the highest lossless ramp step, every event written as JSON; {} in the W1 rounds, which lose events and re-read /proc every second | {} |",
         cpu.map_or("-".into(), |c| format!("{:.2} us/event", c)),
+        w1_cpu.map_or("-".into(), |c| format!("{:.2} us/event", c)),
         verdict(cpu.map(|c| c <= 0.5))
     );
     match &r.footprint {
@@ -289,8 +293,8 @@ fn ramp_table(w: &mut String, r: &Results) {
     let _ = writeln!(
         w,
         "## Rate ramp\n\ndup2/close producers paced at rising rates (1 ms batches), then unpaced; a fresh \
-         fdwatch each step. Highest rate with zero loss: **{}**.\n\n| Producers | Target events/s | Achieved events/s | Delivered / produced | Lost |\n| --- | --- | --- | --- | --- |",
-        ramp::highest_lossless(&r.ramp).map_or("none".into(), |b| format!("{b:.0} events/s"))
+         fdwatch each step. Highest rate with zero loss: **{}**.\n\n| Producers | Target events/s | Achieved events/s | Delivered / produced | Lost | fdwatch CPU per event |\n| --- | --- | --- | --- | --- | --- |",
+        ramp::highest_lossless(&r.ramp).map_or("none".into(), |b| format!("{:.0} events/s", b.achieved))
     );
     for s in &r.ramp {
         let target = s.target.map_or("unpaced".into(), |t| t.to_string());
@@ -298,12 +302,12 @@ fn ramp_table(w: &mut String, r: &Results) {
             Ok(o) => {
                 let _ = writeln!(
                     w,
-                    "| {} | {target} | {:.0} | {} / {} | {} |",
-                    s.producers, o.achieved, o.delivered, o.produced, o.lost
+                    "| {} | {target} | {:.0} | {} / {} | {} | {:.2} us |",
+                    s.producers, o.achieved, o.delivered, o.produced, o.lost, o.cpu_us_per_event
                 );
             }
             Err(e) => {
-                let _ = writeln!(w, "| {} | {target} | failed: {} | | |", s.producers, cell(e));
+                let _ = writeln!(w, "| {} | {target} | failed: {} | | | |", s.producers, cell(e));
             }
         }
     }
