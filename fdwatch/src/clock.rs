@@ -49,17 +49,17 @@ impl Clock {
 pub struct Rfc3339Cache {
     second: Option<u64>,
     prefix: String,
-    text: String,
+    text: Vec<u8>,
 }
 
 impl Rfc3339Cache {
     pub fn format(&mut self, clock: &Clock, monotonic_ns: u64) -> &str {
-        let mut text = std::mem::take(&mut self.text).into_bytes();
+        let mut text = std::mem::take(&mut self.text);
         text.clear();
         self.write(clock, monotonic_ns, &mut text);
-        // Only ASCII was written.
-        self.text = String::from_utf8(text).unwrap_or_default();
-        &self.text
+        self.text = text;
+        // `write` writes ASCII only.
+        std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// Append the timestamp to `out`. Per event: 64-bit arithmetic (the i128 of

@@ -21,15 +21,12 @@ impl<'a> Obj<'a> {
 
     /// Keys are fdwatch's own identifiers (`pid`, `oldfd`, ...): nothing to escape.
     fn key(&mut self, key: &str) {
-        debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{key}");
         self.out.reserve(key.len() + 4);
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
-        self.out.push(b'"');
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        plain_key(self.out, key);
     }
 
     pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
