@@ -1,6 +1,5 @@
 //! Model facts in words: what an object is, and how an fd came to be where it is, the
 //! way a person would tell it after reading /proc and strace.
-use std::rc::Rc;
 
 use super::alert::Fact;
 use crate::{
@@ -45,7 +44,7 @@ pub fn object(o: &Object) -> String {
 /// How an fd got where it is, step by step in a few words: `created by socket() in
 /// pid 7 (monitor), inherited from pid 7 (monitor), kept across exec without
 /// CLOEXEC`. Repeated execs are told once; a long chain keeps its ends.
-pub fn story(model: &Model, origin: &Rc<Origin>) -> String {
+pub fn story(model: &Model, origin: &Origin) -> String {
     let mut phrases: Vec<String> = Vec::new();
     for o in origin.chain() {
         let phrase = match o.step {
@@ -78,7 +77,7 @@ pub fn fd_fact(model: &Model, clock: &Clock, pid: Pid, fd: i32, text: String) ->
 
 pub fn entry_fact(clock: &Clock, pid: Pid, fd: i32, entry: &FdEntry, obj: &Object, text: String) -> Fact {
     Fact {
-        ts_ns: entry.origin.ts_ns,
+        ts_ns: entry.origin.last().ts_ns,
         pid,
         text,
         fields: vec![

@@ -276,7 +276,7 @@ fn build(
         );
         let mut fact = explain::entry_fact(clock, w.writer, w.fd, &w.entry, o, text);
         // Its last step is when it got the fd; the event that ends it follows.
-        fact.ts_ns = w.entry.origin.ts_ns;
+        fact.ts_ns = w.entry.origin.last().ts_ns;
         evidence.push(Evidence::Fact(fact));
     }
     evidence.push(Evidence::Event(w.event));

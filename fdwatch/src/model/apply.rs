@@ -98,7 +98,7 @@ impl Model {
                 .unwrap_or_default();
             let new = self.new_table(vec![child]);
             for (fd, entry) in copy {
-                let origin = Origin::then(&entry.origin, Step::Inherited { from_pid: parent }, child, ts);
+                let origin = entry.origin.then(Step::Inherited { from_pid: parent }, child, ts);
                 self.install(new, fd, FdEntry { origin, ..entry });
             }
             new
@@ -120,7 +120,7 @@ impl Model {
             if cloexec {
                 self.remove(table, fd);
             } else if let Some(e) = self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(fd)) {
-                e.origin = Origin::then(&e.origin, Step::SurvivedExec, pid, ts);
+                e.origin = e.origin.then(Step::SurvivedExec, pid, ts);
             }
         }
         if let Some(p) = self.processes.get_mut(&pid) {
@@ -292,7 +292,7 @@ impl Model {
         let Some(src) = self.tables.get(&table).and_then(|t| t.fds.get(old)).cloned() else {
             return Applied::Resync { pid, reason: "dup of an fd the model does not know" };
         };
-        let origin = Origin::then(&src.origin, Step::Dup { kind, from_fd: old }, pid, ts);
+        let origin = src.origin.then(Step::Dup { kind, from_fd: old }, pid, ts);
         self.install(table, new, FdEntry { object: src.object, cloexec, access: src.access, origin });
         Applied::Changed
     }

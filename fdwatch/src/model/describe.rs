@@ -1,7 +1,7 @@
 //! Model facts as readable values, for `fd` records, `fdwatch fds`, and alert evidence.
 use std::borrow::Cow;
 
-use super::{FdEntry, Model, Object, ObjectKind, Origin, Pid, Step};
+use super::{FdEntry, Model, Object, ObjectKind, Pid, Step, StepAt};
 use crate::{
     clock::Clock,
     decode::{args::Value, names::flags},
@@ -32,7 +32,7 @@ pub fn object(object: &Object, entry: &FdEntry, name: Option<String>) -> Value {
     Value::Object(f)
 }
 
-fn step(origin: &Origin, clock: &Clock) -> Value {
+fn step(origin: &StepAt, clock: &Clock) -> Value {
     let mut f: Vec<(&'static str, Value)> = Vec::with_capacity(5);
     match origin.step {
         Step::PresentAtStart => f.push(("step", s("present_at_start"))),
@@ -59,7 +59,7 @@ fn step(origin: &Origin, clock: &Clock) -> Value {
 
 /// The provenance chain, oldest step first.
 pub fn origin(entry: &FdEntry, clock: &Clock) -> Value {
-    Value::List(entry.origin.chain().into_iter().map(|o| step(o, clock)).collect())
+    Value::List(entry.origin.chain().iter().map(|o| step(o, clock)).collect())
 }
 
 /// The fields of an `fd` record for `fd` of `pid`; `name` as for [`object`].

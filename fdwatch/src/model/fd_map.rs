@@ -93,8 +93,8 @@ impl FdMap {
         while self.dense.last().is_some_and(Option::is_none) {
             self.dense.pop();
         }
-        self.dense.shrink_to_fit();
-        self.sparse.shrink_to_fit();
+        crate::heap::shrink_vec(&mut self.dense);
+        crate::heap::shrink_map(&mut self.sparse);
     }
 
     /// Every open fd with its entry: the array's in fd order, then the side map's.

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod describe;
 pub mod fd_map;
+pub mod holders;
 pub mod object;
 pub mod object_store;
 pub mod origin;
@@ -14,7 +15,6 @@ pub mod snapshot;
 #[cfg(test)]
 pub mod synthetic;
 
-use std::rc::Rc;
 
 // FxHash: the model hashes small integer keys on every event; SipHash's DoS resistance
 // buys nothing here (keys come from the kernel) and cost 13% of the collector's time.
@@ -22,9 +22,10 @@ use rustc_hash::FxHashMap as HashMap;
 
 pub use apply::Applied;
 pub use fd_map::FdMap;
+pub use holders::Holders;
 pub use object::{InodeKey, Object, ObjectId, ObjectKind};
 pub use object_store::Objects;
-pub use origin::{Origin, Step};
+pub use origin::{Origin, Step, StepAt};
 
 pub type Pid = u32;
 
@@ -52,7 +53,7 @@ pub struct FdEntry {
     pub object: ObjectId,
     pub cloexec: bool,
     pub access: Access,
-    pub origin: Rc<Origin>,
+    pub origin: Origin,
 }
 
 /// An fd table. Threads, and processes cloned with CLONE_FILES, share one.
@@ -132,7 +133,7 @@ impl Model {
     pub fn holders(&self, object: ObjectId) -> Vec<(Pid, i32, &FdEntry)> {
         let Some(o) = self.objects.get(object) else { return Vec::new() };
         let mut out = Vec::new();
-        for &(table, fd) in &o.holders {
+        for (table, fd) in o.holders.iter() {
             let Some(t) = self.tables.get(&table) else { continue };
             let Some(entry) = t.fds.get(fd) else { continue };
             for &pid in &t.users {
@@ -156,9 +157,9 @@ impl Model {
             table.fds.shrink_to_fit();
         }
         self.objects.shrink_to_fit();
-        self.processes.shrink_to_fit();
-        self.tables.shrink_to_fit();
-        self.by_inode.shrink_to_fit();
+        crate::heap::shrink_map(&mut self.processes);
+        crate::heap::shrink_map(&mut self.tables);
+        crate::heap::shrink_map(&mut self.by_inode);
     }
 
     /// fds left untracked because of the limit since the last call.
@@ -211,9 +212,7 @@ impl Model {
         let entry = self.tables.get_mut(&table)?.fds.remove(fd)?;
         self.tracked_fds -= 1;
         if let Some(o) = self.objects.get_mut(entry.object) {
-            if let Some(i) = o.holders.iter().position(|h| *h == (table, fd)) {
-                o.holders.swap_remove(i);
-            }
+            o.holders.remove((table, fd));
         }
         self.release_if_unheld(entry.object);
         Some(entry)

@@ -2,9 +2,8 @@
 //! same object, in any process, points to the same `ObjectId`, and the object lists
 //! its holders, so "who holds the write end of pipe:[N]" is a lookup.
 use fdwatch_common::FdObject;
-use smallvec::SmallVec;
 
-use super::{Access, TableId};
+use super::{Access, Holders};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub u64);
@@ -52,7 +51,7 @@ pub struct Object {
     /// Inode number (0 if unknown).
     pub ino: u64,
     /// Every (table, fd) that refers to it: most objects have one, kept inline.
-    pub holders: SmallVec<[(TableId, i32); 1]>,
+    pub holders: Holders,
 }
 
 impl Object {

@@ -4,7 +4,16 @@
 //! half a table of slack. A freed slot is reused with the next generation, so an id kept
 //! after its object was released (in an alert's key, in a pending pipe leak) never
 //! finds the object that took its place.
+//!
+//! The slots sit in fixed chunks, never in one growing array: growing adds a chunk
+//! and copies nothing, and the slack is at most one chunk. A doubling `Vec` copied the
+//! whole slab on growth, and shrunk to fit at a trim it doubled again on the next new
+//! object: with 100k objects, 5.7 MB copied and 5.7 MB more in use every 10 s
+//! (measured with malloc_stats and a uprobe on realloc).
 use super::{Object, ObjectId};
+
+/// Slots per chunk: 1024 × 56 bytes, 56 KiB.
+const CHUNK: usize = 1024;
 
 #[derive(Debug)]
 struct Slot {
@@ -14,7 +23,8 @@ struct Slot {
 
 #[derive(Debug, Default)]
 pub struct Objects {
-    slots: Vec<Slot>,
+    /// Each with capacity `CHUNK`; all full but the last.
+    chunks: Vec<Vec<Slot>>,
     free: Vec<u32>,
     /// The generation a slot pushed anew starts at: above that of any slot given back
     /// at the end, so an old id of a given-back index cannot match its new object.
@@ -36,46 +46,79 @@ impl ObjectId {
 }
 
 impl Objects {
+    fn slot(&self, index: usize) -> Option<&Slot> {
+        self.chunks.get(index / CHUNK)?.get(index % CHUNK)
+    }
+
+    fn slot_mut(&mut self, index: usize) -> Option<&mut Slot> {
+        self.chunks.get_mut(index / CHUNK)?.get_mut(index % CHUNK)
+    }
+
+    /// Slots in use or free, up to the last one in use.
+    fn len(&self) -> usize {
+        self.chunks.last().map_or(0, |last| (self.chunks.len() - 1) * CHUNK + last.len())
+    }
+
+    fn push(&mut self, slot: Slot) {
+        if self.chunks.last().is_none_or(|last| last.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        if let Some(last) = self.chunks.last_mut() {
+            last.push(slot);
+        }
+    }
+
+    /// Remove the last slot if it is free; returns its generation.
+    fn pop_free(&mut self) -> Option<u32> {
+        let last = self.chunks.last_mut()?;
+        let generation = last.pop_if(|s| s.object.is_none())?.generation;
+        if last.is_empty() {
+            self.chunks.pop();
+        }
+        Some(generation)
+    }
+
     pub fn get(&self, id: ObjectId) -> Option<&Object> {
-        let slot = self.slots.get(id.index())?;
+        let slot = self.slot(id.index())?;
         if slot.generation == id.generation() { slot.object.as_ref() } else { None }
     }
 
     pub fn get_mut(&mut self, id: ObjectId) -> Option<&mut Object> {
-        let slot = self.slots.get_mut(id.index())?;
+        let slot = self.slot_mut(id.index())?;
         if slot.generation == id.generation() { slot.object.as_mut() } else { None }
     }
 
     pub fn insert(&mut self, object: Object) -> ObjectId {
         if let Some(index) = self.free.pop() {
-            let slot = &mut self.slots[index as usize];
-            slot.object = Some(object);
-            return ObjectId::new(index, slot.generation);
+            if let Some(slot) = self.slot_mut(index as usize) {
+                slot.object = Some(object);
+                return ObjectId::new(index, slot.generation);
+            }
         }
         // More than 4 billion live objects cannot happen: each needs an fd, and the
         // kernel caps fds far lower (fs.file-max).
-        let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 live objects");
+        let index = u32::try_from(self.len()).expect("fewer than 2^32 live objects");
         let generation = self.fresh_generation.max(1);
-        self.slots.push(Slot { generation, object: Some(object) });
+        self.push(Slot { generation, object: Some(object) });
         ObjectId::new(index, generation)
     }
 
-    /// Give back the free slots at the end and the slack of growing.
+    /// Give back the free slots at the end, and the chunks they emptied.
     pub fn shrink_to_fit(&mut self) {
-        let before = self.slots.len();
-        while let Some(slot) = self.slots.pop_if(|s| s.object.is_none()) {
-            self.fresh_generation = self.fresh_generation.max(slot.generation.wrapping_add(1).max(1));
+        let before = self.len();
+        while let Some(generation) = self.pop_free() {
+            self.fresh_generation = self.fresh_generation.max(generation.wrapping_add(1).max(1));
         }
-        if self.slots.len() < before {
-            let len = self.slots.len() as u32;
+        if self.len() < before {
+            let len = self.len() as u32;
             self.free.retain(|&i| i < len);
         }
-        self.slots.shrink_to_fit();
-        self.free.shrink_to_fit();
+        crate::heap::shrink_vec(&mut self.chunks);
+        crate::heap::shrink_vec(&mut self.free);
     }
 
     pub fn remove(&mut self, id: ObjectId) -> Option<Object> {
-        let slot = self.slots.get_mut(id.index()).filter(|s| s.generation == id.generation())?;
+        let slot = self.slot_mut(id.index()).filter(|s| s.generation == id.generation())?;
         let object = slot.object.take()?;
         slot.generation = slot.generation.wrapping_add(1).max(1);
         self.free.push(id.index() as u32);
@@ -84,7 +127,8 @@ impl Objects {
 
     #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (ObjectId, &Object)> {
-        self.slots.iter().enumerate().filter_map(|(i, s)| Some((ObjectId::new(i as u32, s.generation), s.object.as_ref()?)))
+        let slots = self.chunks.iter().flatten().enumerate();
+        slots.filter_map(|(i, s)| Some((ObjectId::new(i as u32, s.generation), s.object.as_ref()?)))
     }
 }
 
@@ -126,7 +170,7 @@ mod tests {
             objects.remove(id);
         }
         objects.shrink_to_fit();
-        assert_eq!(objects.slots.len(), 2, "free slots at the end are given back");
+        assert_eq!(objects.len(), 2, "free slots at the end are given back");
         assert!(objects.free.is_empty());
         let again: Vec<ObjectId> = (0..8).map(|i| objects.insert(pipe(100 + i))).collect();
         for (old, new) in ids[2..].iter().zip(&again) {
@@ -134,5 +178,27 @@ mod tests {
             assert!(objects.get(*old).is_none(), "an id from before the shrink finds nothing");
         }
         assert_eq!(objects.get(ids[1]).map(|o| o.ino), Some(1));
+    }
+
+    #[test]
+    fn a_slot_is_an_object_and_its_generation() {
+        assert_eq!(std::mem::size_of::<Slot>(), 56);
+    }
+
+    #[test]
+    fn the_slab_grows_and_shrinks_by_whole_chunks() {
+        let mut objects = Objects::default();
+        let ids: Vec<ObjectId> = (0..2 * CHUNK as u64 + 5).map(|i| objects.insert(pipe(i))).collect();
+        assert_eq!((objects.chunks.len(), objects.len()), (3, 2 * CHUNK + 5));
+        assert!(objects.chunks.iter().all(|c| c.capacity() == CHUNK), "a chunk never reallocates");
+        assert_eq!(objects.get(ids[CHUNK + 7]).map(|o| o.ino), Some(CHUNK as u64 + 7), "found across chunks");
+        for &id in &ids[CHUNK - 1..] {
+            objects.remove(id);
+        }
+        objects.shrink_to_fit();
+        assert_eq!((objects.chunks.len(), objects.len()), (1, CHUNK - 1), "emptied chunks are given back");
+        let next = objects.insert(pipe(9));
+        assert_eq!(next.index(), CHUNK - 1);
+        assert!(objects.get(ids[CHUNK - 1]).is_none());
     }
 }

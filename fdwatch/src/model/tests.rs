@@ -25,7 +25,7 @@ fn fork_then_exec_keeps_only_fds_without_cloexec() {
     assert_eq!(entry.access, Access::Write);
     let steps: Vec<Step> = entry.origin.chain().iter().map(|o| o.step).collect();
     assert_eq!(steps, vec![Step::Created(Kind::Pipe2), Step::Inherited { from_pid: 100 }, Step::SurvivedExec]);
-    assert_eq!((entry.origin.pid, entry.origin.ts_ns), (200, 4), "the last step: exec in the child");
+    assert_eq!((entry.origin.last().pid, entry.origin.last().ts_ns), (200, 4), "the last step: exec in the child");
     assert_eq!(m.process(200).unwrap().exe.as_deref(), Some("/usr/bin/daemon"));
     // One pipe object, held by both processes at both ends: a lookup, not a scan.
     let (id, _) = m.object_by_inode(super::InodeKey::Pipe(777)).unwrap();
@@ -44,7 +44,7 @@ fn dup2_over_an_open_fd_closes_it_and_clears_cloexec() {
     let (entry, object) = m.fd(100, 0).unwrap();
     assert_eq!(object.kind.type_name(), "socket");
     assert!(!entry.cloexec, "dup2 clears FD_CLOEXEC on the new fd (dup(2))");
-    assert_eq!(entry.origin.step, Step::Dup { kind: Kind::Dup2, from_fd: 3 });
+    assert_eq!(entry.origin.last().step, Step::Dup { kind: Kind::Dup2, from_fd: 3 });
     // The tty that was on 0 is still held by 1 and 2.
     assert_eq!(m.fd(100, 1).unwrap().1.kind.type_name(), "tty");
     // dup3 with O_CLOEXEC sets it; a failed dup2 changes nothing.
@@ -117,8 +117,8 @@ fn contradictions_ask_for_a_resync_which_heals() {
     let differed = m.load_snapshot(&snap, Step::Resynced);
     assert_eq!(differed, 4, "fds 1, 2 and 4 gone, 10 new");
     assert_eq!(fds_of(&m, 100), vec![0, 3, 10]);
-    assert_eq!(m.fd(100, 3).unwrap().0.origin.step, Step::Created(Kind::Pipe2), "kept");
-    assert_eq!(m.fd(100, 10).unwrap().0.origin.step, Step::Resynced);
+    assert_eq!(m.fd(100, 3).unwrap().0.origin.last().step, Step::Created(Kind::Pipe2), "kept");
+    assert_eq!(m.fd(100, 10).unwrap().0.origin.last().step, Step::Resynced);
     // Events older than the reading are already in it.
     assert_eq!(m.apply(&call(Kind::Close, 100, 9, 0, &[3], Payload::None)), Applied::Unchanged);
     assert!(m.fd(100, 3).is_some());
@@ -150,6 +150,7 @@ fn the_fd_limit_drops_and_counts() {
 #[test]
 fn per_fd_structures_stay_small() {
     use std::mem::size_of;
-    assert_eq!(size_of::<Option<super::FdEntry>>(), 24);
-    assert_eq!(size_of::<super::Object>(), 56);
+    assert_eq!(size_of::<Option<super::FdEntry>>(), 32);
+    assert_eq!(size_of::<super::Object>(), 48);
 }
+
