@@ -48,7 +48,9 @@ impl Clock {
 #[derive(Default)]
 pub struct Rfc3339Cache {
     second: Option<u64>,
-    prefix: String,
+    /// `2026-11-21T21:35:26.`: fixed width for years 1000-9999, so copying it is a
+    /// few moves rather than a call to memcpy.
+    prefix: [u8; 20],
     text: Vec<u8>,
 }
 
@@ -69,15 +71,21 @@ impl Rfc3339Cache {
         let (second, nanos) = (ns / 1_000_000_000, (ns % 1_000_000_000) as u32);
         if self.second != Some(second) {
             let whole = UNIX_EPOCH + Duration::from_secs(second);
-            self.prefix = humantime::format_rfc3339_seconds(whole).to_string();
-            self.prefix.pop(); // the 'Z'
-            self.prefix.push('.');
+            // `2026-11-21T21:35:26Z`; humantime renders years 0-9999 only, 4 digits.
+            let text = humantime::format_rfc3339_seconds(whole).to_string();
+            self.prefix[..19].copy_from_slice(&text.as_bytes()[..19]);
+            self.prefix[19] = b'.';
             self.second = Some(second);
         }
-        out.extend_from_slice(self.prefix.as_bytes());
-        // + 10^9 keeps the leading zeros; the '1' is skipped.
-        out.extend_from_slice(&itoa::Buffer::new().format(nanos + 1_000_000_000).as_bytes()[1..]);
-        out.push(b'Z');
+        let mut digits = [0u8; 10];
+        let mut rest = nanos;
+        for d in digits[..9].iter_mut().rev() {
+            *d = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        digits[9] = b'Z';
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(&digits);
     }
 }
 

@@ -252,11 +252,12 @@ impl Collector {
 
     fn drain(&mut self, ring: &mut RingBuf<MapData>) {
         while let Some(item) = ring.next() {
-            match decode(&item) {
-                Ok(event) => {
-                    drop(item);
-                    self.handle(&event);
-                }
+            // Borrowed, not moved out of the Result: an `Event` is 432 bytes, and the
+            // move was a memcpy per event (3.6% of the collector with --events).
+            let decoded = decode(&item);
+            drop(item);
+            match &decoded {
+                Ok(event) => self.handle(event),
                 Err(_) => self.counters.undecodable += 1,
             }
         }

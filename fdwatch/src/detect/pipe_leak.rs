@@ -106,26 +106,27 @@ impl PipeLeaks {
             Body::Syscall { ret, args, .. } if *ret >= 0 => Some(args),
             _ => None,
         };
-        let fds: Vec<i32> = match (event.kind, ok_args, &event.body) {
-            (Kind::Close, Some(a), _) => vec![a[0] as i32],
-            (Kind::Dup2 | Kind::Dup3, Some(a), _) if a[0] != a[1] => vec![a[1] as i32],
-            (Kind::CloseRange, Some(a), _) if a[2] & CLOSE_RANGE_CLOEXEC == 0 => {
-                let (first, last) = (a[0] as u32, a[1] as u32);
-                table.fds.keys().filter(|&fd| fd >= 0 && (first..=last).contains(&(fd as u32))).collect()
-            }
-            (Kind::Exec, _, _) => table.fds.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect(),
-            // A table shared with another process (CLONE_FILES) outlives this one.
-            (Kind::Exit, _, Body::Exit(e)) if e.group_dead != 0 && table.users.len() == 1 => {
-                table.fds.keys().collect()
-            }
-            _ => return,
-        };
-        for fd in fds {
-            let Some(entry) = table.fds.get(fd) else { continue };
+        let mut release = |fd: i32| {
+            let Some(entry) = table.fds.get(fd) else { return };
             if is_pipe_write(model, entry) {
                 let writer_comm = model.process(pid).map(|p| p.comm.to_string()).unwrap_or_default();
                 self.letting.push(Letting { writer: pid, writer_comm, object: entry.object, fd, entry: entry.clone(), event: *event });
             }
+        };
+        // close and dup2 (per event on the hot path) release one fd, with no list built.
+        match (event.kind, ok_args, &event.body) {
+            (Kind::Close, Some(a), _) => release(a[0] as i32),
+            (Kind::Dup2 | Kind::Dup3, Some(a), _) if a[0] != a[1] => release(a[1] as i32),
+            (Kind::CloseRange, Some(a), _) if a[2] & CLOSE_RANGE_CLOEXEC == 0 => {
+                let (first, last) = (a[0] as u32, a[1] as u32);
+                table.fds.keys().filter(|&fd| fd >= 0 && (first..=last).contains(&(fd as u32))).for_each(release);
+            }
+            (Kind::Exec, _, _) => table.fds.iter().filter(|(_, e)| e.cloexec).for_each(|(fd, _)| release(fd)),
+            // A table shared with another process (CLONE_FILES) outlives this one.
+            (Kind::Exit, _, Body::Exit(e)) if e.group_dead != 0 && table.users.len() == 1 => {
+                table.fds.keys().for_each(release)
+            }
+            _ => {}
         }
     }
 

@@ -56,6 +56,7 @@ pub struct Sink {
     buf: Vec<u8>,
     line: String,
     event_ts: crate::clock::Rfc3339Cache,
+    event_thread: json::ThreadFields,
     out: Box<dyn Write>,
 }
 
@@ -104,6 +105,7 @@ impl Sink {
             buf: Vec::with_capacity(BUF_CAPACITY),
             line: String::new(),
             event_ts: Default::default(),
+            event_thread: Default::default(),
             out,
         }
     }
@@ -156,18 +158,12 @@ impl Sink {
         match self.format {
             Format::Json => {
                 // The hot path of `--events`: the fixed keys as literals, the host as
-                // rendered once, the comm's bytes copied when they need no escaping.
+                // rendered once, the thread's fields as rendered for its last event.
                 let buf = &mut self.buf;
                 buf.extend_from_slice(b"{\"type\":\"event\",\"ts\":\"");
                 self.event_ts.write(&self.clock, h.ts_ns, buf);
                 buf.extend_from_slice(&self.host_then_pid);
-                json::uint(buf, h.pid);
-                buf.extend_from_slice(b",\"tid\":");
-                json::uint(buf, h.tid);
-                buf.extend_from_slice(b",\"ppid\":");
-                json::uint(buf, h.ppid);
-                buf.extend_from_slice(b",\"comm\":");
-                json::bytes_string(buf, event.comm_bytes());
+                self.event_thread.write(buf, (h.pid, h.tid, h.ppid), &h.comm);
                 buf.extend_from_slice(b",\"syscall\":");
                 json::plain_string(buf, event.kind.name());
                 let mut obj = json::Obj::after_fields(buf);
