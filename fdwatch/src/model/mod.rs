@@ -22,7 +22,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 pub use apply::Applied;
 pub use fd_map::FdMap;
-pub use holders::Holders;
+pub use holders::{HolderLists, Holders};
 pub use object::{InodeKey, Object, ObjectId, ObjectKind};
 pub use object_store::Objects;
 pub use origin::{Origin, Step, StepAt};
@@ -97,6 +97,7 @@ pub struct Model {
     pub processes: HashMap<Pid, Process>,
     pub tables: HashMap<TableId, Table>,
     pub objects: Objects,
+    holder_lists: HolderLists,
     by_inode: HashMap<InodeKey, ObjectId>,
     next_table: u64,
     tracked_fds: usize,
@@ -133,7 +134,7 @@ impl Model {
     pub fn holders(&self, object: ObjectId) -> Vec<(Pid, i32, &FdEntry)> {
         let Some(o) = self.objects.get(object) else { return Vec::new() };
         let mut out = Vec::new();
-        for (table, fd) in o.holders.iter() {
+        for (table, fd) in o.holders.iter(&self.holder_lists) {
             let Some(t) = self.tables.get(&table) else { continue };
             let Some(entry) = t.fds.get(fd) else { continue };
             for &pid in &t.users {
@@ -157,6 +158,7 @@ impl Model {
             table.fds.shrink_to_fit();
         }
         self.objects.shrink_to_fit();
+        self.holder_lists.shrink_to_fit();
         crate::heap::shrink_map(&mut self.processes);
         crate::heap::shrink_map(&mut self.tables);
         crate::heap::shrink_map(&mut self.by_inode);
@@ -199,7 +201,7 @@ impl Model {
             return;
         }
         if let Some(o) = self.objects.get_mut(entry.object) {
-            o.holders.push((table, fd));
+            o.holders.push(&mut self.holder_lists, (table, fd));
         }
         if let Some(t) = self.tables.get_mut(&table) {
             t.fds.insert(fd, entry);
@@ -212,7 +214,7 @@ impl Model {
         let entry = self.tables.get_mut(&table)?.fds.remove(fd)?;
         self.tracked_fds -= 1;
         if let Some(o) = self.objects.get_mut(entry.object) {
-            o.holders.remove((table, fd));
+            o.holders.remove(&mut self.holder_lists, (table, fd));
         }
         self.release_if_unheld(entry.object);
         Some(entry)
