@@ -77,13 +77,12 @@ impl Rfc3339Cache {
             self.prefix[19] = b'.';
             self.second = Some(second);
         }
-        let mut digits = [0u8; 10];
-        let mut rest = nanos;
-        for d in digits[..9].iter_mut().rev() {
-            *d = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        digits[9] = b'Z';
+        // Nine digits, two at a time: 0 and 12345678 -> "0" "12" "34" "56" "78".
+        let pair = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+        let (high, low) = (nanos / 10_000, nanos % 10_000);
+        let (a, b) = (pair(high / 100 % 100), pair(high % 100));
+        let (c, d) = (pair(low / 100), pair(low % 100));
+        let digits = [b'0' + (high / 10_000) as u8, a[0], a[1], b[0], b[1], c[0], c[1], d[0], d[1], b'Z'];
         out.extend_from_slice(&self.prefix);
         out.extend_from_slice(&digits);
     }

@@ -113,11 +113,19 @@ pub fn bytes_string(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// `N,"tid":N,"ppid":N,"comm":"..."` of the thread that sent the last event, kept
-/// rendered: a busy thread sends runs of events, and rendering three numbers and a
-/// name was a fifth of an event record's cost.
+/// `N,"tid":N,"ppid":N,"comm":"..."` of recent threads, kept rendered: busy threads
+/// send runs of events, and rendering three numbers and a name was a fifth of an
+/// event record's cost. One entry per `tid % THREAD_SLOTS`, so threads on different
+/// CPUs whose events interleave in the ring buffer do not evict each other.
 #[derive(Default)]
 pub struct ThreadFields {
+    slots: [ThreadSlot; THREAD_SLOTS],
+}
+
+const THREAD_SLOTS: usize = 8;
+
+#[derive(Default)]
+struct ThreadSlot {
     of: Option<(u32, u32, u32, [u8; 16])>,
     text: Vec<u8>,
 }
@@ -125,8 +133,9 @@ pub struct ThreadFields {
 impl ThreadFields {
     pub fn write(&mut self, out: &mut Vec<u8>, (pid, tid, ppid): (u32, u32, u32), comm: &[u8; 16]) {
         let of = (pid, tid, ppid, *comm);
-        if self.of != Some(of) {
-            let text = &mut self.text;
+        let slot = &mut self.slots[tid as usize % THREAD_SLOTS];
+        if slot.of != Some(of) {
+            let text = &mut slot.text;
             text.clear();
             uint(text, pid);
             text.extend_from_slice(b",\"tid\":");
@@ -136,9 +145,9 @@ impl ThreadFields {
             text.extend_from_slice(b",\"comm\":");
             let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
             bytes_string(text, &comm[..end]);
-            self.of = Some(of);
+            slot.of = Some(of);
         }
-        out.extend_from_slice(&self.text);
+        out.extend_from_slice(&slot.text);
     }
 }
 
@@ -209,9 +218,13 @@ mod tests {
         cache.write(&mut out, (7, 9, 1), &comm(b"a\"b"));
         out.push(b'|');
         cache.write(&mut out, (7, 9, 1), &comm(b"python3"));
+        out.push(b'|');
+        cache.write(&mut out, (7, 8 + THREAD_SLOTS as u32, 1), &comm(b"sh"));
+        out.push(b'|');
+        cache.write(&mut out, (7, 8, 1), &comm(b"sh"));
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#"7,"tid":8,"ppid":1,"comm":"sh"|7,"tid":8,"ppid":1,"comm":"sh"|7,"tid":9,"ppid":1,"comm":"a\"b"|7,"tid":9,"ppid":1,"comm":"python3""#
+            r#"7,"tid":8,"ppid":1,"comm":"sh"|7,"tid":8,"ppid":1,"comm":"sh"|7,"tid":9,"ppid":1,"comm":"a\"b"|7,"tid":9,"ppid":1,"comm":"python3"|7,"tid":16,"ppid":1,"comm":"sh"|7,"tid":8,"ppid":1,"comm":"sh""#
         );
     }
 }
