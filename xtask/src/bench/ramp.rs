@@ -89,6 +89,15 @@ fn step(ctx: &Ctx, producers: u64, target: Option<u64>, ms: u64) -> Result<StepO
     })
 }
 
+/// The lowest paced rate (target, events/s) at which a step lost events or failed.
+pub fn first_lossy_target(steps: &[Step]) -> Option<u64> {
+    steps
+        .iter()
+        .filter(|s| s.outcome.as_ref().map_or(true, |o| o.lost > 0))
+        .filter_map(|s| s.target)
+        .min()
+}
+
 /// The step with zero loss at the highest achieved rate.
 pub fn highest_lossless(steps: &[Step]) -> Option<&StepOutcome> {
     steps
