@@ -115,6 +115,17 @@ impl Model {
         self.processes.get(&pid)
     }
 
+    /// Whether process `pid` refers to `object` through an fd other than `fd`, opened
+    /// for `access`. Allocates nothing: the pipe-leak detector asks it on every close
+    /// of a pipe's write end.
+    pub fn holds_another(&self, pid: Pid, object: ObjectId, fd: i32, access: Access) -> bool {
+        let Some(table) = self.processes.get(&pid).map(|p| p.table) else { return false };
+        let (Some(o), Some(t)) = (self.objects.get(object), self.tables.get(&table)) else { return false };
+        o.holders
+            .iter(&self.holder_lists)
+            .any(|(holder, other)| holder == table && other != fd && t.fds.get(other).is_some_and(|e| e.access == access))
+    }
+
     pub fn table_of(&self, pid: Pid) -> Option<&Table> {
         self.tables.get(&self.processes.get(&pid)?.table)
     }

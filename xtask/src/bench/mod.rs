@@ -176,7 +176,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
     let progs = bpfstats::measure(ctx, w1);
     let trampolines = peers::trampolines(ctx);
     procs::check_interrupted()?;
-    let after = quiet::snapshot();
+    let after = quiet::snapshot_after();
     Ok(Results {
         options,
         sizes,

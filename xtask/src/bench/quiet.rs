@@ -20,6 +20,21 @@ impl Snapshot {
     }
 }
 
+/// A snapshot after the bench's own tracers exited. The kernel frees an exited
+/// process's BPF programs a moment later (after an RCU grace period), so the bench's
+/// last hook-floor program can still be listed: look again for up to 3 s.
+pub fn snapshot_after() -> Snapshot {
+    let mut snap = snapshot();
+    for _ in 0..30 {
+        if snap.quiet() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        snap = snapshot();
+    }
+    snap
+}
+
 pub fn snapshot() -> Snapshot {
     let loadavg = std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
