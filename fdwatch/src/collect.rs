@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::maps::{MapData, PerCpuArray};
 use fdwatch_common::{Kind, MAX_KIND};
 use tokio::{
     io::{Interest, unix::AsyncFd},
@@ -20,7 +20,7 @@ use crate::{
     error::Failure,
     heap,
     model::{Applied, Model, ObjectKind, Pid, Step, describe, snapshot::ProcSnapshot},
-    probes::{Probes, TaskFiles},
+    probes::{Probes, TaskFiles, ring::EventRing},
     procfs, scan,
     sinks::{LossSite, PerKind, Sink, Stats},
 };
@@ -250,17 +250,13 @@ impl Collector {
         }
     }
 
-    fn drain(&mut self, ring: &mut RingBuf<MapData>) {
-        while let Some(item) = ring.next() {
+    fn drain(&mut self, ring: &mut EventRing) {
+        ring.drain(|bytes| match &decode(bytes) {
             // Borrowed, not moved out of the Result: an `Event` is 432 bytes, and the
             // move was a memcpy per event (3.6% of the collector with --events).
-            let decoded = decode(&item);
-            drop(item);
-            match &decoded {
-                Ok(event) => self.handle(event),
-                Err(_) => self.counters.undecodable += 1,
-            }
-        }
+            Ok(event) => self.handle(event),
+            Err(_) => self.counters.undecodable += 1,
+        });
         self.run_pending_resyncs();
         self.detectors.tick(&self.model, Clock::monotonic_now_ns());
         self.write_alerts();
@@ -308,8 +304,8 @@ impl Collector {
     pub async fn run(mut self, probes: Probes, signals: Signals) -> Result<(), Failure> {
         let Probes { events, lost, mut task_files, .. } = probes;
         let Signals { mut sigint, mut sigterm, mut sigusr1 } = signals;
-        // SAFETY: the RingBuf owns its map fd, which stays open and unchanged for as
-        // long as the AsyncFd owns the RingBuf.
+        // SAFETY: the EventRing owns its map fd, which stays open and unchanged for as
+        // long as the AsyncFd owns the EventRing.
         let mut ring = unsafe { AsyncFd::register_with_interest(events, Interest::READABLE) }
             .map_err(|e| Failure::env(format!("cannot poll the ring buffer: {e}")))?;
         let mut drain_tick = interval(DRAIN_EVERY);

@@ -8,7 +8,7 @@ use aya::{
 };
 use fdwatch_common::{KernelOffsets, TaskFile};
 
-use super::programs::PROGRAMS;
+use super::{programs::PROGRAMS, ring::EventRing};
 use crate::error::Failure;
 
 /// What the loader needs to know from the command line.
@@ -22,7 +22,7 @@ pub struct Settings<'a> {
 
 /// The attached probes and the maps the collector reads. Dropping it detaches all.
 pub struct Probes {
-    pub events: RingBuf<MapData>,
+    pub events: EventRing,
     pub lost: PerCpuArray<MapData, u64>,
     /// Owns the eBPF object (programs and links) and runs the startup iterator.
     pub task_files: TaskFiles,
@@ -107,6 +107,8 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
 
     let events = ebpf.take_map("EVENTS").ok_or_else(|| missing_map("EVENTS"))?;
     let events = RingBuf::try_from(events).map_err(|e| Failure::env(format!("map EVENTS: {e}")))?;
+    let events = EventRing::new(events, settings.ring_bytes as usize)
+        .map_err(|e| Failure::env(format!("cannot map the EVENTS ring buffer: {e}")))?;
     let lost = ebpf.take_map("LOST").ok_or_else(|| missing_map("LOST"))?;
     let lost = PerCpuArray::try_from(lost).map_err(|e| Failure::env(format!("map LOST: {e}")))?;
     Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached })

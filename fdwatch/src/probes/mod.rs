@@ -2,5 +2,6 @@
 pub mod btf;
 pub mod load;
 pub mod programs;
+pub mod ring;
 
 pub use load::{Probes, Settings, TaskFiles, load};

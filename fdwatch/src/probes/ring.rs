@@ -1,0 +1,157 @@
+//! The collector's end of the events ring buffer, read in place.
+//!
+//! Layout and protocol are the kernel's (kernel/bpf/ringbuf.c, include/uapi/linux/bpf.h):
+//! the map's first page holds `consumer_pos` (ours to write), the second
+//! `producer_pos` (the kernel's), then the data pages, mapped twice in a row so a
+//! record that wraps around the end reads as one slice. Each record starts with an
+//! 8-byte header whose first u32 is its length with a BUSY bit (not yet committed)
+//! and a DISCARD bit; records are 8-byte aligned.
+//!
+//! Why not aya's `RingBuf`: it publishes `consumer_pos` after every record, and the
+//! probes read that position in every `bpf_ringbuf_reserve` and `bpf_ringbuf_query`,
+//! so every event moved that cache line between the CPUs twice. This reader
+//! publishes once per [`PUBLISH_EVERY`] bytes and when it has caught up.
+use std::{
+    io,
+    os::fd::{AsFd, AsRawFd, RawFd},
+    ptr::NonNull,
+    sync::atomic::{AtomicU32, AtomicUsize, Ordering},
+};
+
+use aya::maps::{MapData, RingBuf};
+
+/// `BPF_RINGBUF_BUSY_BIT`, `BPF_RINGBUF_DISCARD_BIT`, `BPF_RINGBUF_HDR_SZ` (uapi bpf.h).
+const BUSY: u32 = 1 << 31;
+const DISCARD: u32 = 1 << 30;
+const HEADER: usize = 8;
+
+/// Space handed back to the probes at least this often while a long batch is read: the
+/// producers see the ring this much fuller than it is, at most (under 1% of 8 MiB).
+const PUBLISH_EVERY: usize = 64 << 10;
+
+pub struct EventRing {
+    /// Owns the map's fd (polled for readiness by the collector).
+    map: RingBuf<MapData>,
+    consumer: Mapping,
+    producer: Mapping,
+    /// Data size in bytes (a power of two) minus one.
+    mask: usize,
+    /// Where the next record starts; published to the kernel lazily.
+    pos: usize,
+    published: usize,
+}
+
+/// One `mmap` of the map's fd, unmapped on drop.
+struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl Mapping {
+    fn new(fd: RawFd, len: usize, offset: usize, writable: bool) -> io::Result<Self> {
+        let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
+        // SAFETY: a fresh shared mapping of a BPF map fd; no Rust reference aliases it.
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd, offset as libc::off_t) };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self { ptr: NonNull::new(ptr.cast()).ok_or_else(|| io::Error::other("mmap returned NULL"))?, len })
+    }
+
+    /// The word at the start of the mapping, shared with the kernel.
+    fn position(&self) -> &AtomicUsize {
+        // SAFETY: page-aligned, at least a page long, and the kernel only accesses the
+        // word atomically (smp_load_acquire / smp_store_release).
+        unsafe { self.ptr.cast::<AtomicUsize>().as_ref() }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: exactly what `new` mapped; nothing borrows it past `self`.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+impl EventRing {
+    /// `data_bytes`: the map's size as created (`max_entries`, a power of two).
+    pub fn new(map: RingBuf<MapData>, data_bytes: usize) -> io::Result<Self> {
+        if !data_bytes.is_power_of_two() {
+            return Err(io::Error::other(format!("ring buffer size {data_bytes} is not a power of two")));
+        }
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let fd = map.as_fd().as_raw_fd();
+        let consumer = Mapping::new(fd, page, 0, true)?;
+        let producer = Mapping::new(fd, page + 2 * data_bytes, page, false)?;
+        let pos = consumer.position().load(Ordering::Acquire);
+        Ok(Self { map, consumer, producer, mask: data_bytes - 1, pos, published: pos })
+    }
+
+    /// Hand every committed record to `handle`, in order, until the reader has caught
+    /// up with the probes or meets a record still being written. Returns the number
+    /// of records read.
+    pub fn drain(&mut self, mut handle: impl FnMut(&[u8])) -> usize {
+        let mut records = 0;
+        loop {
+            let end = self.producer.position().load(Ordering::Acquire);
+            if self.pos == end {
+                break;
+            }
+            while self.pos != end {
+                let Some(length) = self.header_at(self.pos) else {
+                    self.publish();
+                    return records;
+                };
+                if length & DISCARD == 0 {
+                    handle(self.bytes_at(self.pos + HEADER, (length & !DISCARD) as usize));
+                    records += 1;
+                }
+                self.pos += (HEADER + (length & !DISCARD) as usize).next_multiple_of(8);
+                if self.pos - self.published >= PUBLISH_EVERY {
+                    self.publish();
+                }
+            }
+        }
+        self.publish();
+        records
+    }
+
+    /// The length word of the record at `pos`, or None while it is BUSY.
+    fn header_at(&self, pos: usize) -> Option<u32> {
+        let offset = self.data_offset(pos);
+        // SAFETY: records are 8-byte aligned inside the data pages; the kernel commits
+        // the header with a fully ordered xchg, paired with this acquire load so the
+        // record's bytes are visible once BUSY is clear.
+        let word = unsafe { self.producer.ptr.add(offset).cast::<AtomicU32>().as_ref() }.load(Ordering::Acquire);
+        (word & BUSY == 0).then_some(word)
+    }
+
+    fn bytes_at(&self, pos: usize, len: usize) -> &[u8] {
+        let offset = self.data_offset(pos);
+        // A record is at most the data size, and the data pages are mapped twice, so
+        // any record starting inside the first copy ends inside the second.
+        let len = len.min(self.mask + 1);
+        // SAFETY: offset + len stays inside the double mapping (above); the kernel
+        // leaves a committed record alone until `consumer_pos` passes it.
+        unsafe { std::slice::from_raw_parts(self.producer.ptr.as_ptr().add(offset), len) }
+    }
+
+    /// Offset in the producer mapping: its first page is `producer_pos`.
+    fn data_offset(&self, pos: usize) -> usize {
+        self.producer.len - 2 * (self.mask + 1) + (pos & self.mask)
+    }
+
+    fn publish(&mut self) {
+        if self.published != self.pos {
+            self.consumer.position().store(self.pos, Ordering::Release);
+            self.published = self.pos;
+        }
+    }
+}
+
+impl AsRawFd for EventRing {
+    fn as_raw_fd(&self) -> RawFd {
+        self.map.as_fd().as_raw_fd()
+    }
+}
