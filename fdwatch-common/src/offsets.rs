@@ -29,5 +29,6 @@ pub struct KernelOffsets {
     pub path_dentry: u32,
     pub dentry_name: u32,
     pub qstr_name: u32,
-    pub _pad: u32,
+    /// `char comm[16]`, NUL-padded by set_task_comm (strscpy_pad).
+    pub task_comm: u32,
 }

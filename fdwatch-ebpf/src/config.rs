@@ -17,7 +17,7 @@ static FOLLOW_CHILDREN: u32 = 0;
 static WAKEUP_BYTES: u64 = 0;
 /// Struct field offsets from the running kernel's BTF (see fdwatch-common/offsets.rs).
 #[unsafe(no_mangle)]
-static OFFSETS: KernelOffsets = KernelOffsets {
+pub static OFFSETS: KernelOffsets = KernelOffsets {
     task_pid: 0,
     task_tgid: 0,
     task_real_parent: 0,
@@ -39,7 +39,7 @@ static OFFSETS: KernelOffsets = KernelOffsets {
     path_dentry: 0,
     dentry_name: 0,
     qstr_name: 0,
-    _pad: 0,
+    task_comm: 0,
 };
 
 // The volatile reads keep LLVM from folding the zero initialisers into the code: the
@@ -68,3 +68,13 @@ pub fn wakeup_bytes() -> u64 {
 pub fn offsets() -> KernelOffsets {
     unsafe { core::ptr::read_volatile(&OFFSETS) }
 }
+
+/// One offset, read alone: reading the whole struct (as `offsets()` does) is 22 loads.
+/// The verifier knows the value (a load from frozen .rodata), which is what lets the
+/// probes load BTF-typed pointers at these offsets directly.
+macro_rules! offset {
+    ($field:ident) => {
+        unsafe { core::ptr::read_volatile(&raw const crate::config::OFFSETS.$field) }
+    };
+}
+pub(crate) use offset;

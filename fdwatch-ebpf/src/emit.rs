@@ -2,7 +2,7 @@
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
+        bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
         bpf_ktime_get_ns,
     },
     maps::ring_buf::RingBufEntry,
@@ -69,9 +69,11 @@ pub fn fill_header(header: *mut Header, kind: Kind, tgid: u32, tid: u32) {
         (*header).ts_ns = bpf_ktime_get_ns();
         (*header).pid = tgid;
         (*header).tid = tid;
-        (*header).ppid = task::parent_tgid(task::current_task());
+        let task = task::current_btf();
+        (*header).ppid = task::parent_tgid_btf(task);
         (*header)._pad = 0;
-        (*header).comm = bpf_get_current_comm().unwrap_or([0; 16]);
+        // The comm is 8-byte aligned in Header (fdwatch-common), as in task_struct.
+        (&raw mut (*header).comm).cast::<[u64; 2]>().write(task::comm_btf(task));
     }
 }
 

@@ -500,7 +500,7 @@ pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, BtfError> {
         path_dentry: f("path", "dentry")?,
         dentry_name: f("dentry", "d_name")?,
         qstr_name: f("qstr", "name")?,
-        _pad: 0,
+        task_comm: f("task_struct", "comm")?,
     })
 }
 
@@ -799,6 +799,7 @@ mod tests {
         assert_eq!((off.fdtable_max_fds, off.fdtable_fd), (0, 8));
         assert_eq!(off.inode_mode, 0);
         assert!(off.task_real_parent > off.task_tgid);
+        assert!(off.task_comm > off.task_real_parent && off.task_comm % 8 == 0);
         assert!(off.task_files > 0 && off.file_inode > 0 && off.inode_sb > 0);
         let start = std::time::Instant::now();
         assert_eq!(load_kernel_offsets().unwrap(), off);
