@@ -47,7 +47,10 @@ impl Clock {
 /// a second, so only the nanoseconds are formatted per event.
 #[derive(Default)]
 pub struct Rfc3339Cache {
-    second: Option<u64>,
+    /// The monotonic ns at which the cached wall-clock second starts, and its length
+    /// (0 while nothing is cached): a timestamp inside it costs a subtraction.
+    second_start: u64,
+    second_len: u64,
     /// `2026-11-21T21:35:26.`: fixed width for years 1000-9999, so copying it is a
     /// few moves rather than a call to memcpy.
     prefix: [u8; 20],
@@ -64,27 +67,40 @@ impl Rfc3339Cache {
         std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
-    /// Append the timestamp to `out`. Per event: 64-bit arithmetic (the i128 of
-    /// `Clock::wall` divides in software) and nine digits.
+    /// Append the timestamp to `out`. Per event, inside the cached second: one
+    /// subtraction and nine digits.
     pub fn write(&mut self, clock: &Clock, monotonic_ns: u64, out: &mut Vec<u8>) {
-        let ns = (monotonic_ns as i128 + clock.realtime_minus_monotonic).clamp(0, u64::MAX as i128) as u64;
-        let (second, nanos) = (ns / 1_000_000_000, (ns % 1_000_000_000) as u32);
-        if self.second != Some(second) {
-            let whole = UNIX_EPOCH + Duration::from_secs(second);
-            // `2026-11-21T21:35:26Z`; humantime renders years 0-9999 only, 4 digits.
-            let text = humantime::format_rfc3339_seconds(whole).to_string();
-            self.prefix[..19].copy_from_slice(&text.as_bytes()[..19]);
-            self.prefix[19] = b'.';
-            self.second = Some(second);
+        let mut nanos = monotonic_ns.wrapping_sub(self.second_start);
+        if nanos >= self.second_len {
+            nanos = self.enter_second(clock, monotonic_ns);
         }
+        let nanos = nanos as u32;
         // Nine digits, two at a time: 0 and 12345678 -> "0" "12" "34" "56" "78".
         let pair = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
         let (high, low) = (nanos / 10_000, nanos % 10_000);
         let (a, b) = (pair(high / 100 % 100), pair(high % 100));
         let (c, d) = (pair(low / 100), pair(low % 100));
-        let digits = [b'0' + (high / 10_000) as u8, a[0], a[1], b[0], b[1], c[0], c[1], d[0], d[1], b'Z'];
-        out.extend_from_slice(&self.prefix);
-        out.extend_from_slice(&digits);
+        let mut text = [0u8; 30];
+        text[..20].copy_from_slice(&self.prefix);
+        text[20..].copy_from_slice(&[b'0' + (high / 10_000) as u8, a[0], a[1], b[0], b[1], c[0], c[1], d[0], d[1], b'Z']);
+        out.extend_from_slice(&text);
+    }
+
+    /// Render the second `monotonic_ns` falls in; returns the nanoseconds into it.
+    #[cold]
+    fn enter_second(&mut self, clock: &Clock, monotonic_ns: u64) -> u64 {
+        // The i128 divides in software: paid once a second, not per event.
+        let ns = (monotonic_ns as i128 + clock.realtime_minus_monotonic).clamp(0, u64::MAX as i128) as u64;
+        let (second, nanos) = (ns / 1_000_000_000, ns % 1_000_000_000);
+        // `2026-11-21T21:35:26Z`; humantime renders years 0-9999 only, 4 digits.
+        let text = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(second)).to_string();
+        self.prefix[..19].copy_from_slice(&text.as_bytes()[..19]);
+        self.prefix[19] = b'.';
+        // Before the epoch everything clamps to 1970-01-01T00:00:00: no window.
+        let clamped = ns == 0 || ns == u64::MAX;
+        self.second_start = monotonic_ns.wrapping_sub(nanos);
+        self.second_len = if clamped { 0 } else { 1_000_000_000 };
+        nanos
     }
 }
 
@@ -102,7 +118,13 @@ mod tests {
     fn the_cache_formats_like_humantime() {
         let clock = Clock::fixed(1_700_000_000_000_000_000);
         let mut cache = Rfc3339Cache::default();
-        for ns in [123, 999_999_999, 1_000_000_000, 1_000_000_001, 86_400_000_000_007] {
+        for ns in [123, 999_999_999, 1_000_000_000, 1_000_000_001, 86_400_000_000_007, 5, 1_000_000_000] {
+            assert_eq!(cache.format(&clock, ns), clock.rfc3339(ns));
+        }
+        // A second that started before monotonic 0, and one whose end comes next.
+        let clock = Clock::fixed(1_700_000_000_123_456_789);
+        let mut cache = Rfc3339Cache::default();
+        for ns in [5, 876_543_210, 876_543_211, 1_876_543_210, 1_876_543_211, 3] {
             assert_eq!(cache.format(&clock, ns), clock.rfc3339(ns));
         }
     }
