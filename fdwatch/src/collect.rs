@@ -371,3 +371,6 @@ impl Collector {
         Ok(())
     }
 }
+#[cfg(test)]
+#[path = "/tmp/fw/scratch_bench.rs"]
+mod scratch_bench;

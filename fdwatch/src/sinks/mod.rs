@@ -44,7 +44,11 @@ impl LossSite {
     }
 }
 
-const BUF_CAPACITY: usize = 1 << 16;
+/// Each write(2) to a file also pays a fixed cost (on ext4, an mtime update through
+/// the journal), so larger writes cost less per event; past the CPU's L2 the buffer's
+/// own cache misses cost more. Measured at 1M events/s to an ext4 file, collector CPU
+/// per event: 64 KiB 460-473 ns, 128 KiB 420-447 ns, 1 MiB 510-573 ns.
+const BUF_CAPACITY: usize = 1 << 17;
 const BUF_KEEP_MAX: usize = 4 << 20;
 /// Events and fd records are written out whenever this much is buffered, so a burst
 /// (100k fds opened at once: 16 MB of event records) does not grow the buffer to its
@@ -347,7 +351,7 @@ mod tests {
         let writes = Writes::default();
         let mut sink = sink(&writes);
         let close = call(Kind::Close, 7, 1, 0, &[100], Payload::None);
-        for _ in 0..5000 {
+        for _ in 0..10_000 {
             sink.event(&close);
         }
         assert!(sink.buf.capacity() <= BUF_CAPACITY, "the buffer did not grow: {}", sink.buf.capacity());
@@ -370,7 +374,7 @@ mod tests {
         let mut sink = sink(&writes);
         *writes.fail.borrow_mut() = true;
         let close = call(Kind::Close, 7, 1, 0, &[100], Payload::None);
-        for _ in 0..5000 {
+        for _ in 0..10_000 {
             sink.event(&close);
         }
         assert!(sink.flush().is_err());
