@@ -351,7 +351,8 @@ mod tests {
         let writes = Writes::default();
         let mut sink = sink(&writes);
         let close = call(Kind::Close, 7, 1, 0, &[100], Payload::None);
-        for _ in 0..10_000 {
+        let events = 10_000;
+        for _ in 0..events {
             sink.event(&close);
         }
         assert!(sink.buf.capacity() <= BUF_CAPACITY, "the buffer did not grow: {}", sink.buf.capacity());
@@ -364,7 +365,7 @@ mod tests {
             s.event(&close);
             s.buf.len()
         };
-        assert_eq!(total, 5000 * one, "every line once");
+        assert_eq!(total, events * one, "every line once");
         assert!(lens.iter().all(|l| l % one == 0), "only whole lines per write");
     }
 
@@ -374,7 +375,8 @@ mod tests {
         let mut sink = sink(&writes);
         *writes.fail.borrow_mut() = true;
         let close = call(Kind::Close, 7, 1, 0, &[100], Payload::None);
-        for _ in 0..10_000 {
+        let events = 10_000;
+        for _ in 0..events {
             sink.event(&close);
         }
         assert!(sink.flush().is_err());
