@@ -72,7 +72,13 @@ const PLAIN: [bool; 256] = {
 };
 
 fn int(out: &mut Vec<u8>, value: i64) {
-    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    // Most numbers in events are fds and return values: one or two digits, written
+    // without itoa's buffer and a memcpy call.
+    match value {
+        0..10 => out.push(b'0' + value as u8),
+        10..100 => out.extend_from_slice(&[b'0' + (value / 10) as u8, b'0' + (value % 10) as u8]),
+        _ => out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes()),
+    }
 }
 
 pub fn uint(out: &mut Vec<u8>, value: u32) {
@@ -200,6 +206,11 @@ mod tests {
         assert_eq!(v["comm"], "a\"b\n");
         assert_eq!(v["x"][2]["k"], 1);
         assert_eq!(v["pid"], -1);
+        for n in [0, 9, 10, 99, 100, -5, i64::MIN, i64::MAX] {
+            let mut out = Vec::new();
+            int(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
     }
 
     #[test]
