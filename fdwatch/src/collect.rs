@@ -371,6 +371,3 @@ impl Collector {
         Ok(())
     }
 }
-#[cfg(test)]
-#[path = "/tmp/fw/scratch_bench.rs"]
-mod scratch_bench;
