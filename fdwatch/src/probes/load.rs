@@ -3,7 +3,7 @@ use std::io::Read as _;
 
 use aya::{
     Btf, Ebpf, EbpfLoader,
-    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{HashMap, MapData, PerCpuArray},
     programs::{BtfTracePoint, Iter, ProgramError},
 };
 use fdwatch_common::{KernelOffsets, TaskFile};
@@ -106,7 +106,9 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
     }
 
     let events = ebpf.take_map("EVENTS").ok_or_else(|| missing_map("EVENTS"))?;
-    let events = RingBuf::try_from(events).map_err(|e| Failure::env(format!("map EVENTS: {e}")))?;
+    let aya::maps::Map::RingBuf(events) = events else {
+        return Err(Failure::env("map EVENTS is not a ring buffer".to_owned()));
+    };
     let events = EventRing::new(events, settings.ring_bytes as usize)
         .map_err(|e| Failure::env(format!("cannot map the EVENTS ring buffer: {e}")))?;
     let lost = ebpf.take_map("LOST").ok_or_else(|| missing_map("LOST"))?;

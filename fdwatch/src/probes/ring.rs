@@ -18,7 +18,7 @@ use std::{
     sync::atomic::{AtomicU32, AtomicUsize, Ordering},
 };
 
-use aya::maps::{MapData, RingBuf};
+use aya::maps::MapData;
 
 /// `BPF_RINGBUF_BUSY_BIT`, `BPF_RINGBUF_DISCARD_BIT`, `BPF_RINGBUF_HDR_SZ` (uapi bpf.h).
 const BUSY: u32 = 1 << 31;
@@ -30,8 +30,9 @@ const HEADER: usize = 8;
 const PUBLISH_EVERY: usize = 64 << 10;
 
 pub struct EventRing {
-    /// Owns the map's fd (polled for readiness by the collector).
-    map: RingBuf<MapData>,
+    /// Owns the map's fd (polled for readiness by the collector). Not wrapped in aya's
+    /// `RingBuf`, which maps the pages too: every mapping counts in RSS again.
+    map: MapData,
     consumer: Mapping,
     producer: Mapping,
     /// Data size in bytes (a power of two) minus one.
@@ -75,13 +76,13 @@ impl Drop for Mapping {
 
 impl EventRing {
     /// `data_bytes`: the map's size as created (`max_entries`, a power of two).
-    pub fn new(map: RingBuf<MapData>, data_bytes: usize) -> io::Result<Self> {
+    pub fn new(map: MapData, data_bytes: usize) -> io::Result<Self> {
         if !data_bytes.is_power_of_two() {
             return Err(io::Error::other(format!("ring buffer size {data_bytes} is not a power of two")));
         }
         // SAFETY: sysconf has no preconditions.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
-        let fd = map.as_fd().as_raw_fd();
+        let fd = map.fd().as_fd().as_raw_fd();
         let consumer = Mapping::new(fd, page, 0, true)?;
         let producer = Mapping::new(fd, page + 2 * data_bytes, page, false)?;
         let pos = consumer.position().load(Ordering::Acquire);
@@ -152,6 +153,6 @@ impl EventRing {
 
 impl AsRawFd for EventRing {
     fn as_raw_fd(&self) -> RawFd {
-        self.map.as_fd().as_raw_fd()
+        self.map.fd().as_fd().as_raw_fd()
     }
 }
