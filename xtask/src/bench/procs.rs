@@ -196,6 +196,19 @@ pub fn cpu_seconds(pid: i32) -> Option<f64> {
     (hz > 0).then(|| (utime + stime) / hz as f64)
 }
 
+/// CPU time the hypervisor took from this VM so far, all CPUs, in seconds: the
+/// `steal` column of /proc/stat's `cpu` line (proc(5)). A vCPU descheduled by the
+/// host for tens of ms stalls the collector as surely as a busy CPU does.
+pub fn steal_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().find(|l| l.starts_with("cpu "))?;
+    // cpu user nice system idle iowait irq softirq steal ...
+    let steal: f64 = cpu.split_whitespace().nth(8)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| steal / hz as f64)
+}
+
 /// A `Vm*` line of /proc/PID/status (e.g. "VmHWM") in bytes.
 pub fn vm_bytes(pid: i32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -23,6 +23,8 @@ pub struct StepOutcome {
     pub lost: u64,
     /// fdwatch's CPU (user + sys) per event it delivered, microseconds.
     pub cpu_us_per_event: f64,
+    /// CPU time the hypervisor took from the VM during the step (both vCPUs), seconds.
+    pub steal_s: Option<f64>,
 }
 
 pub fn ramp(ctx: &Ctx, ms: u64) -> Result<Vec<Step>> {
@@ -38,10 +40,11 @@ pub fn ramp(ctx: &Ctx, ms: u64) -> Result<Vec<Step>> {
         procs::check_interrupted()?;
         match &outcome {
             Ok(o) => eprintln!(
-                "bench: rate ramp {producers} producer(s) at {}: {:.0} events/s, lost {}",
+                "bench: rate ramp {producers} producer(s) at {}: {:.0} events/s, lost {}, stolen by the host {} ms",
                 target.map_or("max".to_owned(), |t| t.to_string()),
                 o.achieved,
-                o.lost
+                o.lost,
+                o.steal_s.map_or("?".to_owned(), |s| format!("{:.0}", s * 1e3))
             ),
             Err(e) => eprintln!("bench: rate ramp step failed: {}", e.0),
         }
@@ -57,6 +60,7 @@ pub fn ramp(ctx: &Ctx, ms: u64) -> Result<Vec<Step>> {
 fn step(ctx: &Ctx, producers: u64, target: Option<u64>, ms: u64) -> Result<StepOutcome> {
     let w = Workload::Rate(target.unwrap_or(0) / producers, ms);
     let fw = FdWatch::start(&ctx.fdwatch, &ctx.dir)?;
+    let steal_before = procs::steal_seconds();
     let runs: Vec<Result<workloads::Outcome>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..producers)
             .map(|_| {
@@ -72,6 +76,7 @@ fn step(ctx: &Ctx, producers: u64, target: Option<u64>, ms: u64) -> Result<StepO
             .collect()
     });
     fw.settle()?;
+    let steal_s = procs::steal_seconds().zip(steal_before).map(|(after, before)| after - before);
     let stopped = fw.stop()?;
     let mut produced = 0;
     let mut longest = 1;
@@ -86,6 +91,7 @@ fn step(ctx: &Ctx, producers: u64, target: Option<u64>, ms: u64) -> Result<StepO
         produced,
         lost: stopped.lost(),
         cpu_us_per_event: stopped.cpu_s * 1e6 / stopped.events().max(1) as f64,
+        steal_s,
     })
 }
 
