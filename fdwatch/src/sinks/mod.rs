@@ -346,15 +346,20 @@ mod tests {
         Sink::new(Format::Json, Clock::fixed(0), Box::new(writes.clone()))
     }
 
+    /// `n` close events in a row, as one drain of a busy ring buffer hands them over.
+    fn burst(sink: &mut Sink, n: usize) {
+        let close = call(Kind::Close, 7, 1, 0, &[100], Payload::None);
+        for _ in 0..n {
+            sink.event(&close);
+        }
+    }
+
     #[test]
     fn a_burst_of_events_is_written_out_as_it_comes_in_whole_lines() {
         let writes = Writes::default();
         let mut sink = sink(&writes);
-        let close = call(Kind::Close, 7, 1, 0, &[100], Payload::None);
         let events = 10_000;
-        for _ in 0..events {
-            sink.event(&close);
-        }
+        burst(&mut sink, events);
         assert!(sink.buf.capacity() <= BUF_CAPACITY, "the buffer did not grow: {}", sink.buf.capacity());
         sink.flush().unwrap();
         let lens = writes.lens.borrow();
@@ -362,7 +367,7 @@ mod tests {
         let total: usize = lens.iter().sum();
         let one = {
             let mut s = super::tests::sink(&Writes::default());
-            s.event(&close);
+            burst(&mut s, 1);
             s.buf.len()
         };
         assert_eq!(total, events * one, "every line once");
@@ -374,11 +379,7 @@ mod tests {
         let writes = Writes::default();
         let mut sink = sink(&writes);
         *writes.fail.borrow_mut() = true;
-        let close = call(Kind::Close, 7, 1, 0, &[100], Payload::None);
-        let events = 10_000;
-        for _ in 0..events {
-            sink.event(&close);
-        }
+        burst(&mut sink, 10_000);
         assert!(sink.flush().is_err());
     }
 }
