@@ -64,17 +64,14 @@ pub fn wakeup_bytes() -> u64 {
     unsafe { core::ptr::read_volatile(&WAKEUP_BYTES) }
 }
 
-#[inline(always)]
-pub fn offsets() -> KernelOffsets {
-    unsafe { core::ptr::read_volatile(&OFFSETS) }
-}
-
-/// One offset, read alone: reading the whole struct (as `offsets()` does) is 22 loads.
-/// The verifier knows the value (a load from frozen .rodata), which is what lets the
+/// One field of `OFFSETS`, read alone (a copy of the whole struct is 22 loads). The
+/// verifier knows the value (a load from frozen .rodata), which is what lets the
 /// probes load BTF-typed pointers at these offsets directly.
 macro_rules! offset {
-    ($field:ident) => {
-        unsafe { core::ptr::read_volatile(&raw const crate::config::OFFSETS.$field) }
-    };
+    ($field:ident) => {{
+        #[allow(unused_unsafe)]
+        let value = unsafe { core::ptr::read_volatile(&raw const crate::config::OFFSETS.$field) };
+        value
+    }};
 }
 pub(crate) use offset;

@@ -2,7 +2,7 @@
 use aya_ebpf::helpers::{bpf_get_current_task, bpf_get_current_task_btf, bpf_probe_read_kernel};
 use fdwatch_common::FdObject;
 
-use crate::config::{offset, offsets};
+use crate::config::offset;
 
 #[inline(always)]
 unsafe fn read<T>(base: *const u8, offset: u32) -> Option<T> {
@@ -52,28 +52,28 @@ pub fn comm_btf(task: *const u8) -> [u64; 2] {
 
 #[inline(always)]
 pub fn tgid_of(task: *const u8) -> u32 {
-    unsafe { read::<u32>(task, offsets().task_tgid).unwrap_or(0) }
+    unsafe { read::<u32>(task, offset!(task_tgid)).unwrap_or(0) }
 }
 
 #[inline(always)]
 pub fn pid_of(task: *const u8) -> u32 {
-    unsafe { read::<u32>(task, offsets().task_pid).unwrap_or(0) }
+    unsafe { read::<u32>(task, offset!(task_pid)).unwrap_or(0) }
 }
 
 #[inline(always)]
 pub fn files_of(task: *const u8) -> u64 {
-    unsafe { read::<u64>(task, offsets().task_files).unwrap_or(0) }
+    unsafe { read::<u64>(task, offset!(task_files)).unwrap_or(0) }
 }
 
 #[inline(always)]
 pub fn exit_code_of(task: *const u8) -> u32 {
-    unsafe { read::<u32>(task, offsets().task_exit_code).unwrap_or(0) }
+    unsafe { read::<u32>(task, offset!(task_exit_code)).unwrap_or(0) }
 }
 
 /// `bprm->filename`, the path exec was given (kernel memory).
 #[inline(always)]
 pub fn binprm_filename(bprm: *const u8) -> *const u8 {
-    unsafe { read::<*const u8>(bprm, offsets().binprm_filename).unwrap_or(core::ptr::null()) }
+    unsafe { read::<*const u8>(bprm, offset!(binprm_filename)).unwrap_or(core::ptr::null()) }
 }
 
 /// What the current task's `fd` refers to: `current->files->fdt->fd[fd]` (fs/file.c),
@@ -85,27 +85,26 @@ pub fn fd_object(fd: i64) -> FdObject {
     if fd < 0 {
         return object;
     }
-    let off = offsets();
     unsafe {
-        let Some(files) = read::<*const u8>(current_task(), off.task_files) else {
+        let Some(files) = read::<*const u8>(current_task(), offset!(task_files)) else {
             return object;
         };
-        let Some(fdt) = read::<*const u8>(files, off.files_fdt) else {
+        let Some(fdt) = read::<*const u8>(files, offset!(files_fdt)) else {
             return object;
         };
-        let Some(max_fds) = read::<u32>(fdt, off.fdtable_max_fds) else {
+        let Some(max_fds) = read::<u32>(fdt, offset!(fdtable_max_fds)) else {
             return object;
         };
         if fd >= max_fds as i64 {
             return object;
         }
-        let Some(slots) = read::<*const u8>(fdt, off.fdtable_fd) else {
+        let Some(slots) = read::<*const u8>(fdt, offset!(fdtable_fd)) else {
             return object;
         };
         let Some(file) = read::<*const u8>(slots, (fd as u32) * 8) else {
             return object;
         };
-        let Some(inode) = read::<*const u8>(file, off.file_inode) else {
+        let Some(inode) = read::<*const u8>(file, offset!(file_inode)) else {
             return object;
         };
         inode_object(file, inode)
@@ -115,15 +114,14 @@ pub fn fd_object(fd: i64) -> FdObject {
 /// The identity and type of an open file and its inode.
 #[inline(always)]
 pub fn inode_object(file: *const u8, inode: *const u8) -> FdObject {
-    let off = offsets();
     let mut object = FdObject::default();
     unsafe {
-        object.file_flags = read::<u32>(file, off.file_flags).unwrap_or(0);
-        object.mode = read::<u16>(inode, off.inode_mode).unwrap_or(0);
-        object.ino = read::<u64>(inode, off.inode_ino).unwrap_or(0);
-        object.rdev = read::<u32>(inode, off.inode_rdev).unwrap_or(0);
-        object.dev = read::<*const u8>(inode, off.inode_sb)
-            .and_then(|sb| read::<u32>(sb, off.super_block_dev))
+        object.file_flags = read::<u32>(file, offset!(file_flags)).unwrap_or(0);
+        object.mode = read::<u16>(inode, offset!(inode_mode)).unwrap_or(0);
+        object.ino = read::<u64>(inode, offset!(inode_ino)).unwrap_or(0);
+        object.rdev = read::<u32>(inode, offset!(inode_rdev)).unwrap_or(0);
+        object.dev = read::<*const u8>(inode, offset!(inode_sb))
+            .and_then(|sb| read::<u32>(sb, offset!(super_block_dev)))
             .unwrap_or(0);
         object.valid = 1;
     }

@@ -7,7 +7,7 @@ use core::ffi::c_void;
 use aya_ebpf::helpers::{bpf_probe_read_kernel, generated::bpf_probe_read_kernel_str, generated::bpf_seq_write};
 use fdwatch_common::{DENTRY_NAME_LEN, FdObject, TaskFile};
 
-use crate::{config::offsets, task};
+use crate::{config::offset, task};
 
 /// struct bpf_iter__task_file: meta, task, fd, file, each in an 8-byte slot
 /// (__bpf_md_ptr in kernel/bpf/task_iter.c).
@@ -35,7 +35,6 @@ pub fn iter_task_file(ctx: *mut c_void) -> i32 {
         return 0;
     }
     let seq = unsafe { *meta };
-    let off = offsets();
     let mut record = TaskFile {
         pid: task::tgid_of(task_ptr),
         fd: fd as i32,
@@ -48,21 +47,21 @@ pub fn iter_task_file(ctx: *mut c_void) -> i32 {
         let read_ptr = |base: *const u8, at: u32| -> *const u8 {
             bpf_probe_read_kernel(base.add(at as usize).cast::<*const u8>()).unwrap_or(core::ptr::null())
         };
-        let inode = read_ptr(file, off.file_inode);
+        let inode = read_ptr(file, offset!(file_inode));
         if !inode.is_null() {
             record.object = task::inode_object(file, inode);
         }
         // close_on_exec is a bitmap of unsigned longs in the task's fd table.
-        let files = read_ptr(task_ptr, off.task_files);
-        let fdt = if files.is_null() { files } else { read_ptr(files, off.files_fdt) };
-        let bits = if fdt.is_null() { fdt } else { read_ptr(fdt, off.fdtable_close_on_exec) };
+        let files = read_ptr(task_ptr, offset!(task_files));
+        let fdt = if files.is_null() { files } else { read_ptr(files, offset!(files_fdt)) };
+        let bits = if fdt.is_null() { fdt } else { read_ptr(fdt, offset!(fdtable_close_on_exec)) };
         if !bits.is_null() {
             let word: u64 = bpf_probe_read_kernel(bits.add((fd / 64) as usize * 8).cast::<u64>()).unwrap_or(0);
             record.cloexec = ((word >> (fd % 64)) & 1) as u32;
         }
-        let dentry = read_ptr(file, off.file_path + off.path_dentry);
+        let dentry = read_ptr(file, offset!(file_path) + offset!(path_dentry));
         if !dentry.is_null() {
-            let name = read_ptr(dentry, off.dentry_name + off.qstr_name);
+            let name = read_ptr(dentry, offset!(dentry_name) + offset!(qstr_name));
             if !name.is_null() {
                 bpf_probe_read_kernel_str(record.name.as_mut_ptr().cast(), DENTRY_NAME_LEN as u32, name.cast());
             }
