@@ -109,7 +109,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
     let aya::maps::Map::RingBuf(events) = events else {
         return Err(Failure::env("map EVENTS is not a ring buffer".to_owned()));
     };
-    let events = EventRing::new(events, settings.ring_bytes as usize)
+    let events = EventRing::new(events)
         .map_err(|e| Failure::env(format!("cannot map the EVENTS ring buffer: {e}")))?;
     let lost = ebpf.take_map("LOST").ok_or_else(|| missing_map("LOST"))?;
     let lost = PerCpuArray::try_from(lost).map_err(|e| Failure::env(format!("map LOST: {e}")))?;

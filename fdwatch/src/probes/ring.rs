@@ -75,8 +75,9 @@ impl Drop for Mapping {
 }
 
 impl EventRing {
-    /// `data_bytes`: the map's size as created (`max_entries`, a power of two).
-    pub fn new(map: MapData, data_bytes: usize) -> io::Result<Self> {
+    pub fn new(map: MapData) -> io::Result<Self> {
+        // A ring buffer's max_entries is its data size in bytes, a power of two.
+        let data_bytes = map.info().map_err(io::Error::other)?.max_entries() as usize;
         if !data_bytes.is_power_of_two() {
             return Err(io::Error::other(format!("ring buffer size {data_bytes} is not a power of two")));
         }
@@ -90,32 +91,30 @@ impl EventRing {
     }
 
     /// Hand every committed record to `handle`, in order, until the reader has caught
-    /// up with the probes or meets a record still being written. Returns the number
-    /// of records read.
-    pub fn drain(&mut self, mut handle: impl FnMut(&[u8])) -> usize {
-        let mut records = 0;
+    /// up with the probes or meets a record still being written.
+    pub fn drain(&mut self, mut handle: impl FnMut(&[u8])) {
         loop {
             let end = self.producer.position().load(Ordering::Acquire);
             if self.pos == end {
                 break;
             }
             while self.pos != end {
-                let Some(length) = self.header_at(self.pos) else {
-                    self.publish();
-                    return records;
-                };
-                if length & DISCARD == 0 {
-                    handle(self.bytes_at(self.pos + HEADER, (length & !DISCARD) as usize));
-                    records += 1;
+                let Some(header) = self.header_at(self.pos) else { break };
+                let len = (header & !DISCARD) as usize;
+                if header & DISCARD == 0 {
+                    handle(self.bytes_at(self.pos + HEADER, len));
                 }
-                self.pos += (HEADER + (length & !DISCARD) as usize).next_multiple_of(8);
+                self.pos += (HEADER + len).next_multiple_of(8);
                 if self.pos - self.published >= PUBLISH_EVERY {
                     self.publish();
                 }
             }
+            if self.pos != end {
+                // A record still being written: the next drain takes it.
+                break;
+            }
         }
         self.publish();
-        records
     }
 
     /// The length word of the record at `pos`, or None while it is BUSY.
