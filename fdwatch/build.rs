@@ -8,10 +8,8 @@ use aya_build::{Package, Toolchain};
 
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR")?);
-    let ebpf_dir = manifest_dir
-        .parent()
-        .ok_or_else(|| anyhow!("fdwatch/ has no parent directory"))?
-        .join("fdwatch-ebpf");
+    let ebpf_dir =
+        manifest_dir.parent().ok_or_else(|| anyhow!("fdwatch/ has no parent directory"))?.join("fdwatch-ebpf");
     let root_dir = ebpf_dir.to_str().ok_or_else(|| anyhow!("non-UTF-8 path {}", ebpf_dir.display()))?;
     // With AYA_BUILD_SKIP (clippy, docs) leave an empty object so the crate still
     // compiles; loading it would fail with a clear error.
@@ -21,8 +19,5 @@ fn main() -> anyhow::Result<()> {
             std::fs::write(&out, b"").context("writing the placeholder eBPF object")?;
         }
     }
-    aya_build::build_ebpf(
-        [Package { name: "fdwatch-ebpf", root_dir, ..Default::default() }],
-        Toolchain::default(),
-    )
+    aya_build::build_ebpf([Package { name: "fdwatch-ebpf", root_dir, ..Default::default() }], Toolchain::default())
 }

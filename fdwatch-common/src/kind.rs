@@ -198,7 +198,23 @@ impl Kind {
             Kind::Exec => PayloadShape::Exec,
             Kind::Exit => PayloadShape::Exit,
             Kind::Creat => PayloadShape::Open,
-            Kind::EpollCreate | Kind::EpollCreate1 | Kind::Eventfd | Kind::Eventfd2 | Kind::TimerfdCreate | Kind::Signalfd | Kind::Signalfd4 | Kind::InotifyInit | Kind::InotifyInit1 | Kind::MemfdCreate | Kind::PidfdOpen | Kind::PidfdGetfd | Kind::FanotifyInit | Kind::Userfaultfd | Kind::PerfEventOpen | Kind::IoUringSetup | Kind::OpenByHandleAt => PayloadShape::NewFd,
+            Kind::EpollCreate
+            | Kind::EpollCreate1
+            | Kind::Eventfd
+            | Kind::Eventfd2
+            | Kind::TimerfdCreate
+            | Kind::Signalfd
+            | Kind::Signalfd4
+            | Kind::InotifyInit
+            | Kind::InotifyInit1
+            | Kind::MemfdCreate
+            | Kind::PidfdOpen
+            | Kind::PidfdGetfd
+            | Kind::FanotifyInit
+            | Kind::Userfaultfd
+            | Kind::PerfEventOpen
+            | Kind::IoUringSetup
+            | Kind::OpenByHandleAt => PayloadShape::NewFd,
         }
     }
 }

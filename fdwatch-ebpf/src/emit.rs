@@ -1,18 +1,15 @@
 //! The path every probe shares: filter, reserve, fill the header, submit.
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
-    helpers::{
-        bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
-        bpf_ktime_get_ns,
-    },
+    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
     maps::ring_buf::RingBufEntry,
 };
 use fdwatch_common::{Header, Kind, SyscallEvent};
 
 use crate::{
     config,
-    probes::Call,
     maps::{EVENTS, LOST, WATCHED},
+    probes::Call,
     task,
 };
 

@@ -16,4 +16,3 @@ pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_KIND, 0);
 /// tgids to report when `FILTER_WATCHED` is set (value unused).
 #[map]
 pub static WATCHED: HashMap<u32, u8> = HashMap::with_max_entries(1 << 16, 0);
-

@@ -1,9 +1,8 @@
 //! Reads from the calling process's memory (pointer arguments of the syscall). At
 //! fexit the kernel has just used these buffers, so their pages are resident.
 use aya_ebpf::helpers::{
-    bpf_probe_read_user, generated::bpf_probe_read_user as read_user_raw,
-    generated::bpf_probe_read_user_str as read_user_str_raw,
-    generated::bpf_probe_read_kernel_str as read_kernel_str_raw,
+    bpf_probe_read_user, generated::bpf_probe_read_kernel_str as read_kernel_str_raw,
+    generated::bpf_probe_read_user as read_user_raw, generated::bpf_probe_read_user_str as read_user_str_raw,
 };
 use fdwatch_common::{ADDR_LEN, PATH_LEN, Path, SockAddr};
 
@@ -33,18 +32,14 @@ pub fn sockaddr(addr: u64, len: u64, out: &mut SockAddr) {
 /// Copy a NUL-terminated path from user memory.
 #[inline(always)]
 pub fn path(addr: u64, out: &mut Path) {
-    let n = unsafe {
-        read_user_str_raw(out.bytes.as_mut_ptr().cast(), PATH_LEN as u32, addr as *const _)
-    };
+    let n = unsafe { read_user_str_raw(out.bytes.as_mut_ptr().cast(), PATH_LEN as u32, addr as *const _) };
     set_path_len(out, n);
 }
 
 /// Copy a NUL-terminated path from kernel memory (exec's `bprm->filename`).
 #[inline(always)]
 pub fn kernel_path(addr: *const u8, out: &mut Path) {
-    let n = unsafe {
-        read_kernel_str_raw(out.bytes.as_mut_ptr().cast(), PATH_LEN as u32, addr.cast())
-    };
+    let n = unsafe { read_kernel_str_raw(out.bytes.as_mut_ptr().cast(), PATH_LEN as u32, addr.cast()) };
     set_path_len(out, n);
 }
 

@@ -103,8 +103,7 @@ pub fn parse() -> Result<Cli, std::process::ExitCode> {
                 // The first paragraph says what is wrong, sometimes over several lines
                 // ("required arguments were not provided:" then the arguments).
                 let rendered = e.render().to_string();
-                let what: Vec<&str> =
-                    rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+                let what: Vec<&str> = rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
                 let what = what.join(" ");
                 let what = what.trim_start_matches("error: ");
                 eprintln!("fdwatch: {} (see fdwatch --help)", if what.is_empty() { "invalid arguments" } else { what });

@@ -82,7 +82,18 @@ impl Rfc3339Cache {
         let (c, d) = (pair(low / 100), pair(low % 100));
         let mut text = [0u8; 30];
         text[..20].copy_from_slice(&self.prefix);
-        text[20..].copy_from_slice(&[b'0' + (high / 10_000) as u8, a[0], a[1], b[0], b[1], c[0], c[1], d[0], d[1], b'Z']);
+        text[20..].copy_from_slice(&[
+            b'0' + (high / 10_000) as u8,
+            a[0],
+            a[1],
+            b[0],
+            b[1],
+            c[0],
+            c[1],
+            d[0],
+            d[1],
+            b'Z',
+        ]);
         out.extend_from_slice(&text);
     }
 

@@ -210,13 +210,8 @@ impl Collector {
         let mut snapshots = self.read_all(task_files);
         // With --follow, children that joined in the kernel are in scope too.
         if !self.options.watched.is_empty() {
-            let extra: Vec<Pid> = self
-                .model
-                .processes
-                .keys()
-                .copied()
-                .filter(|p| !self.options.watched.contains(p))
-                .collect();
+            let extra: Vec<Pid> =
+                self.model.processes.keys().copied().filter(|p| !self.options.watched.contains(p)).collect();
             snapshots.extend(extra.into_iter().filter_map(procfs::snapshot));
         }
         let alive: std::collections::HashSet<Pid> = snapshots.iter().map(|s| s.pid).collect();

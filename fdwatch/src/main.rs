@@ -40,9 +40,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     let watched = cli.watched()?;
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        return Err(Failure::env(
-            "fdwatch must run as root to load its eBPF programs (try: sudo fdwatch ...)",
-        ));
+        return Err(Failure::env("fdwatch must run as root to load its eBPF programs (try: sudo fdwatch ...)"));
     }
     let offsets = probes::btf::load_kernel_offsets().map_err(|e| Failure::env(e.to_string()))?;
     let settings = probes::Settings {

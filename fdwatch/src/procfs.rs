@@ -7,7 +7,10 @@ use std::{
 
 use crate::{
     clock::Clock,
-    model::{Access, snapshot::{FdSnapshot, ProcSnapshot}},
+    model::{
+        Access,
+        snapshot::{FdSnapshot, ProcSnapshot},
+    },
 };
 
 /// O_CLOEXEC as fdinfo's octal `flags:` shows it (x86-64).
@@ -42,8 +45,7 @@ pub fn pids() -> Vec<u32> {
 
 /// Extend `pids` with all their living descendants.
 pub fn add_descendants(pids: &mut Vec<u32>) {
-    let parents: Vec<(u32, u32)> =
-        self::pids().into_iter().filter_map(|p| Some((p, parent_of(p)?))).collect();
+    let parents: Vec<(u32, u32)> = self::pids().into_iter().filter_map(|p| Some((p, parent_of(p)?))).collect();
     let mut i = 0;
     while i < pids.len() {
         let parent = pids[i];

@@ -89,7 +89,14 @@ mod tests {
     fn record(mode: u16, rdev: u32, name: &str) -> TaskFile {
         let mut n = [0u8; DENTRY_NAME_LEN];
         n[..name.len()].copy_from_slice(name.as_bytes());
-        TaskFile { pid: 1, fd: 3, object: FdObject { ino: 42, mode, rdev, valid: 1, ..Default::default() }, cloexec: 1, _pad: 0, name: n }
+        TaskFile {
+            pid: 1,
+            fd: 3,
+            object: FdObject { ino: 42, mode, rdev, valid: 1, ..Default::default() },
+            cloexec: 1,
+            _pad: 0,
+            name: n,
+        }
     }
 
     #[test]

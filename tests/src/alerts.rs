@@ -101,10 +101,8 @@ pub fn assert_no_alerts(records: &[Value], what: &str) {
 /// of `pids`.
 #[track_caller]
 pub fn assert_no_alerts_for(records: &[Value], pids: &[i64], what: &str) {
-    let found: Vec<Value> = alert_records(records)
-        .into_iter()
-        .filter(|r| pids.iter().any(|p| r["pid"] == *p))
-        .collect();
+    let found: Vec<Value> =
+        alert_records(records).into_iter().filter(|r| pids.iter().any(|p| r["pid"] == *p)).collect();
     assert!(found.is_empty(), "{what}: expected no alert for pids {pids:?}, got {}:\n{}", found.len(), lines(&found));
 }
 
@@ -172,7 +170,15 @@ pub fn assert_alert(alert: &Value, fields: Value) -> Vec<Value> {
 /// args contain `args` (a subset) and whose `ret` (and `errno`) match; panics with the
 /// whole evidence if there is none.
 #[track_caller]
-pub fn find_evidence(alert: &Value, what: &str, pid: i64, syscall: &str, args: Value, ret: i64, errno: Option<&str>) -> usize {
+pub fn find_evidence(
+    alert: &Value,
+    what: &str,
+    pid: i64,
+    syscall: &str,
+    args: Value,
+    ret: i64,
+    errno: Option<&str>,
+) -> usize {
     let evidence = alert["evidence"].as_array().cloned().unwrap_or_default();
     let want = args.as_object().expect("args is an object").clone();
     let pos = evidence.iter().position(|e| {

@@ -81,7 +81,9 @@ pub fn assert_event(actual: &Value, expected: &Value) {
         for d in dups.as_array().into_iter().flatten() {
             problems.push(format!(
                 "the line repeats the key {} (first value {} kept, the repeat says {}): not a valid record",
-                d[0], act.get(d[0].as_str().unwrap_or_default()).unwrap_or(&Value::Null), d[1]
+                d[0],
+                act.get(d[0].as_str().unwrap_or_default()).unwrap_or(&Value::Null),
+                d[1]
             ));
         }
     }

@@ -37,9 +37,8 @@ pub fn model_procs_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let src = workspace_root().join("tests/helpers/model_procs.c");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target"));
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
         let target = if target.is_relative() { workspace_root().join(target) } else { target };
         let dir = target.join("model-helpers");
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
@@ -258,7 +257,12 @@ pub fn proc_fds(pid: i64) -> Option<BTreeMap<i32, ProcFd>> {
         };
         out.insert(
             fd,
-            ProcFd { name: link.to_string_lossy().into_owned(), cloexec: flags & 0o2000000 != 0, ino, access: access.into() },
+            ProcFd {
+                name: link.to_string_lossy().into_owned(),
+                cloexec: flags & 0o2000000 != 0,
+                ino,
+                access: access.into(),
+            },
         );
     }
     Some(out)
@@ -662,7 +666,8 @@ impl Problems {
     pub fn assert_none(&self, what: &str) {
         const SHOWN: usize = 30;
         if !self.0.is_empty() {
-            let mut text = format!("{what}: {} problems:\n  - {}", self.0.len(), self.0[..self.0.len().min(SHOWN)].join("\n  - "));
+            let mut text =
+                format!("{what}: {} problems:\n  - {}", self.0.len(), self.0[..self.0.len().min(SHOWN)].join("\n  - "));
             if self.0.len() > SHOWN {
                 text.push_str(&format!("\n  ... and {} more", self.0.len() - SHOWN));
             }
@@ -723,12 +728,17 @@ mod tests {
             },
         )]
         .into();
-        assert!(compare(&by_pid_fd(&[fd(1, 0), {
-            let mut r = fd(1, 1);
-            r["cloexec"] = json!(true);
-            r
-        }]), &procs)
-        .is_empty());
+        assert!(
+            compare(
+                &by_pid_fd(&[fd(1, 0), {
+                    let mut r = fd(1, 1);
+                    r["cloexec"] = json!(true);
+                    r
+                }]),
+                &procs
+            )
+            .is_empty()
+        );
         let problems = compare(&by_pid_fd(&[fd(1, 0), fd(1, 1), fd(1, 2), fd(9, 0)]), &procs);
         assert_eq!(problems.len(), 3, "{problems:#?}"); // cloexec of 1, extra 2, pid 9
         let problems = compare(&by_pid_fd(&[fd(1, 0)]), &procs);

@@ -144,7 +144,9 @@ fn thirty_seconds_of_benign_work_raise_no_alert() {
         let dpid = Proc::field(&daemon.line("daemon "), "pid");
         daemon.also_kill(dpid);
         daemon.finish_ok();
-        model_check::wait_for("the daemon to finish", DEADLINE, || if alive(dpid) { Err("alive".to_string()) } else { Ok(()) });
+        model_check::wait_for("the daemon to finish", DEADLINE, || {
+            if alive(dpid) { Err("alive".to_string()) } else { Ok(()) }
+        });
         loopback_round(16);
     }
     let ran = started.elapsed();

@@ -54,7 +54,9 @@ fn shell_pipelines_and_redirections_raise_nothing() {
 
 #[test]
 fn bash_pipelines_redirections_and_process_substitution_raise_nothing() {
-    let script = format!("{SHELL_SCRIPT}\ndiff <(echo a) <(echo a) > /dev/null\necho x &> /dev/null\ncat <<< word > /dev/null\n");
+    let script = format!(
+        "{SHELL_SCRIPT}\ndiff <(echo a) <(echo a) > /dev/null\necho x &> /dev/null\ncat <<< word > /dev/null\n"
+    );
     let records = exec_watched("/usr/bin/bash", &["-c", &script], "bash -c <pipelines and redirections>");
     assert_no_alerts(&records, "bash pipelines, redirections, process substitution");
 }
@@ -100,7 +102,24 @@ fn nohup_to_dev_null_in_the_background_raises_nothing() {
 #[test]
 fn c_daemon_reopening_stdio_on_dev_null_raises_nothing() {
     let (fw, mut child) = start_watched(
-        &["close", "0", "close", "1", "close", "2", "open", "/dev/null", "O_RDWR", "0", "dup2", "0", "1", "dup2", "0", "2"],
+        &[
+            "close",
+            "0",
+            "close",
+            "1",
+            "close",
+            "2",
+            "open",
+            "/dev/null",
+            "O_RDWR",
+            "0",
+            "dup2",
+            "0",
+            "1",
+            "dup2",
+            "0",
+            "2",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -151,8 +170,25 @@ fn pipe_file_and_dev_null_dup2_onto_stdio_raise_nothing() {
     let file = TempPath::new("dup-file");
     let (fw, mut child) = start_watched(
         &[
-            "pipe", "dup2", "%pipe.fd1", "2", "open", file.as_str(), "O_WRONLY|O_CREAT", "644", "dup2", "%open.ret", "1",
-            "open", "/dev/null", "O_RDONLY", "0", "dup3", "%open.ret", "0", "0",
+            "pipe",
+            "dup2",
+            "%pipe.fd1",
+            "2",
+            "open",
+            file.as_str(),
+            "O_WRONLY|O_CREAT",
+            "644",
+            "dup2",
+            "%open.ret",
+            "1",
+            "open",
+            "/dev/null",
+            "O_RDONLY",
+            "0",
+            "dup3",
+            "%open.ret",
+            "0",
+            "0",
         ],
         &[],
     );
@@ -160,7 +196,12 @@ fn pipe_file_and_dev_null_dup2_onto_stdio_raise_nothing() {
     child.finish_ok();
     fw.expect("the helper's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
     let records = stop(fw);
-    let dups = records.iter().filter(|r| r["type"] == "event" && r["pid"] == pid && r["syscall"].as_str().is_some_and(|s| s.starts_with("dup"))).count();
+    let dups = records
+        .iter()
+        .filter(|r| {
+            r["type"] == "event" && r["pid"] == pid && r["syscall"].as_str().is_some_and(|s| s.starts_with("dup"))
+        })
+        .count();
     assert_eq!(dups, 3, "the scenario ran: three dup events");
     assert_no_alerts(&records, "pipe, file and /dev/null dup2'd onto stdio");
 }

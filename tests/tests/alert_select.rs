@@ -36,8 +36,22 @@ fn run_incident(syscall: &str, iface: &str, net: &str) -> Incident {
     let mut monitor = Proc::run(
         monitor_bin().to_str().unwrap(),
         &[
-            &pool, fdops, "socket", "AF_INET", "SOCK_STREAM|SOCK_NONBLOCK", "0", "connect", "%socket.ret", &target,
-            syscall, &nfds_s, timeout, "%socket.ret", "connect", "%socket.ret", &target,
+            &pool,
+            fdops,
+            "socket",
+            "AF_INET",
+            "SOCK_STREAM|SOCK_NONBLOCK",
+            "0",
+            "connect",
+            "%socket.ret",
+            &target,
+            syscall,
+            &nfds_s,
+            timeout,
+            "%socket.ret",
+            "connect",
+            "%socket.ret",
+            &target,
         ],
         "monitor",
     );
@@ -132,7 +146,8 @@ fn pselect6_over_an_inherited_fd_pool_is_one_critical_alert_with_the_ealready_sy
 /// makes the kernel read and write past a 128-byte fd_set, whatever fds the process holds.
 #[test]
 fn nfds_1025_is_an_alert_and_1024_is_not() {
-    let mut child = Fdops::waiting(&["select", "1024", "0", "-", "pselect6", "1024", "0", "-", "select", "1025", "0", "-"]);
+    let mut child =
+        Fdops::waiting(&["select", "1024", "0", "-", "pselect6", "1024", "0", "-", "select", "1025", "0", "-"]);
     let pid = child.pid();
     // select opens nothing: the fds it holds while waiting are the ones it selects with.
     let fds_total = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as i64;
@@ -196,8 +211,9 @@ fn overflowing_selects_after_the_alert_was_written_are_a_repeat_count() {
 /// alert had not been written yet.
 #[test]
 fn overflowing_selects_within_the_window_are_counted_too() {
-    let (_, _, total, repeats) =
-        repeats(&["select", "2000", "0", "-", "sleep_ms", "50", "select", "2000", "0", "-", "pselect6", "2000", "0", "-"]);
+    let (_, _, total, repeats) = repeats(&[
+        "select", "2000", "0", "-", "sleep_ms", "50", "select", "2000", "0", "-", "pselect6", "2000", "0", "-",
+    ]);
     assert_eq!(total, 2, "two later occurrences within the window; repeat records: {repeats:?}");
 }
 
@@ -206,9 +222,31 @@ fn overflowing_selects_within_the_window_are_counted_too() {
 fn select_and_poll_on_small_fds_raise_nothing() {
     let (fw, mut child) = start_watched(
         &[
-            "pipe", "select", "5", "0", "%pipe.fd1", "pselect6", "5", "0", "%pipe.fd1", "select", "5", "1000", "%pipe.fd0",
-            "poll", "%pipe.fd0,%pipe.fd1", "POLLIN|POLLOUT", "0", "ppoll", "%pipe.fd1", "POLLOUT", "0",
-            "select", "1024", "0", "%pipe.fd1",
+            "pipe",
+            "select",
+            "5",
+            "0",
+            "%pipe.fd1",
+            "pselect6",
+            "5",
+            "0",
+            "%pipe.fd1",
+            "select",
+            "5",
+            "1000",
+            "%pipe.fd0",
+            "poll",
+            "%pipe.fd0,%pipe.fd1",
+            "POLLIN|POLLOUT",
+            "0",
+            "ppoll",
+            "%pipe.fd1",
+            "POLLOUT",
+            "0",
+            "select",
+            "1024",
+            "0",
+            "%pipe.fd1",
         ],
         &[],
     );

@@ -23,9 +23,7 @@ fn accept(listener: &TcpListener, what: &str) -> TcpStream {
                 s.set_read_timeout(Some(DEADLINE)).unwrap();
                 return s;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < until => {
-                std::thread::sleep(POLL)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < until => std::thread::sleep(POLL),
             Err(e) => panic!("{what}: no connection within {DEADLINE:?}: {e}"),
         }
     }
@@ -80,7 +78,10 @@ fn bash_reverse_shell_is_one_critical_socket_onto_stdio_alert() {
     let (shell, ino) = wait_for("the interactive bash on the socket", DEADLINE, || {
         for pid in tree_pids(root.pid()) {
             if let (Some(ino), true) = (fd_ino(pid, 0), fd_link(pid, 0).is_some_and(|l| l.starts_with("socket:["))) {
-                if proc_stat(pid).is_some_and(|s| s.1 == "bash") && fd_ino(pid, 1) == Some(ino) && fd_ino(pid, 2) == Some(ino) {
+                if proc_stat(pid).is_some_and(|s| s.1 == "bash")
+                    && fd_ino(pid, 1) == Some(ino)
+                    && fd_ino(pid, 2) == Some(ino)
+                {
                     return Ok((pid, ino));
                 }
             }
@@ -156,7 +157,9 @@ fn python_dup2_of_a_tcp_socket_onto_stdin_is_one_critical_alert() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["what"] == "event" && matches!(e["syscall"].as_str(), Some("dup2" | "dup3")) && e["args"]["newfd"] == 0)
+        .filter(|e| {
+            e["what"] == "event" && matches!(e["syscall"].as_str(), Some("dup2" | "dup3")) && e["args"]["newfd"] == 0
+        })
         .collect();
     assert_eq!(ev.len(), 1, "the dup onto fd 0 is in the evidence: {alert}");
     assert_eq!(all_alerts_of(&records, pid).len(), 1, "{:?}", all_alerts_of(&records, pid));
@@ -185,7 +188,11 @@ fn unix_socket_dup2_onto_stdin_is_critical_without_allow() {
             "shape": "socket_onto_stdio", "fds": [0], "object": ANY,
         }),
     );
-    assert_object(&alert, "object", json!({"type": "socket", "ino": ino, "domain": "AF_UNIX", "socket_type": "SOCK_STREAM"}));
+    assert_object(
+        &alert,
+        "object",
+        json!({"type": "socket", "ino": ino, "domain": "AF_UNIX", "socket_type": "SOCK_STREAM"}),
+    );
     find_evidence(&alert, "event", pid, "dup2", json!({"oldfd": fd, "newfd": 0}), 0, None);
 }
 
@@ -271,8 +278,21 @@ fn file_opened_read_write_landing_on_closed_stdout_is_one_warning() {
 fn file_opened_the_way_the_stdio_number_is_used_is_no_alert() {
     let out = TempPath::new("redir-out");
     let (fw, mut child) = start_watched(
-        &["close", "0", "open", "/etc/hostname", "O_RDONLY", "0", "close", "1", "openat", "AT_FDCWD", out.as_str(),
-          "O_WRONLY|O_CREAT|O_TRUNC", "644"],
+        &[
+            "close",
+            "0",
+            "open",
+            "/etc/hostname",
+            "O_RDONLY",
+            "0",
+            "close",
+            "1",
+            "openat",
+            "AT_FDCWD",
+            out.as_str(),
+            "O_WRONLY|O_CREAT|O_TRUNC",
+            "644",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -305,10 +325,38 @@ fn statsd(extra: &[&str], pause_ms: &str) -> Statsd {
     let name = abstract_name("fcgi");
     let (fw, mut child) = start_watched(
         &[
-            "listen_unix", &name, "udp", "127.0.0.1:0", "close", "0", "socket", "AF_INET", "SOCK_DGRAM", "0",
-            "connect", "0", "127.0.0.1:%udp.port", "sleep_ms", pause_ms, "socket", "AF_UNIX", "SOCK_STREAM", "0",
-            "connect", "%socket.ret", &name, "accept", "%listen_unix.fd", "dup2", "%accept.ret", "0", "sendto", "0",
-            "127.0.0.1:%udp.port", "5", "0",
+            "listen_unix",
+            &name,
+            "udp",
+            "127.0.0.1:0",
+            "close",
+            "0",
+            "socket",
+            "AF_INET",
+            "SOCK_DGRAM",
+            "0",
+            "connect",
+            "0",
+            "127.0.0.1:%udp.port",
+            "sleep_ms",
+            pause_ms,
+            "socket",
+            "AF_UNIX",
+            "SOCK_STREAM",
+            "0",
+            "connect",
+            "%socket.ret",
+            &name,
+            "accept",
+            "%listen_unix.fd",
+            "dup2",
+            "%accept.ret",
+            "0",
+            "sendto",
+            "0",
+            "127.0.0.1:%udp.port",
+            "5",
+            "0",
         ],
         extra,
     );
@@ -349,7 +397,11 @@ fn check_clobbered(s: &Statsd, alert: &Value) {
             "shape": "stdio_clobbered", "fds": [0], "object": ANY, "clobbered": ANY,
         }),
     );
-    assert_object(alert, "object", json!({"type": "socket", "ino": s.conn_ino, "domain": "AF_UNIX", "socket_type": "SOCK_STREAM"}));
+    assert_object(
+        alert,
+        "object",
+        json!({"type": "socket", "ino": s.conn_ino, "domain": "AF_UNIX", "socket_type": "SOCK_STREAM"}),
+    );
     assert_object(
         alert,
         "clobbered",
@@ -380,7 +432,15 @@ fn statsd_incident_is_one_critical_stdio_clobbered_alert_with_the_eisconn_sympto
     let alert = &all[0];
     check_clobbered(&s, alert);
     let c = find_evidence(alert, "event", s.pid, "close", json!({"fd": 0}), 0, None);
-    let sock = find_evidence(alert, "event", s.pid, "socket", json!({"domain": "AF_INET", "socket_type": "SOCK_DGRAM"}), 0, None);
+    let sock = find_evidence(
+        alert,
+        "event",
+        s.pid,
+        "socket",
+        json!({"domain": "AF_INET", "socket_type": "SOCK_DGRAM"}),
+        0,
+        None,
+    );
     let d = find_evidence(alert, "event", s.pid, "dup2", json!({"oldfd": s.conn, "newfd": 0}), 0, None);
     assert!(c < sock && sock < d, "close, socket, dup2 in order: {alert}");
     assert_eq!(alert_records(&s.records).len(), 1, "{:#?}", alert_records(&s.records));

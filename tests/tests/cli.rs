@@ -226,10 +226,8 @@ fn closed_stdout_ends_the_run_quietly() {
 fn every_record_type_is_a_documented_one() {
     // A busy system-wide run with processes coming and going.
     let fw = Fdwatch::start(&[]);
-    let (_fw2, mut child) = run_watched(
-        &["forkrun", "pipe", "dup2", "%pipe.fd1", "1", "endchild", "exec", "/bin/true"],
-        &["--follow"],
-    );
+    let (_fw2, mut child) =
+        run_watched(&["forkrun", "pipe", "dup2", "%pipe.fd1", "1", "endchild", "exec", "/bin/true"], &["--follow"]);
     let pid = child.pid();
     fw.expect_event(pid, "exit", |_| true);
     child.finish_ok();

@@ -32,7 +32,11 @@ fn creat_reports_pathname_and_mode() {
     let ev = fw.expect_event(pid, "creat", |_| true);
     assert_event(
         &ev,
-        &expected(pid, "creat", json!({"pathname": file.as_str(), "mode": "0644", "object": object_of(&op, "file", ""), "ret": fd})),
+        &expected(
+            pid,
+            "creat",
+            json!({"pathname": file.as_str(), "mode": "0644", "object": object_of(&op, "file", ""), "ret": fd}),
+        ),
     );
 }
 
@@ -48,7 +52,10 @@ fn epoll_create_of_size_zero_fails_without_object() {
     let pid = child.pid();
     assert_eq!(child.op("epoll_create").get("errno"), "EINVAL");
     let ev = fw.expect_event(pid, "epoll_create", |_| true);
-    assert_event(&ev, &expected(pid, "epoll_create", json!({"size": 0, "object": null, "ret": -22, "errno": "EINVAL"})));
+    assert_event(
+        &ev,
+        &expected(pid, "epoll_create", json!({"size": 0, "object": null, "ret": -22, "errno": "EINVAL"})),
+    );
 }
 
 #[test]
@@ -95,7 +102,11 @@ fn pidfd_open_and_pidfd_getfd() {
     let ev = fw.expect_event(pid, "pidfd_open", |_| true);
     assert_event(
         &ev,
-        &expected(pid, "pidfd_open", json!({"target_pid": pid, "flags": 0, "object": object_stat(&open, ""), "ret": pidfd})),
+        &expected(
+            pid,
+            "pidfd_open",
+            json!({"target_pid": pid, "flags": 0, "object": object_stat(&open, ""), "ret": pidfd}),
+        ),
     );
     // A copy of our own fd 1: the write end of the pipe the test reads.
     let ev = fw.expect_event(pid, "pidfd_getfd", |_| true);
@@ -113,7 +124,10 @@ fn pidfd_open_and_pidfd_getfd() {
 #[test]
 fn ioctl_fioclex_and_fionclex_only() {
     let (fw, mut child) = run_watched(
-        &["ioctl", "1", "FIOCLEX", "ioctl", "1", "FIONCLEX", "ioctl", "1", "FIONREAD", "ioctl", "9999", "FIOCLEX", "close", "9990"],
+        &[
+            "ioctl", "1", "FIOCLEX", "ioctl", "1", "FIONCLEX", "ioctl", "1", "FIONREAD", "ioctl", "9999", "FIOCLEX",
+            "close", "9990",
+        ],
         &[],
     );
     let pid = child.pid();

@@ -45,10 +45,7 @@ fn dup2_of_a_closed_fd_is_ebadf() {
     let pid = child.pid();
     assert_eq!(child.op("dup2").get("errno"), "EBADF");
     let ev = fw.expect_event(pid, "dup2", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "dup2", json!({"oldfd": 9999, "newfd": 100, "ret": -9, "errno": "EBADF"})),
-    );
+    assert_event(&ev, &expected(pid, "dup2", json!({"oldfd": 9999, "newfd": 100, "ret": -9, "errno": "EBADF"})));
 }
 
 #[test]
@@ -57,10 +54,7 @@ fn dup3_with_cloexec() {
     let pid = child.pid();
     assert_eq!(child.op("dup3").ok(), 101);
     let ev = fw.expect_event(pid, "dup3", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "dup3", json!({"oldfd": 1, "newfd": 101, "flags": "O_CLOEXEC", "ret": 101})),
-    );
+    assert_event(&ev, &expected(pid, "dup3", json!({"oldfd": 1, "newfd": 101, "flags": "O_CLOEXEC", "ret": 101})));
 }
 
 #[test]

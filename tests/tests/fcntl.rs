@@ -23,10 +23,8 @@ fn fcntl_dupfd_cloexec() {
 
 #[test]
 fn fcntl_setfd_names_the_flag() {
-    let (fw, mut child) = run_watched(
-        &["dup2", "1", "80", "fcntl", "80", "F_SETFD", "FD_CLOEXEC", "fcntl", "80", "F_SETFD", "0"],
-        &[],
-    );
+    let (fw, mut child) =
+        run_watched(&["dup2", "1", "80", "fcntl", "80", "F_SETFD", "FD_CLOEXEC", "fcntl", "80", "F_SETFD", "0"], &[]);
     let pid = child.pid();
     child.op("fcntl").ok();
     child.op("fcntl").ok();
@@ -53,7 +51,10 @@ fn fcntl_getfl_setfl_getfd_are_not_reported() {
     // The probe keeps only the fd-table commands; a later close is the barrier: the
     // ring buffer keeps the order of the syscalls of one thread.
     let (fw, child) = run_watched(
-        &["fcntl", "1", "F_GETFL", "0", "fcntl", "1", "F_GETFD", "0", "fcntl", "1", "F_SETFL", "O_APPEND", "close", "9998"],
+        &[
+            "fcntl", "1", "F_GETFL", "0", "fcntl", "1", "F_GETFD", "0", "fcntl", "1", "F_SETFL", "O_APPEND", "close",
+            "9998",
+        ],
         &[],
     );
     let pid = child.pid();

@@ -59,10 +59,8 @@ fn without_follow_a_new_child_is_not_reported() {
 
 #[test]
 fn follow_reports_a_child_forked_after_start() {
-    let (fw, mut parent) = run_watched(
-        &["forkrun", "dup2", "1", "101", "close", "101", "endchild", "close", "9990"],
-        &["--follow"],
-    );
+    let (fw, mut parent) =
+        run_watched(&["forkrun", "dup2", "1", "101", "close", "101", "endchild", "close", "9990"], &["--follow"]);
     let pid = parent.pid();
     let kid = parent.op("child").int("pid");
     let fork = fw.expect_event(pid, "fork", |_| true);
@@ -82,7 +80,10 @@ fn follow_reports_a_child_forked_after_start() {
     let at = |pred: &dyn Fn(&Value) -> bool| records.iter().position(pred).unwrap();
     let fork_at = at(&|v| event_of(v, pid, "fork"));
     let first_child_at = at(&|v| v["type"] == "event" && v["pid"] == kid);
-    assert!(fork_at < first_child_at, "the fork record (#{fork_at}) comes after the child's first event (#{first_child_at})");
+    assert!(
+        fork_at < first_child_at,
+        "the fork record (#{fork_at}) comes after the child's first event (#{first_child_at})"
+    );
 }
 
 #[test]

@@ -23,8 +23,20 @@ fn pipe_object(ino: i64, access: &str) -> Value {
 #[test]
 fn dump_shows_objects_cloexec_and_provenance() {
     let mut child = Fdops::waiting(&[
-        "pipe2", "O_CLOEXEC", "dup2", "%pipe2.fd1", "50", "fcntl", "50", "F_SETFD", "FD_CLOEXEC",
-        "fcntl", "%pipe2.fd0", "F_SETFD", "0", "wait",
+        "pipe2",
+        "O_CLOEXEC",
+        "dup2",
+        "%pipe2.fd1",
+        "50",
+        "fcntl",
+        "50",
+        "F_SETFD",
+        "FD_CLOEXEC",
+        "fcntl",
+        "%pipe2.fd0",
+        "F_SETFD",
+        "0",
+        "wait",
     ]);
     let pid = child.pid();
     let fw = Fdwatch::watch(pid, &[]);

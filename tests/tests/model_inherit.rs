@@ -33,7 +33,10 @@ fn a_child_inheriting_1100_sockets_is_modelled_exactly() {
         problems.origin(&dump, child, s, &[created("socket", parent), inherited(parent, child), survived_exec(child)]);
         let (p, c) = (fd_record(&dump, parent, s), fd_record(&dump, child, s));
         if p["object"] != c["object"] {
-            problems.push(format!("fd {s}: the child's object differs from the parent's: {} vs {}", c["object"], p["object"]));
+            problems.push(format!(
+                "fd {s}: the child's object differs from the parent's: {} vs {}",
+                c["object"], p["object"]
+            ));
         }
     }
     problems.assert_none("provenance of 1100 inherited sockets");

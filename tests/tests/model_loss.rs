@@ -62,8 +62,12 @@ fn children_forked_during_a_loss_are_in_the_resynced_model() {
     let root = tree.pid();
     let fw = Fdwatch::watch(root, &["--follow", "--ring-bytes", "4096", "--wakeup-bytes", "1000000000"]);
     tree.send("go");
-    let kids: Vec<i64> =
-        tree.expect_ev_within("kids", DEADLINE * 3)["pids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let kids: Vec<i64> = tree.expect_ev_within("kids", DEADLINE * 3)["pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     tree.expect_ev_within("paused", DEADLINE * 3);
     let loss = fw.expect("a loss record (kernel_ring_buffer)", DEADLINE, |r| {
         r["type"] == "loss" && r["where"] == "kernel_ring_buffer"

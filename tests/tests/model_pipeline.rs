@@ -50,7 +50,12 @@ fn sleep_pipe_cat_shares_one_pipe_with_its_whole_provenance() {
         1,
         &[created(&syscall, sh), inherited(sh, sleep), dup("dup2", from(w), sleep), survived_exec(sleep)],
     );
-    problems.origin(&dump, cat, 0, &[created(&syscall, sh), inherited(sh, cat), dup("dup2", from(r), cat), survived_exec(cat)]);
+    problems.origin(
+        &dump,
+        cat,
+        0,
+        &[created(&syscall, sh), inherited(sh, cat), dup("dup2", from(r), cat), survived_exec(cat)],
+    );
     // The other stdio fds came all the way from the root, through sh.
     let through_sh = |pid: i64| {
         vec![present_at_start(root), inherited(root, sh), survived_exec(sh), inherited(sh, pid), survived_exec(pid)]

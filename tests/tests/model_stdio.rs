@@ -20,7 +20,11 @@ fn stdio_reopened_on_dev_null_is_one_open_and_two_dup2s() {
             proc_fds(pid).is_some_and(|f| f.keys().eq([0, 1, 2].iter()) && f.values().all(|x| x.name == "/dev/null"))
         };
         let b_sleeps = proc_stat(b).is_some_and(|s| s.1 == "sleep");
-        if all_null(a) && all_null(b) && b_sleeps { Ok(()) } else { Err(format!("{:?} {:?}", proc_fds(a), proc_fds(b))) }
+        if all_null(a) && all_null(b) && b_sleeps {
+            Ok(())
+        } else {
+            Err(format!("{:?} {:?}", proc_fds(a), proc_fds(b)))
+        }
     });
 
     tree.poke(&fw); // the collector's loop runs: SIGUSR1 is safe now

@@ -5,8 +5,17 @@ use fdwatch_tests::*;
 #[test]
 fn connect_to_a_listening_loopback_port() {
     let (fw, mut child) = run_watched(
-        &["listen_tcp", "127.0.0.1:0", "socket", "AF_INET", "SOCK_STREAM", "0",
-          "connect", "%socket.ret", "127.0.0.1:%listen_tcp.port"],
+        &[
+            "listen_tcp",
+            "127.0.0.1:0",
+            "socket",
+            "AF_INET",
+            "SOCK_STREAM",
+            "0",
+            "connect",
+            "%socket.ret",
+            "127.0.0.1:%listen_tcp.port",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -24,8 +33,17 @@ fn connect_to_a_listening_loopback_port() {
 fn connect_to_a_closed_loopback_port_is_refused() {
     // A socket bound but not listening: the port stays ours, and connects get a RST.
     let (fw, mut child) = run_watched(
-        &["bound_tcp", "127.0.0.1:0", "socket", "AF_INET", "SOCK_STREAM", "0",
-          "connect", "%socket.ret", "127.0.0.1:%bound_tcp.port"],
+        &[
+            "bound_tcp",
+            "127.0.0.1:0",
+            "socket",
+            "AF_INET",
+            "SOCK_STREAM",
+            "0",
+            "connect",
+            "%socket.ret",
+            "127.0.0.1:%bound_tcp.port",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -47,8 +65,17 @@ fn connect_to_a_closed_loopback_port_is_refused() {
 #[test]
 fn connect_to_ipv6_loopback() {
     let (fw, mut child) = run_watched(
-        &["listen_tcp", "[::1]:0", "socket", "AF_INET6", "SOCK_STREAM", "0",
-          "connect", "%socket.ret", "[::1]:%listen_tcp.port"],
+        &[
+            "listen_tcp",
+            "[::1]:0",
+            "socket",
+            "AF_INET6",
+            "SOCK_STREAM",
+            "0",
+            "connect",
+            "%socket.ret",
+            "[::1]:%listen_tcp.port",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -66,8 +93,17 @@ fn connect_to_ipv6_loopback() {
 fn connect_to_a_unix_path() {
     let path = TempPath::new("sock");
     let (fw, mut child) = run_watched(
-        &["listen_unix", path.as_str(), "socket", "AF_UNIX", "SOCK_STREAM", "0",
-          "connect", "%socket.ret", path.as_str()],
+        &[
+            "listen_unix",
+            path.as_str(),
+            "socket",
+            "AF_UNIX",
+            "SOCK_STREAM",
+            "0",
+            "connect",
+            "%socket.ret",
+            path.as_str(),
+        ],
         &[],
     );
     let pid = child.pid();
@@ -84,10 +120,8 @@ fn connect_to_a_unix_path() {
 #[test]
 fn connect_to_a_missing_unix_path_is_enoent() {
     let path = TempPath::new("nosock");
-    let (fw, mut child) = run_watched(
-        &["socket", "AF_UNIX", "SOCK_STREAM", "0", "connect", "%socket.ret", path.as_str()],
-        &[],
-    );
+    let (fw, mut child) =
+        run_watched(&["socket", "AF_UNIX", "SOCK_STREAM", "0", "connect", "%socket.ret", path.as_str()], &[]);
     let pid = child.pid();
     let fd = child.op("socket").ok();
     let op = child.op("connect");
@@ -121,8 +155,19 @@ fn connect_to_an_abstract_unix_name() {
 #[test]
 fn accept_reports_the_peer_and_the_new_socket() {
     let (fw, mut child) = run_watched(
-        &["listen_tcp", "127.0.0.1:0", "socket", "AF_INET", "SOCK_STREAM", "0",
-          "connect", "%socket.ret", "127.0.0.1:%listen_tcp.port", "accept", "%listen_tcp.fd"],
+        &[
+            "listen_tcp",
+            "127.0.0.1:0",
+            "socket",
+            "AF_INET",
+            "SOCK_STREAM",
+            "0",
+            "connect",
+            "%socket.ret",
+            "127.0.0.1:%listen_tcp.port",
+            "accept",
+            "%listen_tcp.fd",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -146,8 +191,20 @@ fn accept_reports_the_peer_and_the_new_socket() {
 fn accept4_with_flags_from_an_unnamed_unix_peer() {
     let name = abstract_name("acc4");
     let (fw, mut child) = run_watched(
-        &["listen_unix", &name, "socket", "AF_UNIX", "SOCK_STREAM", "0", "connect", "%socket.ret", &name,
-          "accept4", "%listen_unix.fd", "SOCK_NONBLOCK|SOCK_CLOEXEC"],
+        &[
+            "listen_unix",
+            &name,
+            "socket",
+            "AF_UNIX",
+            "SOCK_STREAM",
+            "0",
+            "connect",
+            "%socket.ret",
+            &name,
+            "accept4",
+            "%listen_unix.fd",
+            "SOCK_NONBLOCK|SOCK_CLOEXEC",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -187,8 +244,19 @@ fn accept_on_a_non_listening_socket_fails_without_address() {
 #[test]
 fn sendto_a_udp_address() {
     let (fw, mut child) = run_watched(
-        &["udp", "127.0.0.1:0", "socket", "AF_INET", "SOCK_DGRAM", "0",
-          "sendto", "%socket.ret", "127.0.0.1:%udp.port", "5", "MSG_DONTWAIT|MSG_NOSIGNAL"],
+        &[
+            "udp",
+            "127.0.0.1:0",
+            "socket",
+            "AF_INET",
+            "SOCK_DGRAM",
+            "0",
+            "sendto",
+            "%socket.ret",
+            "127.0.0.1:%udp.port",
+            "5",
+            "MSG_DONTWAIT|MSG_NOSIGNAL",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -210,8 +278,22 @@ fn sendto_a_udp_address() {
 #[test]
 fn sendto_without_address_on_a_connected_socket() {
     let (fw, mut child) = run_watched(
-        &["udp", "127.0.0.1:0", "socket", "AF_INET", "SOCK_DGRAM", "0",
-          "connect", "%socket.ret", "127.0.0.1:%udp.port", "sendto", "%socket.ret", "-", "3", "0"],
+        &[
+            "udp",
+            "127.0.0.1:0",
+            "socket",
+            "AF_INET",
+            "SOCK_DGRAM",
+            "0",
+            "connect",
+            "%socket.ret",
+            "127.0.0.1:%udp.port",
+            "sendto",
+            "%socket.ret",
+            "-",
+            "3",
+            "0",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -250,8 +332,18 @@ fn sendto_an_address_on_a_connected_unix_stream_is_eisconn() {
 #[test]
 fn sendmsg_with_msg_name() {
     let (fw, mut child) = run_watched(
-        &["udp", "[::1]:0", "socket", "AF_INET6", "SOCK_DGRAM", "0",
-          "sendmsg", "%socket.ret", "[::1]:%udp.port", "MSG_DONTWAIT"],
+        &[
+            "udp",
+            "[::1]:0",
+            "socket",
+            "AF_INET6",
+            "SOCK_DGRAM",
+            "0",
+            "sendmsg",
+            "%socket.ret",
+            "[::1]:%udp.port",
+            "MSG_DONTWAIT",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -272,8 +364,19 @@ fn sendmsg_with_msg_name() {
 #[test]
 fn sendmmsg_reports_vlen_and_the_first_address() {
     let (fw, mut child) = run_watched(
-        &["udp", "127.0.0.1:0", "socket", "AF_INET", "SOCK_DGRAM", "0",
-          "sendmmsg", "%socket.ret", "127.0.0.1:%udp.port", "3", "0"],
+        &[
+            "udp",
+            "127.0.0.1:0",
+            "socket",
+            "AF_INET",
+            "SOCK_DGRAM",
+            "0",
+            "sendmmsg",
+            "%socket.ret",
+            "127.0.0.1:%udp.port",
+            "3",
+            "0",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -294,10 +397,8 @@ fn sendmmsg_reports_vlen_and_the_first_address() {
 #[test]
 fn sendto_a_unix_datagram_path() {
     let path = TempPath::new("dgram");
-    let (fw, mut child) = run_watched(
-        &["socket", "AF_UNIX", "SOCK_DGRAM", "0", "sendto", "%socket.ret", path.as_str(), "5", "0"],
-        &[],
-    );
+    let (fw, mut child) =
+        run_watched(&["socket", "AF_UNIX", "SOCK_DGRAM", "0", "sendto", "%socket.ret", path.as_str(), "5", "0"], &[]);
     let pid = child.pid();
     let fd = child.op("socket").ok();
     // Nobody is bound there.

@@ -41,10 +41,8 @@ fn open_of_a_missing_file_is_enoent_without_object() {
 
 #[test]
 fn open_of_a_directory_and_a_char_device() {
-    let (fw, mut child) = run_watched(
-        &["open", "/tmp", "O_RDONLY|O_DIRECTORY", "0", "open", "/dev/null", "O_RDWR", "0"],
-        &[],
-    );
+    let (fw, mut child) =
+        run_watched(&["open", "/tmp", "O_RDONLY|O_DIRECTORY", "0", "open", "/dev/null", "O_RDWR", "0"], &[]);
     let pid = child.pid();
     let dir = child.op("open");
     let dir_fd = dir.ok();
@@ -124,8 +122,22 @@ fn openat_relative_to_a_dirfd_fails_like_the_kernel_says() {
     std::fs::write(&file.0, b"x").unwrap();
     let name = file.0.file_name().unwrap().to_str().unwrap().to_string();
     let (fw, mut child) = run_watched(
-        &["open", "/tmp", "O_RDONLY|O_DIRECTORY", "0", "openat", "%open.ret", &name, "O_RDONLY", "0",
-          "openat", "1", &name, "O_RDONLY", "0"],
+        &[
+            "open",
+            "/tmp",
+            "O_RDONLY|O_DIRECTORY",
+            "0",
+            "openat",
+            "%open.ret",
+            &name,
+            "O_RDONLY",
+            "0",
+            "openat",
+            "1",
+            &name,
+            "O_RDONLY",
+            "0",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -156,7 +168,14 @@ fn openat_relative_to_a_dirfd_fails_like_the_kernel_says() {
 fn openat2_reports_open_how() {
     let file = TempPath::new("openat2");
     let (fw, mut child) = run_watched(
-        &["openat2", "AT_FDCWD", file.as_str(), "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC", "600", "RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS"],
+        &[
+            "openat2",
+            "AT_FDCWD",
+            file.as_str(),
+            "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC",
+            "600",
+            "RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS",
+        ],
         &[],
     );
     let pid = child.pid();
@@ -178,10 +197,8 @@ fn openat2_reports_open_how() {
 
 #[test]
 fn openat2_beneath_refuses_to_escape() {
-    let (fw, mut child) = run_watched(
-        &["openat2", "AT_FDCWD", "/etc/hostname", "O_RDONLY", "0", "RESOLVE_BENEATH"],
-        &[],
-    );
+    let (fw, mut child) =
+        run_watched(&["openat2", "AT_FDCWD", "/etc/hostname", "O_RDONLY", "0", "RESOLVE_BENEATH"], &[]);
     let pid = child.pid();
     assert_eq!(child.op("openat2").get("errno"), "EXDEV");
     let ev = fw.expect_event(pid, "openat2", |_| true);

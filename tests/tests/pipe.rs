@@ -18,7 +18,11 @@ fn pipe_reports_both_ends_of_one_inode() {
     let ev = fw.expect_event(pid, "pipe", |_| true);
     assert_event(
         &ev,
-        &expected(pid, "pipe", json!({"pipefd": [op.int("fd0"), op.int("fd1")], "objects": pipe_objects(&op), "ret": 0})),
+        &expected(
+            pid,
+            "pipe",
+            json!({"pipefd": [op.int("fd0"), op.int("fd1")], "objects": pipe_objects(&op), "ret": 0}),
+        ),
     );
 }
 

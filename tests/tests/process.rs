@@ -71,8 +71,7 @@ fn exec_from_a_second_thread_reports_its_old_tid() {
     // it had. The new image exits before it could read "endthread".
     let fdops = fdops_bin();
     let path = fdops.to_str().unwrap();
-    let (fw, mut child) =
-        run_watched(&["thread", "tid", "exec", path, "close", "9997", "exit", "0", "endthread"], &[]);
+    let (fw, mut child) = run_watched(&["thread", "tid", "exec", path, "close", "9997", "exit", "0", "endthread"], &[]);
     let pid = child.pid();
     let tid = child.op("tid").ret();
     assert_ne!(tid, pid);

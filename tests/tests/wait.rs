@@ -23,19 +23,14 @@ fn select_with_nfds_above_fd_setsize_that_times_out() {
     let pid = child.pid();
     assert_eq!(child.op("select").ok(), 0);
     let ev = fw.expect_event(pid, "select", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "select", json!({"nfds": 1100, "timeout_left": {"sec": 0, "usec": 0}, "ret": 0})),
-    );
+    assert_event(&ev, &expected(pid, "select", json!({"nfds": 1100, "timeout_left": {"sec": 0, "usec": 0}, "ret": 0})));
 }
 
 #[test]
 fn select_on_fd_1043_returns_early_with_time_left() {
     // Incident 2 of DESIGN.md: a socket at fd 1043 handed to select().
-    let (fw, mut child) = run_watched(
-        &["nofile", "4096", "dup2", "1", "1043", "select", "1044", "5000000", "1043"],
-        &[],
-    );
+    let (fw, mut child) =
+        run_watched(&["nofile", "4096", "dup2", "1", "1043", "select", "1044", "5000000", "1043"], &[]);
     let pid = child.pid();
     assert_eq!(child.op("dup2").ok(), 1043);
     assert_eq!(child.op("select").ok(), 1, "a pipe with room is writable");
@@ -60,10 +55,7 @@ fn select_on_a_closed_fd_is_ebadf() {
     let pid = child.pid();
     assert_eq!(child.op("select").get("errno"), "EBADF");
     let ev = fw.expect_event(pid, "select", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "select", json!({"nfds": 10, "timeout_left": ANY, "ret": -9, "errno": "EBADF"})),
-    );
+    assert_event(&ev, &expected(pid, "select", json!({"nfds": 10, "timeout_left": ANY, "ret": -9, "errno": "EBADF"})));
 }
 
 #[test]
@@ -144,7 +136,8 @@ fn poll_shows_the_first_eight_entries() {
 #[test]
 fn poll_failure_shows_no_revents() {
     // nfds above RLIMIT_NOFILE is EINVAL (poll(2)); what came back is meaningless.
-    let (fw, mut child) = run_watched(&["nofile", "16", "poll", "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1", "POLLIN", "5"], &[]);
+    let (fw, mut child) =
+        run_watched(&["nofile", "16", "poll", "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1", "POLLIN", "5"], &[]);
     let pid = child.pid();
     assert_eq!(child.op("poll").get("errno"), "EINVAL");
     let ev = fw.expect_event(pid, "poll", |_| true);

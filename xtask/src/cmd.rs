@@ -13,38 +13,25 @@ pub type Result<T> = std::result::Result<T, Fail>;
 /// Runs `cmd` (printed first) and fails if it does not exit 0.
 pub fn run(cmd: &mut Command) -> Result<()> {
     let status = status(cmd)?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Fail(format!("`{}` failed ({status})", display(cmd))))
-    }
+    if status.success() { Ok(()) } else { Err(Fail(format!("`{}` failed ({status})", display(cmd)))) }
 }
 
 /// Runs `cmd` (printed first) and returns its exit status, for callers that forward it.
 pub fn status(cmd: &mut Command) -> Result<ExitStatus> {
     eprintln!("+ {}", display(cmd));
-    cmd.status()
-        .map_err(|e| Fail(format!("cannot start `{}`: {e}", display(cmd))))
+    cmd.status().map_err(|e| Fail(format!("cannot start `{}`: {e}", display(cmd))))
 }
 
 /// Runs `program args` silently and returns its stdout if it exits 0. Used by checks, which
 /// only care whether something is present, so "not found" and "failed" are both `None`.
 pub fn probe(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = Command::new(program).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Whether `program` can be found on PATH (without running it).
 pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// A shell-like rendering of `cmd`, with its environment overrides in front. A PATH that
@@ -75,24 +62,13 @@ pub fn display(cmd: &Command) -> String {
 
 /// Single-quotes a word if the shell would otherwise split or expand it.
 fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
 /// Lets `cargo install`, and a nested `cargo`, be the same cargo that runs xtask.
 pub fn cargo() -> Command {
-    Command::new(
-        std::env::var_os("CARGO")
-            .as_deref()
-            .unwrap_or(OsStr::new("cargo")),
-    )
+    Command::new(std::env::var_os("CARGO").as_deref().unwrap_or(OsStr::new("cargo")))
 }
 
 /// Effective uid 0. apt needs it, and fdwatch needs it to load eBPF programs.

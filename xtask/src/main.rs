@@ -29,11 +29,7 @@ env: FDWATCH_SETUP_DRY_RUN=1 prints setup's install commands instead of running 
 fn main() -> ExitCode {
     workspace::put_cargo_bin_on_path();
     let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let task = if args.is_empty() {
-        OsString::new()
-    } else {
-        args.remove(0)
-    };
+    let task = if args.is_empty() { OsString::new() } else { args.remove(0) };
     // `cargo xtask test -- X` reaches us as `test -- X`; the `--` only separates.
     if args.first().is_some_and(|a| a == "--") {
         args.remove(0);

@@ -49,9 +49,6 @@ fn ignore_sigint() {
     extern "C" fn noop(_: libc::c_int) {}
     // SAFETY: installs an async-signal-safe handler (it does nothing) for SIGINT.
     unsafe {
-        libc::signal(
-            libc::SIGINT,
-            noop as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        );
+        libc::signal(libc::SIGINT, noop as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
 }

@@ -12,18 +12,11 @@ use std::process::Command;
 use crate::cmd::{self, Fail, Result};
 
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
-const LLVM_PACKAGES: &[&str] = &[
-    "llvm-22-dev",
-    "libpolly-22-dev",
-    "libzstd-dev",
-    "zlib1g-dev",
-    "libxml2-dev",
-];
+const LLVM_PACKAGES: &[&str] = &["llvm-22-dev", "libpolly-22-dev", "libzstd-dev", "zlib1g-dev", "libxml2-dev"];
 
 pub fn setup() -> Result<()> {
     let mut s = Setup {
-        dry_run: std::env::var_os("FDWATCH_SETUP_DRY_RUN")
-            .is_some_and(|v| v != "0" && !v.is_empty()),
+        dry_run: std::env::var_os("FDWATCH_SETUP_DRY_RUN").is_some_and(|v| v != "0" && !v.is_empty()),
         root: cmd::is_root(),
         apt_updated: false,
     };
@@ -58,32 +51,17 @@ impl Setup {
             return ok(what);
         }
         missing(what, "rustup");
-        self.exec(Command::new("rustup").args([
-            "toolchain",
-            "install",
-            "nightly",
-            "--profile",
-            "minimal",
-        ]))
+        self.exec(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))
     }
 
     fn rust_src(&mut self) -> Result<()> {
         let what = "rust-src for nightly (-Z build-std=core)";
-        let installed = cmd::probe(
-            "rustup",
-            &["component", "list", "--toolchain", "nightly", "--installed"],
-        );
+        let installed = cmd::probe("rustup", &["component", "list", "--toolchain", "nightly", "--installed"]);
         if installed.as_deref().is_some_and(has_rust_src) {
             return ok(what);
         }
         missing(what, "rustup");
-        self.exec(Command::new("rustup").args([
-            "component",
-            "add",
-            "rust-src",
-            "--toolchain",
-            "nightly",
-        ]))
+        self.exec(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]))
     }
 
     fn llvm(&mut self, linker_works: bool) -> Result<()> {
@@ -120,9 +98,7 @@ impl Setup {
                 .env("PATH", path),
         )?;
         if !self.dry_run && bpf_linker_version().is_none() {
-            return Err(Fail(
-                "bpf-linker was installed but `bpf-linker --version` still fails".into(),
-            ));
+            return Err(Fail("bpf-linker was installed but `bpf-linker --version` still fails".into()));
         }
         Ok(())
     }
@@ -141,10 +117,7 @@ impl Setup {
     /// gets one line naming what is missing and the command to run as root.
     fn apt_install(&mut self, what: &str, packages: &[&str]) -> Result<()> {
         let mut install = Command::new("apt-get");
-        install
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y"])
-            .args(packages);
+        install.env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y"]).args(packages);
         if !self.root {
             return Err(Fail(format!(
                 "{what} is missing and installing it needs root; as root run: apt-get update && {}",
@@ -197,14 +170,10 @@ fn bpf_linker_version() -> Option<String> {
 /// Whether `rustup toolchain list` shows the toolchain `rustup run nightly` would use:
 /// `nightly-<host>` or a custom `nightly`, not a dated `nightly-2026-05-19-<host>`.
 fn has_nightly(list: &str) -> bool {
-    list.lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .any(|name| {
-            name == "nightly"
-                || name
-                    .strip_prefix("nightly-")
-                    .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()))
-        })
+    list.lines().filter_map(|line| line.split_whitespace().next()).any(|name| {
+        name == "nightly"
+            || name.strip_prefix("nightly-").is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()))
+    })
 }
 
 /// Whether `rustup component list --installed` shows rust-src (printed without a target).
@@ -221,25 +190,17 @@ mod tests {
 
     #[test]
     fn nightly_detection() {
-        assert!(has_nightly(
-            "stable-x86_64-unknown-linux-gnu (active, default)\nnightly-x86_64-unknown-linux-gnu\n"
-        ));
+        assert!(has_nightly("stable-x86_64-unknown-linux-gnu (active, default)\nnightly-x86_64-unknown-linux-gnu\n"));
         assert!(!has_nightly(
             "stable-x86_64-unknown-linux-gnu (default)\nnightly-2026-05-19-x86_64-unknown-linux-gnu\n"
         ));
-        assert!(!has_nightly(
-            "stable-x86_64-unknown-linux-gnu (default)\n1.95.0-x86_64-unknown-linux-gnu\n"
-        ));
+        assert!(!has_nightly("stable-x86_64-unknown-linux-gnu (default)\n1.95.0-x86_64-unknown-linux-gnu\n"));
         assert!(!has_nightly(""));
     }
 
     #[test]
     fn rust_src_detection() {
-        assert!(has_rust_src(
-            "cargo-x86_64-unknown-linux-gnu\nrust-src\nrustc-x86_64-unknown-linux-gnu\n"
-        ));
-        assert!(!has_rust_src(
-            "cargo-x86_64-unknown-linux-gnu\nrust-std-x86_64-unknown-linux-gnu\n"
-        ));
+        assert!(has_rust_src("cargo-x86_64-unknown-linux-gnu\nrust-src\nrustc-x86_64-unknown-linux-gnu\n"));
+        assert!(!has_rust_src("cargo-x86_64-unknown-linux-gnu\nrust-std-x86_64-unknown-linux-gnu\n"));
     }
 }

@@ -10,10 +10,7 @@ use crate::{setup, workspace};
 pub fn test(extra: &[OsString]) -> Result<()> {
     setup::setup()?;
     let bin = workspace::build_fdwatch()?;
-    eprintln!(
-        "test: every test in the workspace, with FDWATCH_BIN={}",
-        bin.display()
-    );
+    eprintln!("test: every test in the workspace, with FDWATCH_BIN={}", bin.display());
     // Every member except fdwatch-ebpf: it only builds for bpfel-unknown-none (fdwatch's
     // build script does that), not for the host. This is the workspace's default-members,
     // spelled out so it does not change if someone edits that list.

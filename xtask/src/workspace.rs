@@ -24,20 +24,9 @@ fn target_dir() -> PathBuf {
 /// `cargo build --release -p fdwatch`; returns the absolute path of the binary.
 pub fn build_fdwatch() -> Result<PathBuf> {
     eprintln!("build: release fdwatch (its build script also builds the eBPF programs)");
-    cmd::run(
-        cmd::cargo()
-            .current_dir(root())
-            .args(["build", "--release", "-p", "fdwatch"]),
-    )?;
+    cmd::run(cmd::cargo().current_dir(root()).args(["build", "--release", "-p", "fdwatch"]))?;
     let bin = target_dir().join("release").join("fdwatch");
-    if bin.is_file() {
-        Ok(bin)
-    } else {
-        Err(Fail(format!(
-            "cargo built fdwatch but {} does not exist",
-            bin.display()
-        )))
-    }
+    if bin.is_file() { Ok(bin) } else { Err(Fail(format!("cargo built fdwatch but {} does not exist", bin.display()))) }
 }
 
 /// Puts `$CARGO_HOME/bin` (default `~/.cargo/bin`) at the front of PATH if it is not on it.

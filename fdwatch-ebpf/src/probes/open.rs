@@ -12,11 +12,8 @@ pub fn open(call: &Call, path_arg: usize) {
         (*record).payload.object = task::fd_object(call.ret);
         // openat2(dirfd, pathname, struct open_how *how, size): flags, mode, resolve
         // (include/uapi/linux/openat2.h).
-        (*record).payload.how = if call.kind == Kind::Openat2 {
-            user::read::<[u64; 3]>(call.args[2]).unwrap_or([0; 3])
-        } else {
-            [0; 3]
-        };
+        (*record).payload.how =
+            if call.kind == Kind::Openat2 { user::read::<[u64; 3]>(call.args[2]).unwrap_or([0; 3]) } else { [0; 3] };
         user::path(call.args[path_arg & 7], &mut (*record).payload.path);
     }
     emit::submit(entry);

@@ -12,11 +12,7 @@ use crate::{emit, task, user};
 pub fn fd_pair(call: &Call, fds_arg: usize) {
     let Some(mut entry) = emit::syscall_record::<FdPair>(call) else { return };
     let record = entry.as_mut_ptr();
-    let fds = if call.ret == 0 {
-        user::read::<[i32; 2]>(call.args[fds_arg & 7]).unwrap_or([-1, -1])
-    } else {
-        [-1, -1]
-    };
+    let fds = if call.ret == 0 { user::read::<[i32; 2]>(call.args[fds_arg & 7]).unwrap_or([-1, -1]) } else { [-1, -1] };
     unsafe {
         (*record).payload.fds = fds;
         (*record).payload.objects[0] = task::fd_object(fds[0] as i64);

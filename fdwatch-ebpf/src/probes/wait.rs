@@ -40,8 +40,7 @@ pub fn exit(call: &Call) {
             // poll(struct pollfd *fds, nfds_t nfds, ...)
             for i in 0..POLL_ENTRIES {
                 if (i as u64) < a[1] {
-                    (*payload).fds[i] =
-                        user::read::<PollFd>(a[0].wrapping_add(8 * i as u64)).unwrap_or_default();
+                    (*payload).fds[i] = user::read::<PollFd>(a[0].wrapping_add(8 * i as u64)).unwrap_or_default();
                     (*payload).nentries = i as u32 + 1;
                 }
             }

@@ -64,11 +64,7 @@ fn mode(raw: u64) -> Value {
 /// `{ sec, usec|nsec }` the kernel wrote back into the caller's timeout (the time not
 /// slept), or null when the caller passed none (wait forever).
 fn timeout(has: u32, sec: i64, subsec: i64, unit: &'static str) -> Value {
-    if has == 0 {
-        Value::Null
-    } else {
-        Value::Object(vec![("sec", Value::Int(sec)), (unit, Value::Int(subsec))])
-    }
+    if has == 0 { Value::Null } else { Value::Object(vec![("sec", Value::Int(sec)), (unit, Value::Int(subsec))]) }
 }
 
 fn poll_fds(entries: &[PollFd], show_revents: bool) -> Value {
@@ -153,11 +149,9 @@ pub fn describe(event: &Event) -> EventFields {
             };
             smallvec![("fd", fd(a[0])), ("request", text(request))]
         }
-        (Kind::CloseRange, _) => smallvec![
-            ("first", uint32(a[0])),
-            ("last", uint32(a[1])),
-            ("flags", text(flags::close_range_flags(a[2]))),
-        ],
+        (Kind::CloseRange, _) => {
+            smallvec![("first", uint32(a[0])), ("last", uint32(a[1])), ("flags", text(flags::close_range_flags(a[2]))),]
+        }
         (Kind::Fcntl, _) => {
             let cmd = a[1] & 0xffff_ffff;
             let arg = if cmd == libc::F_SETFD as u64 { text(flags::fd_flags(a[2])) } else { fd(a[2]) };
@@ -243,11 +237,9 @@ pub fn describe(event: &Event) -> EventFields {
             ("addr", addr(&p.addr)),
             ("addrlen", uint32(a[5])),
         ],
-        (Kind::Sendmsg, Payload::Addr(p)) => smallvec![
-            ("sockfd", fd(a[0])),
-            ("flags", text(flags::msg_flags(a[2]))),
-            ("addr", addr(&p.addr)),
-        ],
+        (Kind::Sendmsg, Payload::Addr(p)) => {
+            smallvec![("sockfd", fd(a[0])), ("flags", text(flags::msg_flags(a[2]))), ("addr", addr(&p.addr)),]
+        }
         (Kind::Sendmmsg, Payload::Addr(p)) => smallvec![
             ("sockfd", fd(a[0])),
             ("vlen", uint32(a[2])),
@@ -307,11 +299,7 @@ fn other_fd_creator_args(kind: Kind) -> &'static [&'static str] {
 }
 
 fn pair(ok: bool, fds: [i32; 2]) -> Value {
-    if ok {
-        Value::List(vec![Value::Int(fds[0] as i64), Value::Int(fds[1] as i64)])
-    } else {
-        Value::Null
-    }
+    if ok { Value::List(vec![Value::Int(fds[0] as i64), Value::Int(fds[1] as i64)]) } else { Value::Null }
 }
 
 /// wait(2) status: exited with a code, or killed by a signal.
@@ -337,7 +325,11 @@ mod tests {
     use super::*;
 
     fn event(kind: Kind, ret: i64, args: [u64; 6], payload: Payload) -> Event {
-        Event { kind, header: Header { kind: kind as u32, ..Default::default() }, body: Body::Syscall { ret, args, payload } }
+        Event {
+            kind,
+            header: Header { kind: kind as u32, ..Default::default() },
+            body: Body::Syscall { ret, args, payload },
+        }
     }
 
     /// Every record's own fields: an argument must never repeat one (JSON keys are unique).
@@ -376,7 +368,8 @@ mod tests {
 
     #[test]
     fn socket_shows_names_and_object() {
-        let object = FdObject { ino: 77, dev: 8, rdev: 0, file_flags: 2, mode: libc::S_IFSOCK as u16 | 0o777, valid: 1 };
+        let object =
+            FdObject { ino: 77, dev: 8, rdev: 0, file_flags: 2, mode: libc::S_IFSOCK as u16 | 0o777, valid: 1 };
         let e = event(Kind::Socket, 3, [2, 2 | 0o2000000, 0, 0, 0, 0], Payload::NewFd(NewFd { object }));
         let d = describe(&e);
         assert_eq!(d[0], ("domain", Value::Str("AF_INET".into())));
@@ -425,7 +418,13 @@ mod tests {
 
     #[test]
     fn pipe_ends_are_named() {
-        let read_end = FdObject { ino: 5, mode: libc::S_IFIFO as u16 | 0o600, file_flags: libc::O_RDONLY as u32, valid: 1, ..Default::default() };
+        let read_end = FdObject {
+            ino: 5,
+            mode: libc::S_IFIFO as u16 | 0o600,
+            file_flags: libc::O_RDONLY as u32,
+            valid: 1,
+            ..Default::default()
+        };
         let Value::Object(o) = object(&read_end, Kind::Pipe) else { panic!() };
         assert_eq!(o[2], ("end", Value::Str("read".into())));
         let write_end = FdObject { file_flags: libc::O_WRONLY as u32, ..read_end };

@@ -2,8 +2,8 @@
 use std::mem::size_of;
 
 use fdwatch_common::{
-    AcceptPayload, AddrPayload, ExecEvent, ExitEvent, FdPair, ForkEvent, Header, Kind, NewFd,
-    NoPayload, OpenPayload, SyscallEvent, WaitPayload, kind::PayloadShape, record_size,
+    AcceptPayload, AddrPayload, ExecEvent, ExitEvent, FdPair, ForkEvent, Header, Kind, NewFd, NoPayload, OpenPayload,
+    SyscallEvent, WaitPayload, kind::PayloadShape, record_size,
 };
 
 /// One decoded record. Plain data, no allocation: payloads stay in their wire form and
@@ -123,8 +123,7 @@ impl Event {
 #[cfg(test)]
 pub fn encode<T: Copy>(record: &T) -> Vec<u8> {
     // SAFETY: T is a #[repr(C)] wire type; we only view its bytes.
-    unsafe { std::slice::from_raw_parts((record as *const T).cast::<u8>(), size_of::<T>()) }
-        .to_vec()
+    unsafe { std::slice::from_raw_parts((record as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
 }
 
 #[cfg(test)]
@@ -148,8 +147,12 @@ mod tests {
         for kind in Kind::ALL {
             let args = [1, 2, 3, 4, 5, 6];
             let bytes = match kind.payload() {
-                PayloadShape::None => encode(&SyscallEvent { header: header(kind), ret: -9, args, payload: NoPayload {} }),
-                PayloadShape::NewFd => encode(&SyscallEvent { header: header(kind), ret: 3, args, payload: NewFd { object: object(7) } }),
+                PayloadShape::None => {
+                    encode(&SyscallEvent { header: header(kind), ret: -9, args, payload: NoPayload {} })
+                }
+                PayloadShape::NewFd => {
+                    encode(&SyscallEvent { header: header(kind), ret: 3, args, payload: NewFd { object: object(7) } })
+                }
                 PayloadShape::FdPair => encode(&SyscallEvent {
                     header: header(kind),
                     ret: 0,
@@ -165,20 +168,42 @@ mod tests {
                     header: header(kind),
                     ret: 5,
                     args,
-                    payload: AcceptPayload { object: object(9), addr: SockAddr { len: 2, _pad: 0, bytes: [1; ADDR_LEN] } },
+                    payload: AcceptPayload {
+                        object: object(9),
+                        addr: SockAddr { len: 2, _pad: 0, bytes: [1; ADDR_LEN] },
+                    },
                 }),
                 PayloadShape::Open => {
                     let mut path = Path { len: 4, truncated: 0, bytes: [0; PATH_LEN] };
                     path.bytes[..4].copy_from_slice(b"/tmp");
-                    encode(&SyscallEvent { header: header(kind), ret: 3, args, payload: OpenPayload { object: object(11), how: [1, 2, 3], path } })
+                    encode(&SyscallEvent {
+                        header: header(kind),
+                        ret: 3,
+                        args,
+                        payload: OpenPayload { object: object(11), how: [1, 2, 3], path },
+                    })
                 }
                 PayloadShape::Wait => {
-                    let mut wait = WaitPayload { timeout_sec: 7, timeout_subsec: 5, has_timeout: 1, nentries: 1, ..Default::default() };
+                    let mut wait = WaitPayload {
+                        timeout_sec: 7,
+                        timeout_subsec: 5,
+                        has_timeout: 1,
+                        nentries: 1,
+                        ..Default::default()
+                    };
                     wait.fds[0] = PollFd { fd: 9, events: 1, revents: 0x20 };
                     encode(&SyscallEvent { header: header(kind), ret: 1, args, payload: wait })
                 }
-                PayloadShape::Fork => encode(&ForkEvent { header: header(kind), child_pid: 200, child_tid: 200, shares_files: 0, is_thread: 0 }),
-                PayloadShape::Exec => encode(&ExecEvent { header: header(kind), old_tid: 100, _pad: 0, filename: Path::default() }),
+                PayloadShape::Fork => encode(&ForkEvent {
+                    header: header(kind),
+                    child_pid: 200,
+                    child_tid: 200,
+                    shares_files: 0,
+                    is_thread: 0,
+                }),
+                PayloadShape::Exec => {
+                    encode(&ExecEvent { header: header(kind), old_tid: 100, _pad: 0, filename: Path::default() })
+                }
                 PayloadShape::Exit => encode(&ExitEvent { header: header(kind), exit_code: 256, group_dead: 1 }),
             };
             assert_eq!(bytes.len(), record_size(kind), "{kind:?}");
@@ -191,9 +216,13 @@ mod tests {
                     assert_eq!((ret, a), (-9, args));
                     assert_eq!(event.errno(), Some(9));
                 }
-                (PayloadShape::NewFd, Body::Syscall { payload: Payload::NewFd(p), .. }) => assert_eq!(p.object, object(7)),
+                (PayloadShape::NewFd, Body::Syscall { payload: Payload::NewFd(p), .. }) => {
+                    assert_eq!(p.object, object(7))
+                }
                 (PayloadShape::FdPair, Body::Syscall { payload: Payload::FdPair(p), .. }) => assert_eq!(p.fds, [3, 4]),
-                (PayloadShape::Addr, Body::Syscall { payload: Payload::Addr(p), .. }) => assert_eq!((p.addr.len, p.addr.bytes[0]), (16, 2)),
+                (PayloadShape::Addr, Body::Syscall { payload: Payload::Addr(p), .. }) => {
+                    assert_eq!((p.addr.len, p.addr.bytes[0]), (16, 2))
+                }
                 (PayloadShape::Accept, Body::Syscall { ret, payload: Payload::Accept(p), .. }) => {
                     assert_eq!((ret, p.object.ino, p.addr.len), (5, 9, 2));
                     assert_eq!(event.errno(), None);
@@ -219,10 +248,7 @@ mod tests {
         bytes[0] = 99;
         assert_eq!(decode(&bytes).unwrap_err(), DecodeError::UnknownKind(99));
         let bytes = encode(&header(Kind::Dup2));
-        assert_eq!(
-            decode(&bytes).unwrap_err(),
-            DecodeError::Truncated { kind: Kind::Dup2, len: 48, want: 104 }
-        );
+        assert_eq!(decode(&bytes).unwrap_err(), DecodeError::Truncated { kind: Kind::Dup2, len: 48, want: 104 });
     }
 
     #[test]

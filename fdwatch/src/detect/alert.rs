@@ -100,7 +100,22 @@ impl Alert {
 pub enum Output {
     Alert(Alert),
     /// The same alert happened `count` more times since it (or its last repeat) was written.
-    Repeat { id: u64, kind: AlertKind, pid: Pid, comm: String, count: u64, ts_ns: u64 },
+    Repeat {
+        id: u64,
+        kind: AlertKind,
+        pid: Pid,
+        comm: String,
+        count: u64,
+        ts_ns: u64,
+    },
     /// The condition of alert `id` is over.
-    Resolved { id: u64, kind: AlertKind, pid: Pid, comm: String, message: String, waited_ns: u64, ts_ns: u64 },
+    Resolved {
+        id: u64,
+        kind: AlertKind,
+        pid: Pid,
+        comm: String,
+        message: String,
+        waited_ns: u64,
+        ts_ns: u64,
+    },
 }

@@ -4,10 +4,7 @@
 use super::alert::Fact;
 use crate::{
     clock::Clock,
-    decode::{
-        args::Value,
-        names::flags,
-    },
+    decode::{args::Value, names::flags},
     model::{FdEntry, Model, Object, ObjectKind, Origin, Pid, Step, describe},
 };
 
@@ -90,11 +87,7 @@ pub fn entry_fact(clock: &Clock, pid: Pid, fd: i32, entry: &FdEntry, obj: &Objec
 
 /// Readable duration: `850 ms`, `12.3 s`.
 pub fn duration(ns: u64) -> String {
-    if ns < 1_000_000_000 {
-        format!("{} ms", ns / 1_000_000)
-    } else {
-        format!("{:.1} s", ns as f64 / 1e9)
-    }
+    if ns < 1_000_000_000 { format!("{} ms", ns / 1_000_000) } else { format!("{:.1} s", ns as f64 / 1e9) }
 }
 
 /// `0`, `0 and 1`, `0, 1 and 2`.

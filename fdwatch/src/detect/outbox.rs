@@ -110,7 +110,14 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(window_ns: u64, repeat_every_ns: u64) -> Self {
-        Self { window_ns, repeat_every_ns, next_id: 1, pending: Vec::new(), written: HashMap::default(), out: Vec::new() }
+        Self {
+            window_ns,
+            repeat_every_ns,
+            next_id: 1,
+            pending: Vec::new(),
+            written: HashMap::default(),
+            out: Vec::new(),
+        }
     }
 
     /// Look `key` up; a written alert counts one more repeat.
@@ -227,7 +234,14 @@ impl Outbox {
 
     fn report_count(&mut self, key: Key, w: Written, now_ns: u64) {
         if w.count > 0 {
-            self.out.push(Output::Repeat { id: w.id, kind: key.kind, pid: key.pid, comm: w.comm, count: w.count, ts_ns: now_ns });
+            self.out.push(Output::Repeat {
+                id: w.id,
+                kind: key.kind,
+                pid: key.pid,
+                comm: w.comm,
+                count: w.count,
+                ts_ns: now_ns,
+            });
         }
     }
 
@@ -241,7 +255,8 @@ impl Outbox {
             p.alert.id = self.next_id;
             self.next_id += 1;
             p.alert.sort_evidence();
-            let written = Written { id: p.alert.id, comm: p.alert.comm.clone(), count: p.repeats, reported_ns: p.alert.ts_ns };
+            let written =
+                Written { id: p.alert.id, comm: p.alert.comm.clone(), count: p.repeats, reported_ns: p.alert.ts_ns };
             self.written.insert(p.key, written);
             self.out.push(Output::Alert(p.alert));
         }

@@ -118,7 +118,14 @@ impl PipeLeaks {
                 return;
             }
             let writer_comm = model.process(pid).map(|p| p.comm.to_string()).unwrap_or_default();
-            self.letting.push(Letting { writer: pid, writer_comm, object: entry.object, fd, entry: entry.clone(), event: *event });
+            self.letting.push(Letting {
+                writer: pid,
+                writer_comm,
+                object: entry.object,
+                fd,
+                entry: entry.clone(),
+                event: *event,
+            });
         };
         // close and dup2 (per event on the hot path) release one fd, with no list built.
         match (event.kind, ok_args, &event.body) {
@@ -162,7 +169,9 @@ impl PipeLeaks {
                 self.suspects.push(Suspect { reader, ino, letting: letting.clone(), due_ns });
             }
         }
-        if !self.leaks.is_empty() && matches!(event.kind, Kind::Close | Kind::CloseRange | Kind::Exit | Kind::Exec | Kind::Dup2 | Kind::Dup3) {
+        if !self.leaks.is_empty()
+            && matches!(event.kind, Kind::Close | Kind::CloseRange | Kind::Exit | Kind::Exec | Kind::Dup2 | Kind::Dup3)
+        {
             self.resolve(model, outbox, event.header.ts_ns);
         }
     }
@@ -177,7 +186,10 @@ impl PipeLeaks {
             let Some((object, _)) = model.object_by_inode(InodeKey::Pipe(s.ino)) else { continue };
             let reader_fds = fds_with(model, object, s.reader, Access::Read);
             let holders = leaked_holders(model, object, s.letting.writer, s.reader);
-            if reader_fds.is_empty() || holders.is_empty() || !fds_with(model, object, s.reader, Access::Write).is_empty() {
+            if reader_fds.is_empty()
+                || holders.is_empty()
+                || !fds_with(model, object, s.reader, Access::Write).is_empty()
+            {
                 continue;
             }
             let key = Key { kind: AlertKind::PipeLeak, pid: s.reader, object: s.ino, variant: 0 };
@@ -187,7 +199,13 @@ impl PipeLeaks {
             let alert = build(model, clock, &s, object, &reader_fds, &holders, grace_ns, now_ns);
             let reader_comm = alert.comm.clone();
             outbox.raise(key, alert, None);
-            self.leaks.push(Leak { key, reader: s.reader, reader_comm, ino: s.ino, since_ns: s.letting.event.header.ts_ns });
+            self.leaks.push(Leak {
+                key,
+                reader: s.reader,
+                reader_comm,
+                ino: s.ino,
+                since_ns: s.letting.event.header.ts_ns,
+            });
         }
         if !self.leaks.is_empty() {
             self.resolve(model, outbox, now_ns);
@@ -198,7 +216,8 @@ impl PipeLeaks {
     fn resolve(&mut self, model: &Model, outbox: &mut Outbox, now_ns: u64) {
         self.leaks.retain(|l| {
             let object = model.object_by_inode(InodeKey::Pipe(l.ino)).map(|(id, _)| id);
-            let writers = object.map_or(0, |o| model.holders(o).iter().filter(|(_, _, e)| e.access == Access::Write).count());
+            let writers =
+                object.map_or(0, |o| model.holders(o).iter().filter(|(_, _, e)| e.access == Access::Write).count());
             let reading = object.is_some_and(|o| !fds_with(model, o, l.reader, Access::Read).is_empty());
             let waited = explain::duration(now_ns.saturating_sub(l.since_ns));
             let message = if writers == 0 {
@@ -252,7 +271,8 @@ fn build(
         Kind::Exec => "closed it at exec",
         _ => "closed it",
     };
-    let who_hold: Vec<String> = holders.iter().map(|(pid, fds)| format!("{} as {}", explain::who(model, *pid), fd_list(fds))).collect();
+    let who_hold: Vec<String> =
+        holders.iter().map(|(pid, fds)| format!("{} as {}", explain::who(model, *pid), fd_list(fds))).collect();
     let message = format!(
         "pid {} ({reader_comm}) will not see EOF on pipe:[{}]: its writer pid {} ({}) {let_go}, but the write end is still \
          held by {}, which inherited it from pid {} ({}), so a read of it blocks for as long as they live",
@@ -291,7 +311,11 @@ fn build(
     for (pid, fds) in holders {
         for &fd in fds {
             if let Some((entry, o)) = model.fd(*pid, fd) {
-                let text = format!("{} holds the write end as fd {fd}, {}", explain::who(model, *pid), explain::story(model, &entry.origin));
+                let text = format!(
+                    "{} holds the write end as fd {fd}, {}",
+                    explain::who(model, *pid),
+                    explain::story(model, &entry.origin)
+                );
                 evidence.push(Evidence::Fact(explain::entry_fact(clock, *pid, fd, entry, o, text)));
             }
         }

@@ -102,12 +102,8 @@ fn build(model: &Model, clock: &Clock, event: &Event, nfds: i32) -> Alert {
     let mut evidence = vec![Evidence::Event(*event)];
 
     for g in groups(model, pid, high.iter().copied()) {
-        let text = format!(
-            "fd {} ({}) at or above FD_SETSIZE: {}",
-            ranges(&g.fds),
-            plural(g.fds.len(), g.type_name),
-            g.story
-        );
+        let text =
+            format!("fd {} ({}) at or above FD_SETSIZE: {}", ranges(&g.fds), plural(g.fds.len(), g.type_name), g.story);
         if let Some(fact) = explain::fd_fact(model, clock, pid, g.example, text) {
             evidence.push(Evidence::Fact(fact));
         }
@@ -117,7 +113,14 @@ fn build(model: &Model, clock: &Clock, event: &Event, nfds: i32) -> Alert {
     let mut why = String::new();
     if let Some(g) = biggest.filter(|g| g.fds.len() * 2 >= all.len() && all.len() as i32 >= FD_SETSIZE / 2) {
         why = format!("; {} of its {} fds are {}s {}", g.fds.len(), all.len(), g.type_name, g.story);
-        let text = format!("{} of the {} fds of {} are {}s {}", g.fds.len(), all.len(), explain::who(model, pid), g.type_name, g.story);
+        let text = format!(
+            "{} of the {} fds of {} are {}s {}",
+            g.fds.len(),
+            all.len(),
+            explain::who(model, pid),
+            g.type_name,
+            g.story
+        );
         if let Some(fact) = explain::fd_fact(model, clock, pid, g.example, text) {
             evidence.push(Evidence::Fact(Fact { ts_ns: event.header.ts_ns, ..fact }));
         }

@@ -123,7 +123,13 @@ fn set_field(alert: &mut Alert, name: &'static str, value: Value) {
     }
 }
 
-fn new_alert(model: &Model, event: &Event, severity: Severity, message: String, fields: Vec<(&'static str, Value)>) -> Alert {
+fn new_alert(
+    model: &Model,
+    event: &Event,
+    severity: Severity,
+    message: String,
+    fields: Vec<(&'static str, Value)>,
+) -> Alert {
     let pid = event.header.pid;
     let process = model.process(pid);
     Alert {
@@ -211,7 +217,14 @@ impl Stdio {
     pub fn after(&mut self, model: &Model, clock: &Clock, config: &Config, outbox: &mut Outbox, event: &Event) {
         let creates = matches!(
             event.kind,
-            Kind::Socket | Kind::Socketpair | Kind::Open | Kind::Openat | Kind::Openat2 | Kind::Creat | Kind::Accept | Kind::Accept4
+            Kind::Socket
+                | Kind::Socketpair
+                | Kind::Open
+                | Kind::Openat
+                | Kind::Openat2
+                | Kind::Creat
+                | Kind::Accept
+                | Kind::Accept4
         ) || event.kind.is_other_fd_creator();
         if !creates {
             return;
@@ -262,13 +275,23 @@ impl Stdio {
             alert.evidence.push(Evidence::Event(close));
         }
         alert.evidence.push(Evidence::Event(*event));
-        let text = format!("fd {fd} of {} is {what}, {}", explain::who(model, pid), explain::story(model, &entry.origin));
+        let text =
+            format!("fd {fd} of {} is {what}, {}", explain::who(model, pid), explain::story(model, &entry.origin));
         alert.evidence.push(Evidence::Fact(explain::entry_fact(clock, pid, fd, entry, o, text)));
         outbox.raise(key, alert, rule(pid, vec![fd]));
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn dup_onto(&self, model: &Model, clock: &Clock, config: &Config, outbox: &mut Outbox, event: &Event, old: i32, new: i32) {
+    fn dup_onto(
+        &self,
+        model: &Model,
+        clock: &Clock,
+        config: &Config,
+        outbox: &mut Outbox,
+        event: &Event,
+        old: i32,
+        new: i32,
+    ) {
         let pid = event.header.pid;
         let Some((src_entry, src)) = model.fd(pid, old) else { return };
         let dst = model.fd(pid, new);
@@ -282,7 +305,8 @@ impl Stdio {
                 return;
             }
         }
-        if !matches!(src.kind, ObjectKind::Socket { .. }) || saved_stdio(src_entry, pid) || allowed(model, config, pid) {
+        if !matches!(src.kind, ObjectKind::Socket { .. }) || saved_stdio(src_entry, pid) || allowed(model, config, pid)
+        {
             return;
         }
         let key = Key { kind: AlertKind::StdioHijack, pid, object: src_entry.object.0, variant: SOCKET_ONTO };
@@ -307,8 +331,18 @@ impl Stdio {
                     ("fds", fds_value(&[new])),
                     ("object", object_value(src_entry, src)),
                 ];
-                let mut alert = new_alert(model, event, Severity::Critical, onto_message(pid, &comm, &what, &[new], event.kind), fields);
-                let text = format!("fd {old} of {} is {what}, {}", explain::who(model, pid), explain::story(model, &src_entry.origin));
+                let mut alert = new_alert(
+                    model,
+                    event,
+                    Severity::Critical,
+                    onto_message(pid, &comm, &what, &[new], event.kind),
+                    fields,
+                );
+                let text = format!(
+                    "fd {old} of {} is {what}, {}",
+                    explain::who(model, pid),
+                    explain::story(model, &src_entry.origin)
+                );
                 alert.evidence.push(Evidence::Fact(explain::entry_fact(clock, pid, old, src_entry, src, text)));
                 alert.evidence.push(Evidence::Event(*event));
                 outbox.raise(key, alert, rule(pid, vec![0, 1, 2]));
@@ -342,7 +376,11 @@ impl Stdio {
             event.kind.name()
         );
         let now_fact = {
-            let text = format!("fd {old} of {} is {now}, {}", explain::who(model, pid), explain::story(model, &src_entry.origin));
+            let text = format!(
+                "fd {old} of {} is {now}, {}",
+                explain::who(model, pid),
+                explain::story(model, &src_entry.origin)
+            );
             explain::entry_fact(clock, pid, old, src_entry, src, text)
         };
         let key = Key { kind: AlertKind::StdioHijack, pid, object: dst_entry.object.0, variant: CLOBBERED };
@@ -371,7 +409,8 @@ impl Stdio {
         if let Some(close) = self.closes.get(&pid).and_then(|c| c[fd as usize]) {
             alert.evidence.push(Evidence::Event(close));
         }
-        let text = format!("fd {fd} of {} was {was}, {}", explain::who(model, pid), explain::story(model, &dst_entry.origin));
+        let text =
+            format!("fd {fd} of {} was {was}, {}", explain::who(model, pid), explain::story(model, &dst_entry.origin));
         alert.evidence.push(Evidence::Fact(explain::entry_fact(clock, pid, fd, dst_entry, dst, text)));
         alert.evidence.push(Evidence::Fact(now_fact));
         alert.evidence.push(Evidence::Event(*event));

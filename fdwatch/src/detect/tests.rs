@@ -3,7 +3,10 @@ use std::time::Duration;
 
 use fdwatch_common::{AddrPayload, FdObject, Kind, NewFd, OpenPayload, PATH_LEN, Path, SockAddr, WaitPayload};
 
-use super::{Config, Detectors, Output, alert::{Alert, Evidence, Severity}};
+use super::{
+    Config, Detectors, Output,
+    alert::{Alert, Evidence, Severity},
+};
 use crate::{
     clock::Clock,
     decode::{Event, Payload, args::Value},
@@ -103,11 +106,25 @@ fn udp_socket(pid: u32, ts: u64, fd: i32, ino: u64) -> Event {
 }
 
 fn connect(pid: u32, ts: u64, fd: i32, ret: i64) -> Event {
-    call(Kind::Connect, pid, ts, ret, &[fd as u64, 0, 16], Payload::Addr(AddrPayload { addr: sockaddr_in([127, 0, 0, 1], 4444) }))
+    call(
+        Kind::Connect,
+        pid,
+        ts,
+        ret,
+        &[fd as u64, 0, 16],
+        Payload::Addr(AddrPayload { addr: sockaddr_in([127, 0, 0, 1], 4444) }),
+    )
 }
 
 fn sendto(pid: u32, ts: u64, fd: i32, ret: i64) -> Event {
-    call(Kind::Sendto, pid, ts, ret, &[fd as u64, 0, 5, 0, 0, 16], Payload::Addr(AddrPayload { addr: sockaddr_in([127, 0, 0, 1], 8125) }))
+    call(
+        Kind::Sendto,
+        pid,
+        ts,
+        ret,
+        &[fd as u64, 0, 5, 0, 0, 16],
+        Payload::Addr(AddrPayload { addr: sockaddr_in([127, 0, 0, 1], 8125) }),
+    )
 }
 
 fn dup2(pid: u32, ts: u64, old: i32, new: i32) -> Event {
@@ -123,7 +140,14 @@ fn open(pid: u32, ts: u64, fd: i32, path: &str, flags: u64, rdev: u32) -> Event 
     let object = FdObject { ino: 77 + fd as u64, mode, rdev, file_flags: flags as u32, valid: 1, ..Default::default() };
     let mut p = Path { len: path.len() as u32, truncated: 0, bytes: [0; PATH_LEN] };
     p.bytes[..path.len()].copy_from_slice(path.as_bytes());
-    call(Kind::Openat, pid, ts, fd as i64, &[-100i64 as u64, 0, flags], Payload::Open(OpenPayload { object, how: [0; 3], path: p }))
+    call(
+        Kind::Openat,
+        pid,
+        ts,
+        fd as i64,
+        &[-100i64 as u64, 0, flags],
+        Payload::Open(OpenPayload { object, how: [0; 3], path: p }),
+    )
 }
 
 fn select(pid: u32, ts: u64, nfds: u64) -> Event {
@@ -162,7 +186,11 @@ fn select_above_fd_setsize_is_one_critical_alert_with_provenance_and_symptom() {
     assert!(a.message.contains("inherited from pid 100"), "{}", a.message);
     assert!(a.message.contains("kept across exec without CLOEXEC"), "{}", a.message);
     assert_eq!(symptoms(a), vec![(Kind::Connect, -EALREADY)]);
-    let facts: Vec<&str> = a.evidence.iter().filter_map(|e| if let Evidence::Fact(f) = e { Some(f.text.as_str()) } else { None }).collect();
+    let facts: Vec<&str> = a
+        .evidence
+        .iter()
+        .filter_map(|e| if let Evidence::Fact(f) = e { Some(f.text.as_str()) } else { None })
+        .collect();
     assert!(facts.iter().any(|f| f.starts_with("fd 1024-1032 (9 sockets)")), "{facts:#?}");
     assert!(facts.iter().any(|f| f.starts_with("fd 1033 (1 socket)")), "{facts:#?}");
 }
@@ -178,11 +206,13 @@ fn select_repeats_are_counted_not_repeated() {
     assert_eq!(run.alerts().len(), 1);
     assert!(!run.out.iter().any(|o| matches!(o, Output::Repeat { .. })), "not before the interval");
     run.tick(11_000 * MS);
-    let repeats: Vec<u64> = run.out.iter().filter_map(|o| if let Output::Repeat { count, .. } = o { Some(*count) } else { None }).collect();
+    let repeats: Vec<u64> =
+        run.out.iter().filter_map(|o| if let Output::Repeat { count, .. } = o { Some(*count) } else { None }).collect();
     assert_eq!(repeats, vec![5]);
     // The count goes out when the process exits, too.
     run.feed(select(200, 12_000 * MS, 1034)).feed(exit(200, 12_001 * MS));
-    let repeats: Vec<u64> = run.out.iter().filter_map(|o| if let Output::Repeat { count, .. } = o { Some(*count) } else { None }).collect();
+    let repeats: Vec<u64> =
+        run.out.iter().filter_map(|o| if let Output::Repeat { count, .. } = o { Some(*count) } else { None }).collect();
     assert_eq!(repeats, vec![5, 1]);
 }
 
@@ -190,7 +220,8 @@ fn select_repeats_are_counted_not_repeated() {
 fn select_repeats_within_the_window_are_counted_too() {
     let mut run = incident_2();
     run.feed(select(200, 51 * MS, 1034)).feed(select(200, 52 * MS, 1034)).feed(exit(200, 60 * MS));
-    let repeats: Vec<u64> = run.out.iter().filter_map(|o| if let Output::Repeat { count, .. } = o { Some(*count) } else { None }).collect();
+    let repeats: Vec<u64> =
+        run.out.iter().filter_map(|o| if let Output::Repeat { count, .. } = o { Some(*count) } else { None }).collect();
     assert_eq!((run.alerts().len(), repeats), (1, vec![2]));
 }
 
@@ -277,7 +308,8 @@ fn a_socket_landing_on_closed_stdin_is_a_warning() {
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let a = alerts[0];
     assert_eq!((a.severity, str_field(a, "shape")), (Severity::Warning, "landed_on_stdio"));
-    let kinds: Vec<Kind> = a.evidence.iter().filter_map(|e| if let Evidence::Event(ev) = e { Some(ev.kind) } else { None }).collect();
+    let kinds: Vec<Kind> =
+        a.evidence.iter().filter_map(|e| if let Evidence::Event(ev) = e { Some(ev.kind) } else { None }).collect();
     assert_eq!(kinds, vec![Kind::Close, Kind::Socket]);
 }
 
@@ -305,7 +337,11 @@ fn a_data_file_opened_read_write_onto_closed_stdout_is_a_warning() {
     run.feed(close(100, 1, 1)).feed(open(100, 2, 1, "/var/lib/db", O_RDWR, 0));
     run.finish(1_000 * MS);
     assert_eq!(run.alerts().len(), 1);
-    assert!(run.alerts()[0].message.contains("the file /var/lib/db as its stdout (fd 1)"), "{}", run.alerts()[0].message);
+    assert!(
+        run.alerts()[0].message.contains("the file /var/lib/db as its stdout (fd 1)"),
+        "{}",
+        run.alerts()[0].message
+    );
 }
 
 /// Incident 1 (statsd): fd 0 closed, the UDP socket lands on it, a unix stream
@@ -323,7 +359,8 @@ fn statsd_clobber_upgrades_the_landing_to_one_critical_alert_with_its_symptom() 
     let a = alerts[0];
     assert_eq!((a.severity, str_field(a, "shape")), (Severity::Critical, "stdio_clobbered"));
     assert_eq!(symptoms(a), vec![(Kind::Sendto, -EISCONN)]);
-    let kinds: Vec<Kind> = a.evidence.iter().filter_map(|e| if let Evidence::Event(ev) = e { Some(ev.kind) } else { None }).collect();
+    let kinds: Vec<Kind> =
+        a.evidence.iter().filter_map(|e| if let Evidence::Event(ev) = e { Some(ev.kind) } else { None }).collect();
     assert_eq!(kinds, vec![Kind::Close, Kind::Socket, Kind::Dup2]);
     assert!(a.message.contains("overwrote its stdin (fd 0) with dup2()"), "{}", a.message);
     assert!(a.message.contains("an AF_INET SOCK_DGRAM socket connected to 127.0.0.1:4444"), "{}", a.message);
@@ -366,14 +403,24 @@ fn a_daemon_holding_the_write_end_after_its_parent_exited_is_a_pipe_leak() {
     assert_eq!(field(a, "ino"), &Value::Int(50));
     let Value::List(holders) = field(a, "holders") else { panic!() };
     assert_eq!(holders.len(), 1);
-    assert_eq!(holders[0], Value::Object(vec![("pid", Value::Int(300)), ("comm", Value::Str("test".into())), ("fds", Value::List(vec![Value::Int(1)]))]));
+    assert_eq!(
+        holders[0],
+        Value::Object(vec![
+            ("pid", Value::Int(300)),
+            ("comm", Value::Str("test".into())),
+            ("fds", Value::List(vec![Value::Int(1)]))
+        ])
+    );
     assert!(a.message.contains("will not see EOF on pipe:[50]"), "{}", a.message);
     assert!(a.message.contains("its writer pid 200 (test) exited"), "{}", a.message);
     let id = a.id;
     // The daemon exits: the reader sees EOF now.
     run.feed(exit(300, 5_000 * MS));
-    let resolved: Vec<(u64, u64)> =
-        run.out.iter().filter_map(|o| if let Output::Resolved { id, waited_ns, .. } = o { Some((*id, *waited_ns)) } else { None }).collect();
+    let resolved: Vec<(u64, u64)> = run
+        .out
+        .iter()
+        .filter_map(|o| if let Output::Resolved { id, waited_ns, .. } = o { Some((*id, *waited_ns)) } else { None })
+        .collect();
     assert_eq!(resolved, vec![(id, 4_990 * MS)]);
 }
 

@@ -19,7 +19,10 @@ pub enum Applied {
     /// already reflected in the process's last /proc reading.
     Unchanged,
     /// The model cannot be sure about `pid`: read it again from /proc.
-    Resync { pid: Pid, reason: &'static str },
+    Resync {
+        pid: Pid,
+        reason: &'static str,
+    },
 }
 
 /// O_CLOEXEC, which is also SOCK_CLOEXEC, EFD_CLOEXEC, EPOLL_CLOEXEC, TFD_CLOEXEC,
@@ -68,9 +71,7 @@ impl Model {
                 Applied::Changed
             }
             Body::Exit(_) => Applied::Unchanged,
-            Body::Syscall { ret, args, payload } => {
-                self.syscall(event.kind, pid, table, *ret, args, payload, h.ts_ns)
-            }
+            Body::Syscall { ret, args, payload } => self.syscall(event.kind, pid, table, *ret, args, payload, h.ts_ns),
         }
     }
 
@@ -111,11 +112,8 @@ impl Model {
     /// execve(2): the table is unshared, CLOEXEC fds are closed, the rest stay.
     fn exec(&mut self, pid: Pid, exe: String, comm: String, ts: u64) -> Applied {
         let Some(table) = self.unshare(pid) else { return Applied::Unchanged };
-        let fds: Vec<(i32, bool)> = self
-            .tables
-            .get(&table)
-            .map(|t| t.fds.iter().map(|(fd, e)| (fd, e.cloexec)).collect())
-            .unwrap_or_default();
+        let fds: Vec<(i32, bool)> =
+            self.tables.get(&table).map(|t| t.fds.iter().map(|(fd, e)| (fd, e.cloexec)).collect()).unwrap_or_default();
         for (fd, cloexec) in fds {
             if cloexec {
                 self.remove(table, fd);
@@ -208,7 +206,17 @@ impl Model {
                         protocol: a[2] as u16,
                         peer: None,
                     };
-                    let r = self.create(pid, table, end, kind_, p.objects[i].ino, a[1] & O_CLOEXEC != 0, Access::ReadWrite, kind, ts);
+                    let r = self.create(
+                        pid,
+                        table,
+                        end,
+                        kind_,
+                        p.objects[i].ino,
+                        a[1] & O_CLOEXEC != 0,
+                        Access::ReadWrite,
+                        kind,
+                        ts,
+                    );
                     if r != Applied::Changed {
                         result = r;
                     }

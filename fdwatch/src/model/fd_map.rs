@@ -79,7 +79,8 @@ impl FdMap {
         if self.sparse.is_empty() {
             return;
         }
-        let fitting: Vec<i32> = self.sparse.keys().copied().filter(|&fd| Self::slot(fd).is_some_and(|i| i < len)).collect();
+        let fitting: Vec<i32> =
+            self.sparse.keys().copied().filter(|&fd| Self::slot(fd).is_some_and(|i| i < len)).collect();
         for fd in fitting {
             if let (Some(entry), Some(i)) = (self.sparse.remove(&fd), Self::slot(fd)) {
                 self.dense[i] = Some(entry);

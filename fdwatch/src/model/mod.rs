@@ -15,7 +15,6 @@ pub mod snapshot;
 #[cfg(test)]
 pub mod synthetic;
 
-
 // FxHash: the model hashes small integer keys on every event; SipHash's DoS resistance
 // buys nothing here (keys come from the kernel) and cost 13% of the collector's time.
 use rustc_hash::FxHashMap as HashMap;
@@ -121,9 +120,9 @@ impl Model {
     pub fn holds_another(&self, pid: Pid, object: ObjectId, fd: i32, access: Access) -> bool {
         let Some(table) = self.processes.get(&pid).map(|p| p.table) else { return false };
         let (Some(o), Some(t)) = (self.objects.get(object), self.tables.get(&table)) else { return false };
-        o.holders
-            .iter(&self.holder_lists)
-            .any(|(holder, other)| holder == table && other != fd && t.fds.get(other).is_some_and(|e| e.access == access))
+        o.holders.iter(&self.holder_lists).any(|(holder, other)| {
+            holder == table && other != fd && t.fds.get(other).is_some_and(|e| e.access == access)
+        })
     }
 
     pub fn table_of(&self, pid: Pid) -> Option<&Table> {
@@ -261,8 +260,7 @@ impl Model {
         if self.tables.get(&table)?.users.len() <= 1 {
             return Some(table);
         }
-        let copy: Vec<(i32, FdEntry)> =
-            self.tables.get(&table)?.fds.iter().map(|(fd, e)| (fd, e.clone())).collect();
+        let copy: Vec<(i32, FdEntry)> = self.tables.get(&table)?.fds.iter().map(|(fd, e)| (fd, e.clone())).collect();
         self.leave_table(pid, table);
         let new = self.new_table(vec![pid]);
         for (fd, entry) in copy {

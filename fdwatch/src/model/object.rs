@@ -12,15 +12,28 @@ pub struct ObjectId(pub u64);
 pub enum ObjectKind {
     Pipe,
     /// domain/type/protocol as passed to socket(2) (0 when learned from /proc).
-    Socket { domain: u16, sock_type: u16, protocol: u16, peer: Option<Box<str>> },
-    File { path: Box<str> },
+    Socket {
+        domain: u16,
+        sock_type: u16,
+        protocol: u16,
+        peer: Option<Box<str>>,
+    },
+    File {
+        path: Box<str>,
+    },
     /// A terminal: /dev/tty*, /dev/pts/*, /dev/console.
-    Tty { path: Box<str> },
+    Tty {
+        path: Box<str>,
+    },
     DevNull,
     /// An anonymous inode: eventfd, [eventpoll], timerfd, signalfd, inotify, pidfd, ...
-    Anon { name: Box<str> },
+    Anon {
+        name: Box<str>,
+    },
     /// Anything else /proc shows (e.g. `net:[...]`), as shown.
-    Other { name: Box<str> },
+    Other {
+        name: Box<str>,
+    },
 }
 
 impl ObjectKind {

@@ -123,7 +123,11 @@ mod tests {
         let steps: Vec<(Step, u64)> = moved.chain().iter().map(|s| (s.step, s.ts_ns)).collect();
         assert_eq!(
             steps,
-            [(Step::Created(Kind::Socket), 1), (Step::Dup { kind: Kind::Dup2, from_fd: 3 }, 2), (Step::SurvivedExec, 3)]
+            [
+                (Step::Created(Kind::Socket), 1),
+                (Step::Dup { kind: Kind::Dup2, from_fd: 3 }, 2),
+                (Step::SurvivedExec, 3)
+            ]
         );
         assert_eq!(moved.last().step, Step::SurvivedExec);
     }

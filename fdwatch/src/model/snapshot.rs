@@ -37,10 +37,7 @@ impl Model {
         let pid = snap.pid;
         if !self.processes.contains_key(&pid) {
             let table = self.new_table(vec![pid]);
-            self.processes.insert(
-                pid,
-                Process { ppid: snap.ppid, comm: "".into(), exe: None, table, synced_at_ns: 0 },
-            );
+            self.processes.insert(pid, Process { ppid: snap.ppid, comm: "".into(), exe: None, table, synced_at_ns: 0 });
         }
         // A reading is of this process alone: stop sharing a table with anyone.
         let Some(table) = self.unshare(pid) else { return 0 };

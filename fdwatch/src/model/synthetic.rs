@@ -1,10 +1,11 @@
 //! Synthetic events and models for unit tests (no root, no kernel): the wire records
 //! the probes would write, built by hand.
-use fdwatch_common::{
-    ExecEvent, ExitEvent, FdObject, FdPair, ForkEvent, Header, Kind, NewFd, Path, PATH_LEN,
-};
+use fdwatch_common::{ExecEvent, ExitEvent, FdObject, FdPair, ForkEvent, Header, Kind, NewFd, PATH_LEN, Path};
 
-use super::{Access, Model, Step, snapshot::{FdSnapshot, ProcSnapshot}};
+use super::{
+    Access, Model, Step,
+    snapshot::{FdSnapshot, ProcSnapshot},
+};
 use crate::decode::{Body, Event, Payload};
 
 pub const PIPE: u16 = 0o010600;
@@ -80,4 +81,3 @@ pub fn model_with(pid: u32) -> Model {
     m.load_snapshot(&snap, Step::PresentAtStart);
     m
 }
-

@@ -1,7 +1,11 @@
 //! The model against synthetic event sequences (no root, no kernel).
 use fdwatch_common::Kind;
 
-use super::{Access, Applied, Model, Step, snapshot::{FdSnapshot, ProcSnapshot}, synthetic::*};
+use super::{
+    Access, Applied, Model, Step,
+    snapshot::{FdSnapshot, ProcSnapshot},
+    synthetic::*,
+};
 use crate::decode::Payload;
 
 fn fds_of(m: &Model, pid: u32) -> Vec<i32> {
@@ -103,10 +107,7 @@ fn contradictions_ask_for_a_resync_which_heals() {
     // A close was lost (ring buffer full): fd 3 is reused by a pipe.
     let r = m.apply(&pipe(100, 2, [3, 4], 6, 0));
     assert!(matches!(r, Applied::Resync { pid: 100, .. }), "{r:?}");
-    assert!(matches!(
-        m.apply(&call(Kind::Close, 100, 3, 0, &[9], Payload::None)),
-        Applied::Resync { pid: 100, .. }
-    ));
+    assert!(matches!(m.apply(&call(Kind::Close, 100, 3, 0, &[9], Payload::None)), Applied::Resync { pid: 100, .. }));
     // What /proc says now wins; unchanged fds keep their provenance.
     let fds = vec![
         FdSnapshot { fd: 0, link: "/dev/pts/0".into(), cloexec: false, access: Access::ReadWrite, ino: 3 },
@@ -153,4 +154,3 @@ fn per_fd_structures_stay_small() {
     assert_eq!(size_of::<Option<super::FdEntry>>(), 32);
     assert_eq!(size_of::<super::Object>(), 48);
 }
-

@@ -63,10 +63,7 @@ const MAX_DEPTH: usize = 32;
 #[derive(Debug)]
 pub enum BtfError {
     /// The BTF file could not be read.
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     /// The blob is not valid BTF; the message says where.
     Malformed(String),
     /// No struct of that name.
@@ -76,37 +73,26 @@ pub enum BtfError {
     /// The member is a bitfield, so it has no byte offset.
     Bitfield { strukt: String, member: String },
     /// The member does not start on a byte boundary.
-    Unaligned {
-        strukt: String,
-        member: String,
-        bits: u32,
-    },
+    Unaligned { strukt: String, member: String, bits: u32 },
 }
 
 impl fmt::Display for BtfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BtfError::Read { path, source } => write!(
-                f,
-                "cannot read {path}: {source} (the kernel needs CONFIG_DEBUG_INFO_BTF=y)"
-            ),
+            BtfError::Read { path, source } => {
+                write!(f, "cannot read {path}: {source} (the kernel needs CONFIG_DEBUG_INFO_BTF=y)")
+            }
             BtfError::Malformed(what) => write!(f, "malformed BTF: {what}"),
             BtfError::NoStruct { name } => write!(f, "kernel BTF has no struct {name}"),
             BtfError::NoField { strukt, member } => {
                 write!(f, "kernel BTF has no field {strukt}.{member}")
             }
-            BtfError::Bitfield { strukt, member } => write!(
-                f,
-                "kernel BTF field {strukt}.{member} is a bitfield, which the probes cannot read"
-            ),
-            BtfError::Unaligned {
-                strukt,
-                member,
-                bits,
-            } => write!(
-                f,
-                "kernel BTF field {strukt}.{member} is at bit offset {bits}, not on a byte boundary"
-            ),
+            BtfError::Bitfield { strukt, member } => {
+                write!(f, "kernel BTF field {strukt}.{member} is a bitfield, which the probes cannot read")
+            }
+            BtfError::Unaligned { strukt, member, bits } => {
+                write!(f, "kernel BTF field {strukt}.{member} is at bit offset {bits}, not on a byte boundary")
+            }
         }
     }
 }
@@ -187,24 +173,11 @@ fn read_u32(data: &[u8], at: usize) -> Option<u32> {
 }
 
 /// The section `[start + off, start + off + len)` of `data`, if it fits.
-fn section<'a>(
-    data: &'a [u8],
-    start: usize,
-    off: u32,
-    len: u32,
-    what: &str,
-) -> Result<&'a [u8], BtfError> {
-    let begin = start
-        .checked_add(off as usize)
-        .ok_or_else(|| malformed(format!("{what} section offset overflows")))?;
-    let end = begin
-        .checked_add(len as usize)
-        .ok_or_else(|| malformed(format!("{what} section length overflows")))?;
+fn section<'a>(data: &'a [u8], start: usize, off: u32, len: u32, what: &str) -> Result<&'a [u8], BtfError> {
+    let begin = start.checked_add(off as usize).ok_or_else(|| malformed(format!("{what} section offset overflows")))?;
+    let end = begin.checked_add(len as usize).ok_or_else(|| malformed(format!("{what} section length overflows")))?;
     data.get(begin..end).ok_or_else(|| {
-        malformed(format!(
-            "{what} section (bytes {begin}..{end}) runs past the end of the data ({} bytes)",
-            data.len()
-        ))
+        malformed(format!("{what} section (bytes {begin}..{end}) runs past the end of the data ({} bytes)", data.len()))
     })
 }
 
@@ -217,8 +190,7 @@ fn str_at(strings: &[u8], off: u32) -> Result<&str, BtfError> {
         .iter()
         .position(|&b| b == 0)
         .ok_or_else(|| malformed(format!("string at offset {off} is not NUL-terminated")))?;
-    std::str::from_utf8(&rest[..len])
-        .map_err(|_| malformed(format!("string at offset {off} is not UTF-8")))
+    std::str::from_utf8(&rest[..len]).map_err(|_| malformed(format!("string at offset {off} is not UTF-8")))
 }
 
 impl Btf {
@@ -230,13 +202,9 @@ impl Btf {
             return Err(malformed("big-endian BTF is not supported"));
         }
         if magic != BTF_MAGIC {
-            return Err(malformed(format!(
-                "bad magic {magic:#06x}, expected {BTF_MAGIC:#06x}"
-            )));
+            return Err(malformed(format!("bad magic {magic:#06x}, expected {BTF_MAGIC:#06x}")));
         }
-        let version = *data
-            .get(2)
-            .ok_or_else(|| malformed("shorter than the header"))?;
+        let version = *data.get(2).ok_or_else(|| malformed("shorter than the header"))?;
         if version != BTF_VERSION {
             return Err(malformed(format!("unsupported version {version}")));
         }
@@ -244,14 +212,10 @@ impl Btf {
         let header = |at| read_u32(data, at).ok_or_else(|| malformed("shorter than the header"));
         let hdr_len = header(4)? as usize;
         if hdr_len < HEADER_LEN {
-            return Err(malformed(format!(
-                "header length {hdr_len} is less than {HEADER_LEN}"
-            )));
+            return Err(malformed(format!("header length {hdr_len} is less than {HEADER_LEN}")));
         }
         if hdr_len > data.len() {
-            return Err(malformed(format!(
-                "header length {hdr_len} is past the end of the data"
-            )));
+            return Err(malformed(format!("header length {hdr_len} is past the end of the data")));
         }
         let (type_off, type_len) = (header(8)?, header(12)?);
         let (str_off, str_len) = (header(16)?, header(20)?);
@@ -259,12 +223,8 @@ impl Btf {
         let type_sec = section(data, hdr_len, type_off, type_len, "type")?;
         let str_sec = section(data, hdr_len, str_off, str_len, "string")?;
 
-        let mut btf = Btf {
-            strings: str_sec.to_vec(),
-            types: Vec::new(),
-            members: Vec::new(),
-            structs: HashMap::new(),
-        };
+        let mut btf =
+            Btf { strings: str_sec.to_vec(), types: Vec::new(), members: Vec::new(), structs: HashMap::new() };
         // The vmlinux BTF has ~100k+ types; reserving avoids repeated regrowth.
         btf.types.reserve(type_sec.len() / 24);
 
@@ -272,11 +232,7 @@ impl Btf {
         while pos < type_sec.len() {
             // Type ids are 1-based: the n-th entry is id n.
             let id = btf.types.len() as u32 + 1;
-            let truncated = || {
-                malformed(format!(
-                    "type {id} at byte {pos} of the type section is truncated"
-                ))
-            };
+            let truncated = || malformed(format!("type {id} at byte {pos} of the type section is truncated"));
             let name_off = read_u32(type_sec, pos).ok_or_else(truncated)?;
             let info = read_u32(type_sec, pos + 4).ok_or_else(truncated)?;
             let size_or_type = read_u32(type_sec, pos + 8).ok_or_else(truncated)?;
@@ -296,8 +252,8 @@ impl Btf {
                 KIND_DATASEC => n * 12,             // struct btf_var_secinfo
                 KIND_DECL_TAG => 4,                 // struct btf_decl_tag
                 KIND_ENUM64 => n * 12,              // struct btf_enum64
-                KIND_PTR | KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT
-                | KIND_FUNC | KIND_FLOAT | KIND_TYPE_TAG => 0,
+                KIND_PTR | KIND_FWD | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_FUNC
+                | KIND_FLOAT | KIND_TYPE_TAG => 0,
                 _ => return Err(malformed(format!("type {id} has unknown kind {kind}"))),
             };
             let next = body + trailing;
@@ -309,8 +265,7 @@ impl Btf {
             match kind {
                 KIND_INT => extra = read_u32(type_sec, body).ok_or_else(truncated)?,
                 KIND_STRUCT | KIND_UNION => {
-                    extra = u32::try_from(btf.members.len())
-                        .map_err(|_| malformed("too many struct members"))?;
+                    extra = u32::try_from(btf.members.len()).map_err(|_| malformed("too many struct members"))?;
                     for i in 0..n {
                         let at = body + i * 12;
                         btf.members.push(Member {
@@ -336,13 +291,7 @@ impl Btf {
                 }
                 _ => {}
             }
-            btf.types.push(Type {
-                kind,
-                kind_flag,
-                vlen,
-                size_or_type,
-                extra,
-            });
+            btf.types.push(Type { kind, kind_flag, vlen, size_or_type, extra });
             pos = next;
         }
         Ok(btf)
@@ -367,69 +316,40 @@ impl Btf {
             }
             let t = self.get(id)?;
             match t.kind {
-                KIND_TYPEDEF | KIND_CONST | KIND_VOLATILE | KIND_RESTRICT | KIND_TYPE_TAG => {
-                    id = t.size_or_type
-                }
+                KIND_TYPEDEF | KIND_CONST | KIND_VOLATILE | KIND_RESTRICT | KIND_TYPE_TAG => id = t.size_or_type,
                 _ => return Ok(Some(t)),
             }
         }
-        Err(malformed(format!(
-            "type chain through id {id} is too long (a cycle?)"
-        )))
+        Err(malformed(format!("type chain through id {id} is too long (a cycle?)")))
     }
 
     fn members_of(&self, t: &Type) -> Result<&[Member], BtfError> {
         let start = t.extra as usize;
-        self.members
-            .get(start..start + t.vlen as usize)
-            .ok_or_else(|| malformed("member index out of range"))
+        self.members.get(start..start + t.vlen as usize).ok_or_else(|| malformed("member index out of range"))
     }
 
     /// Byte offset of `member` in the struct named `struct_name`, looking inside
     /// anonymous struct/union members too (C lets their fields be named directly).
     pub fn member_offset(&self, struct_name: &str, member: &str) -> Result<u32, BtfError> {
-        let &id = self
-            .structs
-            .get(struct_name)
-            .ok_or_else(|| BtfError::NoStruct {
-                name: struct_name.to_owned(),
-            })?;
+        let &id = self.structs.get(struct_name).ok_or_else(|| BtfError::NoStruct { name: struct_name.to_owned() })?;
         let t = *self.get(id)?;
         match self.find(&t, member, 0, struct_name)? {
             Some(bits) if bits % 8 == 0 => Ok(bits / 8),
-            Some(bits) => Err(BtfError::Unaligned {
-                strukt: struct_name.to_owned(),
-                member: member.to_owned(),
-                bits,
-            }),
-            None => Err(BtfError::NoField {
-                strukt: struct_name.to_owned(),
-                member: member.to_owned(),
-            }),
+            Some(bits) => Err(BtfError::Unaligned { strukt: struct_name.to_owned(), member: member.to_owned(), bits }),
+            None => Err(BtfError::NoField { strukt: struct_name.to_owned(), member: member.to_owned() }),
         }
     }
 
     /// Bit offset of `member` within the struct/union `t`, searched depth-first.
-    fn find(
-        &self,
-        t: &Type,
-        member: &str,
-        depth: usize,
-        strukt: &str,
-    ) -> Result<Option<u32>, BtfError> {
+    fn find(&self, t: &Type, member: &str, depth: usize, strukt: &str) -> Result<Option<u32>, BtfError> {
         if depth > MAX_DEPTH {
-            return Err(malformed(format!(
-                "anonymous members of {strukt} nest too deep (a cycle?)"
-            )));
+            return Err(malformed(format!("anonymous members of {strukt} nest too deep (a cycle?)")));
         }
         for m in self.members_of(t)? {
             // With kind_flag the top 8 bits are the bitfield size (BTF_MEMBER_BITFIELD_SIZE)
             // and the low 24 the bit offset (BTF_MEMBER_BIT_OFFSET).
-            let (bit_off, bitfield_size) = if t.kind_flag {
-                (m.offset & 0xff_ffff, m.offset >> 24)
-            } else {
-                (m.offset, 0)
-            };
+            let (bit_off, bitfield_size) =
+                if t.kind_flag { (m.offset & 0xff_ffff, m.offset >> 24) } else { (m.offset, 0) };
             if m.name_off == 0 {
                 // An anonymous struct/union: its fields belong to the outer struct.
                 // (Unnamed bitfield padding like `int :3` is also nameless; skip it.)
@@ -438,23 +358,16 @@ impl Btf {
                     _ => continue,
                 };
                 if let Some(off) = self.find(&inner, member, depth + 1, strukt)? {
-                    return bit_off
-                        .checked_add(off)
-                        .map(Some)
-                        .ok_or_else(|| malformed("member offset overflows"));
+                    return bit_off.checked_add(off).map(Some).ok_or_else(|| malformed("member offset overflows"));
                 }
                 continue;
             }
             if self.name(m.name_off)? != member {
                 continue;
             }
-            let bitfield =
-                bitfield_size != 0 || (!t.kind_flag && self.is_legacy_bitfield(m.type_id)?);
+            let bitfield = bitfield_size != 0 || (!t.kind_flag && self.is_legacy_bitfield(m.type_id)?);
             if bitfield {
-                return Err(BtfError::Bitfield {
-                    strukt: strukt.to_owned(),
-                    member: member.to_owned(),
-                });
+                return Err(BtfError::Bitfield { strukt: strukt.to_owned(), member: member.to_owned() });
             }
             return Ok(Some(bit_off));
         }
@@ -506,10 +419,7 @@ pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, BtfError> {
 
 /// Reads the running kernel's BTF and resolves the offsets from it.
 pub fn load_kernel_offsets() -> Result<KernelOffsets, BtfError> {
-    let data = std::fs::read(VMLINUX_BTF).map_err(|source| BtfError::Read {
-        path: VMLINUX_BTF.to_owned(),
-        source,
-    })?;
+    let data = std::fs::read(VMLINUX_BTF).map_err(|source| BtfError::Read { path: VMLINUX_BTF.to_owned(), source })?;
     kernel_offsets(&Btf::parse(&data)?)
 }
 
@@ -527,11 +437,7 @@ mod tests {
     impl Builder {
         fn new() -> Self {
             // The string section starts with the empty string (name_off 0 = anonymous).
-            Builder {
-                types: Vec::new(),
-                strings: vec![0],
-                next_id: 1,
-            }
+            Builder { types: Vec::new(), strings: vec![0], next_id: 1 }
         }
 
         fn str(&mut self, s: &str) -> u32 {
@@ -551,15 +457,7 @@ mod tests {
         }
 
         /// Adds a btf_type plus trailing words; returns its id.
-        fn ty(
-            &mut self,
-            name: &str,
-            kind: u8,
-            kind_flag: bool,
-            vlen: u32,
-            size_or_type: u32,
-            trailing: &[u32],
-        ) -> u32 {
+        fn ty(&mut self, name: &str, kind: u8, kind_flag: bool, vlen: u32, size_or_type: u32, trailing: &[u32]) -> u32 {
             let name = self.str(name);
             let info = (u32::from(kind_flag) << 31) | (u32::from(kind) << 24) | vlen;
             self.words(&[name, info, size_or_type]);
@@ -569,14 +467,7 @@ mod tests {
             id
         }
 
-        fn composite(
-            &mut self,
-            kind: u8,
-            name: &str,
-            kind_flag: bool,
-            size: u32,
-            members: &[(&str, u32, u32)],
-        ) -> u32 {
+        fn composite(&mut self, kind: u8, name: &str, kind_flag: bool, size: u32, members: &[(&str, u32, u32)]) -> u32 {
             let mut trailing = Vec::new();
             for &(m, type_id, offset) in members {
                 trailing.extend_from_slice(&[self.str(m), type_id, offset]);
@@ -590,13 +481,7 @@ mod tests {
             out.push(BTF_VERSION);
             out.push(0);
             let type_len = self.types.len() as u32;
-            for w in [
-                HEADER_LEN as u32,
-                0,
-                type_len,
-                type_len,
-                self.strings.len() as u32,
-            ] {
+            for w in [HEADER_LEN as u32, 0, type_len, type_len, self.strings.len() as u32] {
                 out.extend_from_slice(&w.to_le_bytes());
             }
             out.extend_from_slice(&self.types);
@@ -647,41 +532,18 @@ mod tests {
 
         let empty = b.composite(KIND_STRUCT, "outer", false, 0, &[]);
         assert_eq!(empty, 17);
-        let anon_s = b.composite(
-            KIND_STRUCT,
-            "",
-            false,
-            8,
-            &[("s_p", int, 0), ("s_q", int, 32)],
-        );
+        let anon_s = b.composite(KIND_STRUCT, "", false, 8, &[("s_p", int, 0), ("s_q", int, 32)]);
         let anon_t = b.ty("anon_t", KIND_TYPEDEF, false, 0, anon_s, &[]);
         let c_anon_t = b.ty("", KIND_CONST, false, 0, anon_t, &[]);
-        let union = b.composite(
-            KIND_UNION,
-            "",
-            false,
-            8,
-            &[("u_x", int, 0), ("", c_anon_t, 0)],
-        );
+        let union = b.composite(KIND_UNION, "", false, 8, &[("u_x", int, 0), ("", c_anon_t, 0)]);
         b.composite(
             KIND_STRUCT,
             "outer",
             true,
             20,
-            &[
-                ("a", int, 0),
-                ("", union, 32),
-                ("flags", int, (3 << 24) | 96),
-                ("b", int, 128),
-            ],
+            &[("a", int, 0), ("", union, 32), ("flags", int, (3 << 24) | 96), ("b", int, 128)],
         );
-        b.composite(
-            KIND_STRUCT,
-            "legacy",
-            false,
-            12,
-            &[("x", int, 0), ("small", int3, 32), ("odd", int, 68)],
-        );
+        b.composite(KIND_STRUCT, "legacy", false, 12, &[("x", int, 0), ("small", int3, 32), ("odd", int, 68)]);
         b.finish()
     }
 
@@ -701,55 +563,33 @@ mod tests {
         let btf = Btf::parse(&sample()).unwrap();
         let err = btf.member_offset("outer", "flags").unwrap_err();
         assert!(matches!(err, BtfError::Bitfield { .. }), "{err:?}");
-        assert!(
-            err.to_string().contains("outer.flags is a bitfield"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("outer.flags is a bitfield"), "{err}");
         let err = btf.member_offset("legacy", "small").unwrap_err();
         assert!(matches!(err, BtfError::Bitfield { .. }), "{err:?}");
         let err = btf.member_offset("legacy", "odd").unwrap_err();
-        assert!(
-            matches!(err, BtfError::Unaligned { bits: 68, .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, BtfError::Unaligned { bits: 68, .. }), "{err:?}");
         let err = btf.member_offset("outer", "nope").unwrap_err();
         assert_eq!(err.to_string(), "kernel BTF has no field outer.nope");
         let err = btf.member_offset("nope", "a").unwrap_err();
         assert_eq!(err.to_string(), "kernel BTF has no struct nope");
         // Unions are not structs, and the anonymous struct has no name to find.
-        assert!(matches!(
-            btf.member_offset("e", "E_A"),
-            Err(BtfError::NoStruct { .. })
-        ));
+        assert!(matches!(btf.member_offset("e", "E_A"), Err(BtfError::NoStruct { .. })));
     }
 
     #[test]
     fn truncated_and_garbage() {
         let good = sample();
         for len in 0..good.len() {
-            assert!(
-                Btf::parse(&good[..len]).is_err(),
-                "prefix of {len} bytes parsed"
-            );
+            assert!(Btf::parse(&good[..len]).is_err(), "prefix of {len} bytes parsed");
         }
         assert!(Btf::parse(b"garbage, not BTF at all").is_err());
         let mut swapped = good.clone();
         swapped.swap(0, 1);
-        assert!(
-            Btf::parse(&swapped)
-                .unwrap_err()
-                .to_string()
-                .contains("big-endian")
-        );
+        assert!(Btf::parse(&swapped).unwrap_err().to_string().contains("big-endian"));
         // An unknown kind is an error, not a panic.
         let mut b = Builder::new();
         b.ty("x", 25, false, 0, 0, &[]);
-        assert!(
-            Btf::parse(&b.finish())
-                .unwrap_err()
-                .to_string()
-                .contains("unknown kind 25")
-        );
+        assert!(Btf::parse(&b.finish()).unwrap_err().to_string().contains("unknown kind 25"));
         // A type section whose length exceeds the data.
         let mut long = good.clone();
         long[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
@@ -787,11 +627,7 @@ mod tests {
         let start = std::time::Instant::now();
         let btf = Btf::parse(&data).unwrap();
         let off = kernel_offsets(&btf).unwrap();
-        eprintln!(
-            "parse + lookups of {} bytes took {:?}: {off:#?}",
-            data.len(),
-            start.elapsed()
-        );
+        eprintln!("parse + lookups of {} bytes took {:?}: {off:#?}", data.len(), start.elapsed());
         // `pid_t pid; pid_t tgid;` are adjacent in task_struct (include/linux/sched.h).
         assert_eq!(off.task_pid + 4, off.task_tgid);
         // struct fdtable starts `unsigned int max_fds; struct file __rcu **fd;`
@@ -803,9 +639,6 @@ mod tests {
         assert!(off.task_files > 0 && off.file_inode > 0 && off.inode_sb > 0);
         let start = std::time::Instant::now();
         assert_eq!(load_kernel_offsets().unwrap(), off);
-        eprintln!(
-            "load_kernel_offsets (read + parse + lookups) took {:?}",
-            start.elapsed()
-        );
+        eprintln!("load_kernel_offsets (read + parse + lookups) took {:?}", start.elapsed());
     }
 }

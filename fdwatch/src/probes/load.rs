@@ -86,9 +86,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
         let mut watched: HashMap<_, u32, u8> =
             HashMap::try_from(map).map_err(|e| Failure::env(format!("map WATCHED: {e}")))?;
         for &pid in settings.watched {
-            watched
-                .insert(pid, 1, 0)
-                .map_err(|e| Failure::env(format!("cannot watch pid {pid}: {e}")))?;
+            watched.insert(pid, 1, 0).map_err(|e| Failure::env(format!("cannot watch pid {pid}: {e}")))?;
         }
     }
 
@@ -109,8 +107,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
     let aya::maps::Map::RingBuf(events) = events else {
         return Err(Failure::env("map EVENTS is not a ring buffer".to_owned()));
     };
-    let events = EventRing::new(events)
-        .map_err(|e| Failure::env(format!("cannot map the EVENTS ring buffer: {e}")))?;
+    let events = EventRing::new(events).map_err(|e| Failure::env(format!("cannot map the EVENTS ring buffer: {e}")))?;
     let lost = ebpf.take_map("LOST").ok_or_else(|| missing_map("LOST"))?;
     let lost = PerCpuArray::try_from(lost).map_err(|e| Failure::env(format!("map LOST: {e}")))?;
     Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached })
@@ -131,13 +128,9 @@ fn describe_program_error(name: &str, hook: &str, error: ProgramError) -> String
     match error {
         ProgramError::LoadError { io_error, verifier_log } => {
             let log = verifier_log.to_string();
-            let tail: Vec<&str> =
-                log.lines().filter(|l| !l.trim().is_empty()).rev().take(4).collect();
+            let tail: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).rev().take(4).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            format!(
-                "the kernel rejected eBPF program {name} ({hook}): {io_error}; verifier: {}",
-                tail.join(" | ")
-            )
+            format!("the kernel rejected eBPF program {name} ({hook}): {io_error}; verifier: {}", tail.join(" | "))
         }
         other => format!("cannot attach eBPF program {name} to {hook}: {other}"),
     }

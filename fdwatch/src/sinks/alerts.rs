@@ -46,8 +46,12 @@ fn evidence_value(e: &Evidence, clock: &Clock) -> Value {
         Evidence::Event(ev) => event_value("event", ev, clock),
         Evidence::Symptom(ev) => event_value("symptom", ev, clock),
         Evidence::Fact(f) => {
-            let mut fields =
-                vec![("what", s("fact")), ("ts", s(clock.rfc3339(f.ts_ns))), ("pid", Value::Int(f.pid as i64)), ("fact", s(f.text.clone()))];
+            let mut fields = vec![
+                ("what", s("fact")),
+                ("ts", s(clock.rfc3339(f.ts_ns))),
+                ("pid", Value::Int(f.pid as i64)),
+                ("fact", s(f.text.clone())),
+            ];
             fields.extend(f.fields.iter().cloned());
             Value::Object(fields)
         }
@@ -69,7 +73,8 @@ impl Sink {
                     .end();
             }
             (Format::Text, Output::Repeat { id, kind, pid, comm, count, .. }) => {
-                let line = format!("!! {} alert #{id} on pid {pid} ({comm}) happened {count} more times\n", kind.name());
+                let line =
+                    format!("!! {} alert #{id} on pid {pid} ({comm}) happened {count} more times\n", kind.name());
                 self.buf.extend_from_slice(line.as_bytes());
             }
             (Format::Json, Output::Resolved { id, kind, pid, comm, message, waited_ns, ts_ns }) => {

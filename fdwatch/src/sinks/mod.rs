@@ -101,9 +101,8 @@ fn kind_counts(counts: &PerKind) -> args::Value {
 
 impl Sink {
     pub fn new(format: Format, clock: Clock, out: Box<dyn Write>) -> Self {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_default();
+        let host =
+            std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
         let mut host_then_pid = b"\",\"host\":".to_vec();
         json::write_value(&mut host_then_pid, &args::Value::Str(host.clone().into()));
         host_then_pid.extend_from_slice(b",\"pid\":");
@@ -252,7 +251,10 @@ impl Sink {
                     Some((pid, comm)) => obj.int("pid", pid as i64).str("comm", comm),
                     None => obj.str("scope", "all"),
                 };
-                obj.str("reason", reason).int("processes", processes as i64).int("fds_changed", fds_changed as i64).end();
+                obj.str("reason", reason)
+                    .int("processes", processes as i64)
+                    .int("fds_changed", fds_changed as i64)
+                    .end();
             }
             Format::Text => {
                 let who = match process {

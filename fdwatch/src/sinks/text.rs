@@ -1,11 +1,7 @@
 //! Human-readable lines, strace-like: `time comm[pid/tid] syscall(args) = ret ERRNO`.
 use std::fmt::Write as _;
 
-use crate::decode::{
-    Body, Event,
-    args::Value,
-    names::errno::errno_name,
-};
+use crate::decode::{Body, Event, args::Value, names::errno::errno_name};
 
 pub fn write_value(out: &mut String, value: &Value) {
     match value {
@@ -76,7 +72,11 @@ mod tests {
         let mut out = String::new();
         write_fields(
             &mut out,
-            &[("oldfd", Value::Int(3)), ("pipefd", Value::List(vec![Value::Int(4), Value::Int(5)])), ("addr", Value::Null)],
+            &[
+                ("oldfd", Value::Int(3)),
+                ("pipefd", Value::List(vec![Value::Int(4), Value::Int(5)])),
+                ("addr", Value::Null),
+            ],
         );
         assert_eq!(out, "oldfd=3, pipefd=[4, 5], addr=NULL");
         assert_eq!(time_of_day("2026-11-21T18:32:32.123456789Z"), "18:32:32.123456");

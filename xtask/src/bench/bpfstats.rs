@@ -52,10 +52,7 @@ pub fn measure(ctx: &Ctx, w: Workload) -> Result<Vec<ProgStat>> {
 }
 
 fn progs() -> Result<Vec<Value>> {
-    let (stdout, _) = procs::output(
-        "bpftool prog show",
-        Command::new("bpftool").args(["prog", "show", "--json"]),
-    )?;
+    let (stdout, _) = procs::output("bpftool prog show", Command::new("bpftool").args(["prog", "show", "--json"]))?;
     json::parse(&stdout)
         .map(|v| v.items().to_vec())
         .ok_or_else(|| Fail("bpftool prog show --json printed something that is not JSON".into()))

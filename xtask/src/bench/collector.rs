@@ -40,10 +40,7 @@ impl Stopped {
     /// Events of these syscalls (by_kind), e.g. the workload's dup2 and close.
     pub fn events_of(&self, kinds: &[&str]) -> u64 {
         let by_kind = self.stats.get("by_kind");
-        kinds
-            .iter()
-            .filter_map(|k| by_kind.and_then(|b| b.u64(k)))
-            .sum()
+        kinds.iter().filter_map(|k| by_kind.and_then(|b| b.u64(k))).sum()
     }
 }
 
@@ -51,14 +48,9 @@ impl FdWatch {
     pub fn start(bin: &Path, dir: &Path) -> Result<FdWatch> {
         let out = dir.join("fdwatch.out");
         let err = dir.join("fdwatch.err");
-        let create = |p: &Path| {
-            File::create(p).map_err(|e| Fail(format!("cannot create {}: {e}", p.display())))
-        };
+        let create = |p: &Path| File::create(p).map_err(|e| Fail(format!("cannot create {}: {e}", p.display())));
         let mut command = Command::new(bin);
-        command
-            .args(["--json", "--events"])
-            .stdout(create(&out)?)
-            .stderr(create(&err)?);
+        command.args(["--json", "--events"]).stdout(create(&out)?).stderr(create(&err)?);
         let t0 = Instant::now();
         let mut proc = Proc::spawn("fdwatch", &mut command)?;
         let end = t0 + Duration::from_secs(120);
@@ -82,14 +74,7 @@ impl FdWatch {
             .filter(|r| r.str("type") == Some("ready"))
             .ok_or_else(|| Fail(format!("fdwatch's first line is not a ready record: {ready}")))?;
         let cpu_at_ready = procs::cpu_seconds(proc.pid()).unwrap_or(0.0);
-        Ok(FdWatch {
-            proc,
-            out,
-            err,
-            ready,
-            startup,
-            cpu_at_ready,
-        })
+        Ok(FdWatch { proc, out, err, ready, startup, cpu_at_ready })
     }
 
     pub fn pid(&self) -> i32 {
@@ -97,8 +82,7 @@ impl FdWatch {
     }
 
     pub fn vm_bytes(&self, key: &str) -> Result<u64> {
-        procs::vm_bytes(self.pid(), key)
-            .ok_or_else(|| Fail(format!("cannot read {key} of fdwatch from /proc")))
+        procs::vm_bytes(self.pid(), key).ok_or_else(|| Fail(format!("cannot read {key} of fdwatch from /proc")))
     }
 
     /// Waits until the output file has not grown for 200 ms (the collector caught up with
@@ -129,8 +113,7 @@ impl FdWatch {
             let msg = err.lines().next().unwrap_or("no message");
             return Err(Fail(format!("fdwatch exited with {status}: {msg}")));
         }
-        let stats =
-            stats.ok_or_else(|| Fail("fdwatch stopped without a stats record".to_owned()))?;
+        let stats = stats.ok_or_else(|| Fail("fdwatch stopped without a stats record".to_owned()))?;
         Ok(Stopped { stats, cpu_s })
     }
 }

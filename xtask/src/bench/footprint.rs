@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::collector::FdWatch;
-use super::measure::{median, Ctx};
+use super::measure::{Ctx, median};
 use super::procs::{self, Proc};
 use crate::cmd::{Fail, Result};
 
@@ -67,13 +67,7 @@ pub fn measure(ctx: &Ctx, starts: usize) -> Result<Footprint> {
     let loaded = starts_median(ctx, starts, "with 100k fds held")?;
     release(holders)?;
     let live = opened_live(ctx)?;
-    Ok(Footprint {
-        idle,
-        loaded,
-        held: HOLDERS * FDS_PER_HOLDER,
-        starts,
-        live,
-    })
+    Ok(Footprint { idle, loaded, held: HOLDERS * FDS_PER_HOLDER, starts, live })
 }
 
 /// Start the holders; back once every one holds its fds.
@@ -81,9 +75,7 @@ fn hold(ctx: &Ctx) -> Result<Vec<Proc>> {
     let mut holders = Vec::new();
     for _ in 0..HOLDERS {
         let mut command = Command::new(&ctx.bins.loops);
-        command
-            .args(["hold", &FDS_PER_HOLDER.to_string()])
-            .stdout(Stdio::piped());
+        command.args(["hold", &FDS_PER_HOLDER.to_string()]).stdout(Stdio::piped());
         let mut holder = Proc::spawn("fd holder", &mut command)?;
         let line = holder.first_line(Duration::from_secs(30))?;
         if !line.starts_with("holding") {

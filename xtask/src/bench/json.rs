@@ -47,10 +47,7 @@ impl Value {
 
 /// Parses one JSON document; `None` if it is not valid JSON.
 pub fn parse(text: &str) -> Option<Value> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        i: 0,
-    };
+    let mut p = Parser { s: text.as_bytes(), i: 0 };
     let v = p.value()?;
     p.ws();
     (p.i == p.s.len()).then_some(v)
@@ -98,11 +95,7 @@ impl Parser<'_> {
         while self.i < self.s.len() && b"+-0123456789.eE".contains(&self.s[self.i]) {
             self.i += 1;
         }
-        std::str::from_utf8(&self.s[start..self.i])
-            .ok()?
-            .parse()
-            .ok()
-            .map(Value::Num)
+        std::str::from_utf8(&self.s[start..self.i]).ok()?.parse().ok().map(Value::Num)
     }
 
     fn string(&mut self) -> Option<String> {
@@ -177,7 +170,8 @@ mod tests {
 
     #[test]
     fn records() {
-        let v = parse(r#"{"type":"stats","events":12,"by_kind":{"dup2":3},"x":[1,-2.5e1,true,null,"a\"b\u00e9"]}"#).unwrap();
+        let v = parse(r#"{"type":"stats","events":12,"by_kind":{"dup2":3},"x":[1,-2.5e1,true,null,"a\"b\u00e9"]}"#)
+            .unwrap();
         assert_eq!(v.str("type"), Some("stats"));
         assert_eq!(v.u64("events"), Some(12));
         assert_eq!(v.get("by_kind").and_then(|k| k.u64("dup2")), Some(3));

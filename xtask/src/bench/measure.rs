@@ -77,10 +77,7 @@ pub struct Sample {
 
 impl Sample {
     pub fn plain(w: &Workload, o: Outcome) -> Sample {
-        Sample {
-            value: o.metric(w),
-            ..Sample::default()
-        }
+        Sample { value: o.metric(w), ..Sample::default() }
     }
 
     pub fn traced(w: &Workload, o: Outcome, events: u64, lost: u64) -> Sample {
@@ -109,9 +106,7 @@ pub fn sample(ctx: &Ctx, v: Variant, w: Workload) -> Result<Sample> {
         Variant::BpftracePrint => peers::bpftrace_print(ctx, w),
         Variant::PerfTrace => peers::perf_trace(ctx, w),
         Variant::Strace => peers::strace(ctx, w),
-        Variant::EmptyRawSyscalls => {
-            peers::bpftrace_empty(ctx, "tracepoint:raw_syscalls:sys_exit", w)
-        }
+        Variant::EmptyRawSyscalls => peers::bpftrace_empty(ctx, "tracepoint:raw_syscalls:sys_exit", w),
         Variant::EmptyClassic => peers::bpftrace_empty(ctx, "tracepoint:syscalls:sys_exit_dup2", w),
         Variant::EmptyRawTp => peers::empty_prog(ctx, false, w),
         Variant::EmptyTpBtf => peers::empty_prog(ctx, true, w),
@@ -157,31 +152,15 @@ pub fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 /// `rounds` rounds; each runs every variant once, starting one further along each round
 /// (A B C, B C A, C A B, ...) so no variant always follows the same one. A variant that
 /// fails is reported with its error and skipped afterwards; Ctrl-C stops everything.
-pub fn alternate(
-    ctx: &Ctx,
-    title: &str,
-    variants: &[Variant],
-    w: Workload,
-    rounds: usize,
-) -> Result<Vec<Row>> {
-    let mut rows: Vec<Row> = variants
-        .iter()
-        .map(|&variant| Row {
-            variant,
-            samples: Vec::new(),
-            error: None,
-        })
-        .collect();
+pub fn alternate(ctx: &Ctx, title: &str, variants: &[Variant], w: Workload, rounds: usize) -> Result<Vec<Row>> {
+    let mut rows: Vec<Row> =
+        variants.iter().map(|&variant| Row { variant, samples: Vec::new(), error: None }).collect();
     for round in 0..rounds {
         for k in 0..rows.len() {
             let row = &mut rows[(k + round) % variants.len()];
@@ -211,9 +190,5 @@ pub fn alternate(
 }
 
 pub fn show(w: &Workload, value: f64) -> String {
-    if w.per_iteration() {
-        format!("{value:.0} ns/iter")
-    } else {
-        format!("{value:.0} ops/s")
-    }
+    if w.per_iteration() { format!("{value:.0} ns/iter") } else { format!("{value:.0} ops/s") }
 }

@@ -57,10 +57,7 @@ pub struct Results {
 }
 
 fn parse(args: &[OsString]) -> Result<Options> {
-    let mut options = Options {
-        quick: false,
-        rounds: 0,
-    };
+    let mut options = Options { quick: false, rounds: 0 };
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -98,39 +95,20 @@ pub fn bench(args: &[OsString]) -> Result<()> {
     let peers = peers::ensure()?;
     let root = workspace::root();
     let dir = root.join("target").join("bench");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
     let bins = workloads::compile(&root.join("bench"), &dir)?;
     // A private copy: other work in this tree may rebuild target/release/fdwatch while the
     // bench runs, and every round must measure the same binary.
     let fdwatch = dir.join("fdwatch");
-    std::fs::copy(&built, &fdwatch).map_err(|e| {
-        Fail(format!("cannot copy {} to {}: {e}", built.display(), fdwatch.display()))
-    })?;
+    std::fs::copy(&built, &fdwatch)
+        .map_err(|e| Fail(format!("cannot copy {} to {}: {e}", built.display(), fdwatch.display())))?;
     procs::catch_sigint();
     let sizes = if options.quick {
-        Sizes {
-            w1_iters: 300_000,
-            w2_iters: 1_000_000,
-            churn_ms: 500,
-            ramp_ms: 1000,
-            starts: 1,
-        }
+        Sizes { w1_iters: 300_000, w2_iters: 1_000_000, churn_ms: 500, ramp_ms: 1000, starts: 1 }
     } else {
-        Sizes {
-            w1_iters: 2_000_000,
-            w2_iters: 5_000_000,
-            churn_ms: 2000,
-            ramp_ms: 3000,
-            starts: 3,
-        }
+        Sizes { w1_iters: 2_000_000, w2_iters: 5_000_000, churn_ms: 2000, ramp_ms: 3000, starts: 3 }
     };
-    let ctx = Ctx {
-        bins,
-        fdwatch,
-        peers,
-        dir,
-    };
+    let ctx = Ctx { bins, fdwatch, peers, dir };
     let results = run_all(&ctx, options, sizes)?;
     let path = root.join("BENCHMARKS.md");
     std::fs::write(&path, report::render(&results))
@@ -151,13 +129,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
     let w1 = Workload::Dup2Close(sizes.w1_iters);
     let w2 = Workload::Getppid(sizes.w2_iters);
     use Variant::*;
-    let w1_rows = measure::alternate(
-        ctx,
-        "W1",
-        &[Untraced, FdWatch, BpftracePrint, PerfTrace, Strace],
-        w1,
-        n,
-    )?;
+    let w1_rows = measure::alternate(ctx, "W1", &[Untraced, FdWatch, BpftracePrint, PerfTrace, Strace], w1, n)?;
     let w2_rows = measure::alternate(ctx, "W2", &[Untraced, FdWatch], w2, n)?;
     let mut w3 = Vec::new();
     for (name, w) in [

@@ -39,10 +39,7 @@ pub fn ensure() -> Result<Peers> {
         missing.push("linux-perf");
     }
     if !missing.is_empty() {
-        eprintln!(
-            "bench: installing the tools fdwatch is compared with: {}",
-            missing.join(" ")
-        );
+        eprintln!("bench: installing the tools fdwatch is compared with: {}", missing.join(" "));
         if !cmd::is_root() {
             return Err(Fail(format!(
                 "the bench needs root; as root it would run: apt-get install -y {}",
@@ -51,17 +48,13 @@ pub fn ensure() -> Result<Peers> {
         }
         cmd::run(Command::new("apt-get").arg("update"))?;
         cmd::run(
-            Command::new("apt-get")
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .args(["install", "-y"])
-                .args(&missing),
+            Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y"]).args(&missing),
         )?;
     } else {
         eprintln!("bench: peers present: bpftrace, perf, strace, bpftool");
     }
-    let perf = find_perf().ok_or_else(|| {
-        Fail("linux-perf is installed but neither perf nor /usr/bin/perf_* runs".into())
-    })?;
+    let perf =
+        find_perf().ok_or_else(|| Fail("linux-perf is installed but neither perf nor /usr/bin/perf_* runs".into()))?;
     mount_tracefs()?;
     let first_line = |program: &Path, args: &[&str]| {
         cmd::probe(&program.to_string_lossy(), args)
@@ -95,17 +88,10 @@ fn find_perf() -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/bin")
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("perf_"))
-        })
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("perf_")))
         .collect();
     found.sort();
-    found
-        .into_iter()
-        .rev()
-        .find(|p| cmd::probe(&p.to_string_lossy(), &["--version"]).is_some())
+    found.into_iter().rev().find(|p| cmd::probe(&p.to_string_lossy(), &["--version"]).is_some())
 }
 
 fn mount_tracefs() -> Result<()> {
@@ -151,11 +137,7 @@ pub fn trampolines(ctx: &Ctx) -> Vec<(&'static str, std::result::Result<(), Stri
         }
         let _ = child.kill();
         let output = child.wait_with_output().map_err(|e| e.to_string())?;
-        if line.trim() == "attached" {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
-        }
+        if line.trim() == "attached" { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).trim().to_owned()) }
     };
     vec![
         ("fexit on do_dup2", probe("fexit", ctx.peers.do_dup2_btf_id)),
@@ -171,10 +153,7 @@ pub fn bpftrace_print(ctx: &Ctx, w: Workload) -> Result<Sample> {
     let out = ctx.dir.join("bpftrace.out");
     let (outcome, stderr) = workloads::run(
         "bpftrace",
-        Command::new("bpftrace")
-            .arg("-o")
-            .arg(&out)
-            .args(["-e", script, "-c", &w.command_line(&ctx.bins)]),
+        Command::new("bpftrace").arg("-o").arg(&out).args(["-e", script, "-c", &w.command_line(&ctx.bins)]),
     )?;
     let (events, mut lost) = scan(&out, &[" dup2 ", " close "], "Lost ", &["Lost", "events"]);
     lost += count_lost(&stderr, &["Lost", "events"]);
@@ -205,12 +184,7 @@ pub fn strace(ctx: &Ctx, w: Workload) -> Result<Sample> {
     let out = ctx.dir.join("strace.out");
     let (outcome, _) = workloads::run(
         "strace",
-        Command::new("strace")
-            .args(["-f", "-o"])
-            .arg(&out)
-            .arg("--")
-            .arg(&ctx.bins.loops)
-            .args(w.args(&ctx.bins)),
+        Command::new("strace").args(["-f", "-o"]).arg(&out).arg("--").arg(&ctx.bins.loops).args(w.args(&ctx.bins)),
     )?;
     let (events, _) = scan(&out, &["dup2(", "close("], "\u{0}", &[]);
     let _ = std::fs::remove_file(&out);
@@ -221,10 +195,12 @@ pub fn strace(ctx: &Ctx, w: Workload) -> Result<Sample> {
 pub fn bpftrace_empty(ctx: &Ctx, probe: &str, w: Workload) -> Result<Sample> {
     let (outcome, _) = workloads::run(
         "bpftrace",
-        Command::new("bpftrace")
-            .arg("-o")
-            .arg(ctx.dir.join("bpftrace-empty.out"))
-            .args(["-e", &format!("{probe} {{ }}"), "-c", &w.command_line(&ctx.bins)]),
+        Command::new("bpftrace").arg("-o").arg(ctx.dir.join("bpftrace-empty.out")).args([
+            "-e",
+            &format!("{probe} {{ }}"),
+            "-c",
+            &w.command_line(&ctx.bins),
+        ]),
     )?;
     Ok(Sample::plain(&w, outcome))
 }
@@ -279,8 +255,7 @@ fn count_lost(text: &str, words: &[&str]) -> u64 {
     text.lines()
         .filter(|l| words.iter().all(|w| l.contains(w)))
         .filter_map(|l| {
-            l.split_whitespace()
-                .find_map(|word| word.trim_matches(|c: char| !c.is_ascii_digit()).parse::<u64>().ok())
+            l.split_whitespace().find_map(|word| word.trim_matches(|c: char| !c.is_ascii_digit()).parse::<u64>().ok())
         })
         .sum()
 }

@@ -21,19 +21,12 @@ pub fn catch_sigint() {
     }
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
-        libc::signal(
-            libc::SIGINT,
-            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        );
+        libc::signal(libc::SIGINT, on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
 }
 
 pub fn check_interrupted() -> Result<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        Err(Fail("interrupted".into()))
-    } else {
-        Ok(())
-    }
+    if INTERRUPTED.load(Ordering::SeqCst) { Err(Fail("interrupted".into())) } else { Ok(()) }
 }
 
 pub fn sleep(d: Duration) -> Result<()> {
@@ -56,15 +49,8 @@ impl Proc {
     pub fn spawn(name: &str, command: &mut Command) -> Result<Proc> {
         check_interrupted()?;
         eprintln!("+ {} &", cmd::display(command));
-        let child = command
-            .stdin(Stdio::null())
-            .spawn()
-            .map_err(|e| Fail(format!("cannot start {name}: {e}")))?;
-        Ok(Proc {
-            child,
-            name: name.to_owned(),
-            done: false,
-        })
+        let child = command.stdin(Stdio::null()).spawn().map_err(|e| Fail(format!("cannot start {name}: {e}")))?;
+        Ok(Proc { child, name: name.to_owned(), done: false })
     }
 
     pub fn pid(&self) -> i32 {
@@ -105,11 +91,7 @@ impl Proc {
                     return Err(Fail(format!("{} exited before it was ready", self.name)));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() > end => {
-                    return Err(Fail(format!(
-                        "{} said nothing for {} s",
-                        self.name,
-                        timeout.as_secs()
-                    )));
+                    return Err(Fail(format!("{} said nothing for {} s", self.name, timeout.as_secs())));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
@@ -117,10 +99,7 @@ impl Proc {
     }
 
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
-        let status = self
-            .child
-            .try_wait()
-            .map_err(|e| Fail(format!("waiting for {}: {e}", self.name)))?;
+        let status = self.child.try_wait().map_err(|e| Fail(format!("waiting for {}: {e}", self.name)))?;
         if status.is_some() {
             self.done = true;
         }
@@ -169,10 +148,7 @@ impl Drop for Proc {
 pub fn output(what: &str, command: &mut Command) -> Result<(String, String)> {
     check_interrupted()?;
     eprintln!("+ {}", cmd::display(command));
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Fail(format!("cannot start {what}: {e}")))?;
+    let out = command.stdin(Stdio::null()).output().map_err(|e| Fail(format!("cannot start {what}: {e}")))?;
     check_interrupted()?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -243,26 +219,17 @@ pub struct Sysctl {
 impl Sysctl {
     pub fn set(name: &str, value: &str) -> Result<Sysctl> {
         let path = PathBuf::from("/proc/sys").join(name.replace('.', "/"));
-        let old = std::fs::read_to_string(&path)
-            .map_err(|e| Fail(format!("cannot read sysctl {name}: {e}")))?;
-        std::fs::write(&path, value)
-            .map_err(|e| Fail(format!("cannot set sysctl {name}={value}: {e}")))?;
+        let old = std::fs::read_to_string(&path).map_err(|e| Fail(format!("cannot read sysctl {name}: {e}")))?;
+        std::fs::write(&path, value).map_err(|e| Fail(format!("cannot set sysctl {name}={value}: {e}")))?;
         eprintln!("bench: sysctl {name}={value} (was {})", old.trim());
-        Ok(Sysctl {
-            path,
-            old: old.trim().to_owned(),
-        })
+        Ok(Sysctl { path, old: old.trim().to_owned() })
     }
 }
 
 impl Drop for Sysctl {
     fn drop(&mut self) {
         if let Err(e) = std::fs::write(&self.path, &self.old) {
-            eprintln!(
-                "bench: could not restore {} to {}: {e}",
-                self.path.display(),
-                self.old
-            );
+            eprintln!("bench: could not restore {} to {}: {e}", self.path.display(), self.old);
         }
     }
 }

@@ -55,14 +55,8 @@ pub fn snapshot() -> Snapshot {
         }
     }
     let mut bpf_progs = Vec::new();
-    let out = Command::new("bpftool")
-        .args(["prog", "show", "--json"])
-        .stderr(Stdio::null())
-        .output();
-    if let Some(progs) = out
-        .ok()
-        .and_then(|o| json::parse(&String::from_utf8_lossy(&o.stdout)))
-    {
+    let out = Command::new("bpftool").args(["prog", "show", "--json"]).stderr(Stdio::null()).output();
+    if let Some(progs) = out.ok().and_then(|o| json::parse(&String::from_utf8_lossy(&o.stdout))) {
         for p in progs.items() {
             let kind = p.str("type").unwrap_or("");
             let name = p.str("name").unwrap_or("?");
@@ -73,9 +67,5 @@ pub fn snapshot() -> Snapshot {
             }
         }
     }
-    Snapshot {
-        loadavg,
-        tracers,
-        bpf_progs,
-    }
+    Snapshot { loadavg, tracers, bpf_progs }
 }

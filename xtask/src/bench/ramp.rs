@@ -28,10 +28,8 @@ pub struct StepOutcome {
 }
 
 pub fn ramp(ctx: &Ctx, ms: u64) -> Result<Vec<Step>> {
-    let mut plan: Vec<(u64, Option<u64>)> = [100_000, 250_000, 500_000, 750_000, 1_000_000]
-        .iter()
-        .map(|&r| (1, Some(r)))
-        .collect();
+    let mut plan: Vec<(u64, Option<u64>)> =
+        [100_000, 250_000, 500_000, 750_000, 1_000_000].iter().map(|&r| (1, Some(r))).collect();
     plan.extend([1_000_000, 1_500_000, 2_000_000].iter().map(|&r| (2, Some(r))));
     plan.extend([(1, None), (2, None)]);
     let mut steps = Vec::new();
@@ -48,11 +46,7 @@ pub fn ramp(ctx: &Ctx, ms: u64) -> Result<Vec<Step>> {
             ),
             Err(e) => eprintln!("bench: rate ramp step failed: {}", e.0),
         }
-        steps.push(Step {
-            producers,
-            target,
-            outcome: outcome.map_err(|e| e.0),
-        });
+        steps.push(Step { producers, target, outcome: outcome.map_err(|e| e.0) });
     }
     Ok(steps)
 }
@@ -63,17 +57,9 @@ fn step(ctx: &Ctx, producers: u64, target: Option<u64>, ms: u64) -> Result<StepO
     let steal_before = procs::steal_seconds();
     let runs: Vec<Result<workloads::Outcome>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..producers)
-            .map(|_| {
-                s.spawn(|| workloads::run("producer", &mut w.command(&ctx.bins)).map(|r| r.0))
-            })
+            .map(|_| s.spawn(|| workloads::run("producer", &mut w.command(&ctx.bins)).map(|r| r.0)))
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Fail("producer thread panicked".into())))
-            })
-            .collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Fail("producer thread panicked".into())))).collect()
     });
     fw.settle()?;
     let steal_s = procs::steal_seconds().zip(steal_before).map(|(after, before)| after - before);
@@ -97,11 +83,7 @@ fn step(ctx: &Ctx, producers: u64, target: Option<u64>, ms: u64) -> Result<StepO
 
 /// The lowest paced rate (target, events/s) at which a step lost events or failed.
 pub fn first_lossy_target(steps: &[Step]) -> Option<u64> {
-    steps
-        .iter()
-        .filter(|s| s.outcome.as_ref().map_or(true, |o| o.lost > 0))
-        .filter_map(|s| s.target)
-        .min()
+    steps.iter().filter(|s| s.outcome.as_ref().map_or(true, |o| o.lost > 0)).filter_map(|s| s.target).min()
 }
 
 /// The step with zero loss at the highest achieved rate.

@@ -24,10 +24,8 @@ pub fn render(r: &Results) -> String {
         r.options.rounds
     );
     if r.options.quick {
-        let _ = writeln!(
-            w,
-            "**Quick run**: shorter loops and fewer rounds than the real bench; numbers are indicative.\n"
-        );
+        let _ =
+            writeln!(w, "**Quick run**: shorter loops and fewer rounds than the real bench; numbers are indicative.\n");
     }
     machine(w, r);
     budget(w, r);
@@ -59,20 +57,14 @@ fn machine(w: &mut String, r: &Results) {
     let root = workspace::root();
     let root = root.to_string_lossy();
     let commit = shell("git", &["-C", &root, "rev-parse", "--short", "HEAD"]);
-    let dirty = !shell(
-        "git",
-        &["-C", &root, "status", "--porcelain", "--", "fdwatch", "fdwatch-ebpf", "fdwatch-common"],
-    )
-    .is_empty();
+    let dirty =
+        !shell("git", &["-C", &root, "status", "--porcelain", "--", "fdwatch", "fdwatch-ebpf", "fdwatch-common"])
+            .is_empty();
     let _ = writeln!(w, "## Machine\n\n| | |\n| --- | --- |");
     let _ = writeln!(w, "| CPUs | {nproc} x {model} |");
     let _ = writeln!(w, "| Memory | {:.1} GiB |", mem_kb / MIB);
     let _ = writeln!(w, "| Kernel | {} |", kernel.trim());
-    let _ = writeln!(
-        w,
-        "| fdwatch | commit {commit}{} |",
-        if dirty { " with uncommitted changes" } else { "" }
-    );
+    let _ = writeln!(w, "| fdwatch | commit {commit}{} |", if dirty { " with uncommitted changes" } else { "" });
     for (name, version) in &r.peers {
         let _ = writeln!(w, "| {name} | {version} |");
     }
@@ -138,12 +130,7 @@ fn budget(w: &mut String, r: &Results) {
     let w2 = ratio(&r.w2, Variant::FdWatch);
     let _ = writeln!(w, "| W2 at most 1.02x | {} | {} |", x(w2), verdict(w2.map(|r| r <= 1.02)));
     let best = ramp::highest_lossless(&r.ramp);
-    let lossy: u64 = r
-        .ramp
-        .iter()
-        .filter_map(|s| s.outcome.as_ref().ok())
-        .map(|o| o.lost)
-        .sum();
+    let lossy: u64 = r.ramp.iter().filter_map(|s| s.outcome.as_ref().ok()).map(|o| o.lost).sum();
     // Every paced step up to 1M must be lossless, not just one step somewhere above it.
     let first_lossy = ramp::first_lossy_target(&r.ramp);
     let reached = r.ramp.iter().any(|s| s.target == Some(1_000_000) && s.outcome.as_ref().is_ok_and(|o| o.lost == 0));
@@ -230,10 +217,11 @@ fn w1(w: &mut String, r: &Results) {
     );
     for row in &r.w1 {
         let Some(m) = head(w, row) else { continue };
-        let delivered = match (row.median_of(|s| s.events.map(|e| e as f64)), row.median_of(|s| s.expected.map(|e| e as f64))) {
-            (Some(d), Some(p)) => format!("{d:.0} / {p:.0} ({:.1}%)", 100.0 * d / p.max(1.0)),
-            _ => "-".into(),
-        };
+        let delivered =
+            match (row.median_of(|s| s.events.map(|e| e as f64)), row.median_of(|s| s.expected.map(|e| e as f64))) {
+                (Some(d), Some(p)) => format!("{d:.0} / {p:.0} ({:.1}%)", 100.0 * d / p.max(1.0)),
+                _ => "-".into(),
+            };
         let lost = match (row.median_of(|s| s.lost.map(|l| l as f64)), row.max_lost()) {
             (Some(med), Some(max)) => format!("{med:.0}, {max}"),
             _ => "-".into(),
@@ -398,10 +386,7 @@ fn hooks(w: &mut String, r: &Results) {
          tp_btf on sys_exit (kprobes are not built into this kernel; fexit and BPF LSM are refused, below). bpftrace {} has \
          no `rawtracepoint:` probes, so bench/emptyprog.c loads the empty raw_tracepoint and tp_btf \
          programs with the bpf() syscall; it also tries an empty fexit and BPF LSM program.",
-        r.peers
-            .iter()
-            .find(|(n, _)| n == "bpftrace")
-            .map_or("", |(_, v)| v.as_str())
+        r.peers.iter().find(|(n, _)| n == "bpftrace").map_or("", |(_, v)| v.as_str())
     );
     let _ = writeln!(w);
     for (hook, result) in &r.trampolines {
@@ -414,7 +399,10 @@ fn hooks(w: &mut String, r: &Results) {
             }
         );
     }
-    let _ = writeln!(w, "\n| Hook | W1 ns/iter | W1 vs untraced | W2 ns/getppid | W2 vs untraced |\n| --- | --- | --- | --- | --- |");
+    let _ = writeln!(
+        w,
+        "\n| Hook | W1 ns/iter | W1 vs untraced | W2 ns/getppid | W2 vs untraced |\n| --- | --- | --- | --- | --- |"
+    );
     for row1 in &r.hooks_w1 {
         let v = row1.variant;
         let row2 = row(&r.hooks_w2, v);

@@ -14,20 +14,9 @@ pub struct Bins {
 
 pub fn compile(src: &Path, out: &Path) -> Result<Bins> {
     eprintln!("bench: compiling the workloads in {}", src.display());
-    let bins = Bins {
-        loops: out.join("loops"),
-        tiny: out.join("tiny"),
-        emptyprog: out.join("emptyprog"),
-    };
+    let bins = Bins { loops: out.join("loops"), tiny: out.join("tiny"), emptyprog: out.join("emptyprog") };
     let gcc = |source: &str, bin: &Path, extra: &[&str]| {
-        cmd::run(
-            Command::new("gcc")
-                .args(["-O2", "-Wall"])
-                .args(extra)
-                .arg("-o")
-                .arg(bin)
-                .arg(src.join(source)),
-        )
+        cmd::run(Command::new("gcc").args(["-O2", "-Wall"]).args(extra).arg("-o").arg(bin).arg(src.join(source)))
     };
     gcc("loops.c", &bins.loops, &[])?;
     // Static: exec of the tiny program costs a fork+exec, not a dynamic loader.
@@ -58,12 +47,7 @@ impl Workload {
         match *self {
             Workload::Dup2Close(n) => s(&["dup2close", &n.to_string()]),
             Workload::Getppid(n) => s(&["getppid", &n.to_string()]),
-            Workload::Fork(ms) => s(&[
-                "churn",
-                "fork",
-                &ms.to_string(),
-                &bins.tiny.to_string_lossy(),
-            ]),
+            Workload::Fork(ms) => s(&["churn", "fork", &ms.to_string(), &bins.tiny.to_string_lossy()]),
             Workload::Pipe(ms) => s(&["churn", "pipe", &ms.to_string()]),
             Workload::Tcp(ms) => s(&["churn", "tcp", &ms.to_string()]),
             Workload::Rate(rate, ms) => s(&["rate", &rate.to_string(), &ms.to_string()]),
@@ -138,7 +122,7 @@ impl Outcome {
 /// Runs `command` to completion and parses its result line.
 pub fn run(what: &str, command: &mut Command) -> Result<(Outcome, String)> {
     let (stdout, stderr) = super::procs::output(what, command)?;
-    let outcome = Outcome::parse(&stdout)
-        .ok_or_else(|| Fail(format!("{what} printed no result line (iters=N ns=T)")))?;
+    let outcome =
+        Outcome::parse(&stdout).ok_or_else(|| Fail(format!("{what} printed no result line (iters=N ns=T)")))?;
     Ok((outcome, stderr))
 }

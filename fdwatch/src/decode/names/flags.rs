@@ -49,12 +49,8 @@ pub fn join_bits(value: u64, table: &[(u64, &str)]) -> String {
             left &= !bits;
         }
     }
-    let mut parts: Vec<String> = table
-        .iter()
-        .zip(&matched)
-        .filter(|(_, m)| **m)
-        .map(|((_, name), _)| (*name).to_string())
-        .collect();
+    let mut parts: Vec<String> =
+        table.iter().zip(&matched).filter(|(_, m)| **m).map(|((_, name), _)| (*name).to_string()).collect();
     if left != 0 {
         parts.push(format!("{left:#x}"));
     }
@@ -64,10 +60,7 @@ pub fn join_bits(value: u64, table: &[(u64, &str)]) -> String {
 /// Looks `value` up in a table of exact values (an enum, not bit flags);
 /// unknown values print as the decimal number.
 fn lookup(value: i64, table: &[(i64, &str)]) -> String {
-    table
-        .iter()
-        .find(|(v, _)| *v == value)
-        .map_or_else(|| value.to_string(), |(_, name)| (*name).to_string())
+    table.iter().find(|(v, _)| *v == value).map_or_else(|| value.to_string(), |(_, name)| (*name).to_string())
 }
 
 /// For `int` / `unsigned int` arguments: the kernel only looks at the low
@@ -129,11 +122,7 @@ pub fn open_flags(value: u64) -> String {
         _ => "O_ACCMODE",
     };
     let rest = value & !(libc::O_ACCMODE as u64);
-    if rest == 0 {
-        mode.to_string()
-    } else {
-        format!("{mode}|{}", join_bits(rest, OPEN_FLAGS))
-    }
+    if rest == 0 { mode.to_string() } else { format!("{mode}|{}", join_bits(rest, OPEN_FLAGS)) }
 }
 
 // -------------------------------------------------------------- socket(2)
@@ -219,11 +208,7 @@ pub fn socket_type(value: u64) -> String {
     let value = low32(value);
     let base = lookup((value & SOCK_TYPE_MASK) as i64, SOCK_TYPES);
     let flags = value & !SOCK_TYPE_MASK;
-    if flags == 0 {
-        base
-    } else {
-        format!("{base}|{}", join_bits(flags, SOCK_FLAGS))
-    }
+    if flags == 0 { base } else { format!("{base}|{}", join_bits(flags, SOCK_FLAGS)) }
 }
 
 /// accept4(2) `flags`: "SOCK_NONBLOCK|SOCK_CLOEXEC", or "0".
@@ -306,12 +291,8 @@ pub fn dup3_flags(value: u64) -> String {
 /// reused: include/uapi/linux/watch_queue.h
 /// `#define O_NOTIFICATION_PIPE O_EXCL /* Parameter to pipe2() selecting
 /// notification pipe */`.
-const PIPE2_FLAGS: &[(u64, &str)] = &[
-    lc!(O_CLOEXEC),
-    lc!(O_DIRECT),
-    lc!(O_NONBLOCK),
-    (libc::O_EXCL as u64, "O_NOTIFICATION_PIPE"),
-];
+const PIPE2_FLAGS: &[(u64, &str)] =
+    &[lc!(O_CLOEXEC), lc!(O_DIRECT), lc!(O_NONBLOCK), (libc::O_EXCL as u64, "O_NOTIFICATION_PIPE")];
 
 /// pipe2(2) `flags`, e.g. "O_CLOEXEC|O_NONBLOCK", or "0".
 pub fn pipe2_flags(value: u64) -> String {
@@ -437,18 +418,10 @@ mod tests {
         let table = &[(1, "A"), (2, "B"), (4, "C")];
         assert_eq!(join_bits(0, table), "0");
         assert_eq!(join_bits(5, table), "A|C");
-        assert_eq!(
-            join_bits(4 | 1, table),
-            "A|C",
-            "table order, not argument order"
-        );
+        assert_eq!(join_bits(4 | 1, table), "A|C", "table order, not argument order");
         assert_eq!(join_bits(0x18, table), "0x18", "only unknown bits");
         assert_eq!(join_bits(0x13, table), "A|B|0x10");
-        assert_eq!(
-            join_bits(1, &[(0, "ZERO"), (1, "A")]),
-            "A",
-            "0 entries never match"
-        );
+        assert_eq!(join_bits(1, &[(0, "ZERO"), (1, "A")]), "A", "0 entries never match");
     }
 
     #[test]
@@ -471,15 +444,10 @@ mod tests {
             "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC"
         );
         assert_eq!(
-            open_flags(
-                (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64
-            ),
+            open_flags((libc::O_RDONLY | libc::O_NONBLOCK | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64),
             "O_RDONLY|O_NONBLOCK|O_DIRECTORY|O_CLOEXEC"
         );
-        assert_eq!(
-            open_flags((libc::O_PATH | libc::O_NOFOLLOW) as u64),
-            "O_RDONLY|O_NOFOLLOW|O_PATH"
-        );
+        assert_eq!(open_flags((libc::O_PATH | libc::O_NOFOLLOW) as u64), "O_RDONLY|O_NOFOLLOW|O_PATH");
     }
 
     #[test]
@@ -487,11 +455,7 @@ mod tests {
         assert_eq!(open_flags(libc::O_SYNC as u64 | 1), "O_WRONLY|O_SYNC");
         assert_eq!(open_flags(libc::O_DSYNC as u64 | 1), "O_WRONLY|O_DSYNC");
         assert_eq!(open_flags(libc::O_TMPFILE as u64 | 2), "O_RDWR|O_TMPFILE");
-        assert_eq!(
-            open_flags(libc::O_DIRECTORY as u64),
-            "O_RDONLY|O_DIRECTORY",
-            "O_DIRECTORY alone is not O_TMPFILE"
-        );
+        assert_eq!(open_flags(libc::O_DIRECTORY as u64), "O_RDONLY|O_DIRECTORY", "O_DIRECTORY alone is not O_TMPFILE");
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -502,21 +466,14 @@ mod tests {
         assert_eq!(open_flags(0o100000), "O_RDONLY|O_LARGEFILE");
         assert_eq!(open_flags(0o4010000), "O_RDONLY|O_SYNC");
         assert_eq!(open_flags(0o20200000), "O_RDONLY|O_TMPFILE");
-        assert_eq!(
-            open_flags(0o4000000),
-            "O_RDONLY|0x100000",
-            "__O_SYNC without O_DSYNC"
-        );
+        assert_eq!(open_flags(0o4000000), "O_RDONLY|0x100000", "__O_SYNC without O_DSYNC");
     }
 
     #[test]
     fn open_flags_leftovers_in_hex() {
         assert_eq!(open_flags(0x8000_0000 | 2), "O_RDWR|0x80000000");
         assert_eq!(open_flags(1 << 40), "O_RDONLY|0x10000000000");
-        assert_eq!(
-            open_flags(libc::O_CLOEXEC as u64 | 0x8000_0000),
-            "O_RDONLY|O_CLOEXEC|0x80000000"
-        );
+        assert_eq!(open_flags(libc::O_CLOEXEC as u64 | 0x8000_0000), "O_RDONLY|O_CLOEXEC|0x80000000");
     }
 
     #[test]
@@ -529,11 +486,7 @@ mod tests {
         assert_eq!(socket_domain(0), "AF_UNSPEC");
         assert_eq!(socket_domain(40), "AF_VSOCK");
         assert_eq!(socket_domain(46), "46");
-        assert_eq!(
-            socket_domain(0xffff_ffff_0000_0002),
-            "AF_INET",
-            "upper half ignored"
-        );
+        assert_eq!(socket_domain(0xffff_ffff_0000_0002), "AF_INET", "upper half ignored");
         assert_eq!(socket_domain(0xffff_ffff), "-1");
     }
 
@@ -582,10 +535,7 @@ mod tests {
     #[test]
     fn accept4_flags() {
         assert_eq!(sock_flags(0), "0");
-        assert_eq!(
-            sock_flags((libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u64),
-            "SOCK_NONBLOCK|SOCK_CLOEXEC"
-        );
+        assert_eq!(sock_flags((libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u64), "SOCK_NONBLOCK|SOCK_CLOEXEC");
         assert_eq!(sock_flags(libc::SOCK_CLOEXEC as u64), "SOCK_CLOEXEC");
         assert_eq!(sock_flags(0x1), "0x1");
     }
@@ -595,22 +545,10 @@ mod tests {
         let inet = libc::AF_INET as u64;
         let inet6 = libc::AF_INET6 as u64;
         assert_eq!(socket_protocol(inet, 0), "IPPROTO_IP");
-        assert_eq!(
-            socket_protocol(inet, libc::IPPROTO_TCP as u64),
-            "IPPROTO_TCP"
-        );
-        assert_eq!(
-            socket_protocol(inet, libc::IPPROTO_UDP as u64),
-            "IPPROTO_UDP"
-        );
-        assert_eq!(
-            socket_protocol(inet, libc::IPPROTO_ICMP as u64),
-            "IPPROTO_ICMP"
-        );
-        assert_eq!(
-            socket_protocol(inet6, libc::IPPROTO_ICMPV6 as u64),
-            "IPPROTO_ICMPV6"
-        );
+        assert_eq!(socket_protocol(inet, libc::IPPROTO_TCP as u64), "IPPROTO_TCP");
+        assert_eq!(socket_protocol(inet, libc::IPPROTO_UDP as u64), "IPPROTO_UDP");
+        assert_eq!(socket_protocol(inet, libc::IPPROTO_ICMP as u64), "IPPROTO_ICMP");
+        assert_eq!(socket_protocol(inet6, libc::IPPROTO_ICMPV6 as u64), "IPPROTO_ICMPV6");
         assert_eq!(socket_protocol(inet6, 6), "IPPROTO_TCP");
         assert_eq!(socket_protocol(inet, 99), "99");
         // Other domains: the protocol is domain-specific, keep the number.
@@ -622,16 +560,10 @@ mod tests {
     fn msg_flags_names() {
         assert_eq!(msg_flags(0), "0");
         assert_eq!(msg_flags(libc::MSG_NOSIGNAL as u64), "MSG_NOSIGNAL");
-        assert_eq!(
-            msg_flags((libc::MSG_DONTWAIT | libc::MSG_PEEK) as u64),
-            "MSG_PEEK|MSG_DONTWAIT"
-        );
+        assert_eq!(msg_flags((libc::MSG_DONTWAIT | libc::MSG_PEEK) as u64), "MSG_PEEK|MSG_DONTWAIT");
         assert_eq!(msg_flags(0x10), "MSG_PROXY");
         assert_eq!(msg_flags(libc::MSG_CMSG_CLOEXEC as u64), "MSG_CMSG_CLOEXEC");
-        assert_eq!(
-            msg_flags(libc::MSG_FASTOPEN as u64 | 1),
-            "MSG_OOB|MSG_FASTOPEN"
-        );
+        assert_eq!(msg_flags(libc::MSG_FASTOPEN as u64 | 1), "MSG_OOB|MSG_FASTOPEN");
         assert_eq!(msg_flags(0x8000_0000), "0x80000000");
     }
 
@@ -650,16 +582,10 @@ mod tests {
         assert_eq!(dup3_flags(libc::O_CLOEXEC as u64), "O_CLOEXEC");
         assert_eq!(dup3_flags(libc::O_CLOEXEC as u64 | 1), "O_CLOEXEC|0x1");
         assert_eq!(pipe2_flags(0), "0");
-        assert_eq!(
-            pipe2_flags((libc::O_NONBLOCK | libc::O_CLOEXEC) as u64),
-            "O_CLOEXEC|O_NONBLOCK"
-        );
+        assert_eq!(pipe2_flags((libc::O_NONBLOCK | libc::O_CLOEXEC) as u64), "O_CLOEXEC|O_NONBLOCK");
         assert_eq!(pipe2_flags(libc::O_DIRECT as u64), "O_DIRECT");
         assert_eq!(pipe2_flags(libc::O_EXCL as u64), "O_NOTIFICATION_PIPE");
-        assert_eq!(
-            pipe2_flags(libc::O_APPEND as u64),
-            format!("{:#x}", libc::O_APPEND)
-        );
+        assert_eq!(pipe2_flags(libc::O_APPEND as u64), format!("{:#x}", libc::O_APPEND));
     }
 
     #[test]
@@ -667,10 +593,7 @@ mod tests {
         assert_eq!(close_range_flags(0), "0");
         assert_eq!(close_range_flags(1 << 1), "CLOSE_RANGE_UNSHARE");
         assert_eq!(close_range_flags(1 << 2), "CLOSE_RANGE_CLOEXEC");
-        assert_eq!(
-            close_range_flags(6),
-            "CLOSE_RANGE_UNSHARE|CLOSE_RANGE_CLOEXEC"
-        );
+        assert_eq!(close_range_flags(6), "CLOSE_RANGE_UNSHARE|CLOSE_RANGE_CLOEXEC");
         assert_eq!(close_range_flags(9), "0x9");
     }
 
@@ -707,19 +630,10 @@ mod tests {
     fn resolve_flag_names() {
         assert_eq!(resolve_flags(0), "0");
         assert_eq!(resolve_flags(1), "RESOLVE_NO_XDEV");
-        assert_eq!(
-            resolve_flags(0x8 | 0x4),
-            "RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH"
-        );
-        assert_eq!(
-            resolve_flags(0x10 | 0x20 | 0x2),
-            "RESOLVE_NO_MAGICLINKS|RESOLVE_IN_ROOT|RESOLVE_CACHED"
-        );
+        assert_eq!(resolve_flags(0x8 | 0x4), "RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH");
+        assert_eq!(resolve_flags(0x10 | 0x20 | 0x2), "RESOLVE_NO_MAGICLINKS|RESOLVE_IN_ROOT|RESOLVE_CACHED");
         assert_eq!(resolve_flags(0x40), "0x40");
-        assert_eq!(
-            resolve_flags(1 << 63 | 1),
-            "RESOLVE_NO_XDEV|0x8000000000000000"
-        );
+        assert_eq!(resolve_flags(1 << 63 | 1), "RESOLVE_NO_XDEV|0x8000000000000000");
     }
 
     #[test]
@@ -727,21 +641,14 @@ mod tests {
         assert_eq!(poll_events(0), "0");
         assert_eq!(poll_events(libc::POLLIN), "POLLIN");
         assert_eq!(poll_events(libc::POLLIN | libc::POLLOUT), "POLLIN|POLLOUT");
-        assert_eq!(
-            poll_events(libc::POLLERR | libc::POLLHUP | libc::POLLNVAL),
-            "POLLERR|POLLHUP|POLLNVAL"
-        );
+        assert_eq!(poll_events(libc::POLLERR | libc::POLLHUP | libc::POLLNVAL), "POLLERR|POLLHUP|POLLNVAL");
         assert_eq!(
             poll_events(libc::POLLRDNORM | libc::POLLRDBAND | libc::POLLWRNORM | libc::POLLWRBAND),
             "POLLRDNORM|POLLRDBAND|POLLWRNORM|POLLWRBAND"
         );
         assert_eq!(poll_events(0x400), "POLLMSG");
         assert_eq!(poll_events(0x2000), "POLLRDHUP");
-        assert_eq!(
-            poll_events(i16::MIN),
-            "0x8000",
-            "top bit does not sign-extend"
-        );
+        assert_eq!(poll_events(i16::MIN), "0x8000", "top bit does not sign-extend");
         assert_eq!(poll_events(0x1 | 0x1000), "POLLIN|0x1000");
     }
 }

@@ -20,9 +20,8 @@ pub mod sockaddr;
 pub use errno::errno_name;
 #[allow(unused_imports)]
 pub use flags::{
-    close_range_flags, dup3_flags, fcntl_cmd, fd_flags, join_bits, msg_flags, open_flags,
-    pipe2_flags, poll_events, resolve_flags, sock_flags, socket_domain, socket_protocol,
-    socket_type,
+    close_range_flags, dup3_flags, fcntl_cmd, fd_flags, join_bits, msg_flags, open_flags, pipe2_flags, poll_events,
+    resolve_flags, sock_flags, socket_domain, socket_protocol, socket_type,
 };
 #[allow(unused_imports)]
 pub use sockaddr::format_sockaddr;

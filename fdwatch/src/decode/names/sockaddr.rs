@@ -147,10 +147,7 @@ mod tests {
 
     #[test]
     fn one_byte_is_truncated() {
-        assert_eq!(
-            format_sockaddr(&[2]).as_deref(),
-            Some("sockaddr(truncated)")
-        );
+        assert_eq!(format_sockaddr(&[2]).as_deref(), Some("sockaddr(truncated)"));
     }
 
     #[test]
@@ -171,17 +168,12 @@ mod tests {
         let sin = libc::sockaddr_in {
             sin_family: libc::AF_INET as libc::sa_family_t,
             sin_port: 8080u16.to_be(),
-            sin_addr: libc::in_addr {
-                s_addr: u32::from_ne_bytes([192, 168, 0, 1]),
-            },
+            sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes([192, 168, 0, 1]) },
             sin_zero: [0; 8],
         };
         // SAFETY: sockaddr_in is plain old data without padding.
         let bytes = unsafe {
-            std::slice::from_raw_parts(
-                (&sin as *const libc::sockaddr_in).cast::<u8>(),
-                size_of::<libc::sockaddr_in>(),
-            )
+            std::slice::from_raw_parts((&sin as *const libc::sockaddr_in).cast::<u8>(), size_of::<libc::sockaddr_in>())
         };
         assert_eq!(format_sockaddr(bytes).as_deref(), Some("192.168.0.1:8080"));
     }
@@ -190,11 +182,7 @@ mod tests {
     fn ipv4_truncated() {
         let b = sockaddr_in([127, 0, 0, 1], 9);
         for len in 2..8 {
-            assert_eq!(
-                format_sockaddr(&b[..len]).as_deref(),
-                Some("AF_INET(truncated)"),
-                "len {len}"
-            );
+            assert_eq!(format_sockaddr(&b[..len]).as_deref(), Some("AF_INET(truncated)"), "len {len}");
         }
     }
 
@@ -211,10 +199,7 @@ mod tests {
     fn ipv6_scoped_link_local() {
         let addr: Ipv6Addr = "fe80::1ff:fe23:4567:890a".parse().unwrap();
         let b = sockaddr_in6(addr, 8080, 2);
-        assert_eq!(
-            format_sockaddr(&b).as_deref(),
-            Some("[fe80::1ff:fe23:4567:890a%2]:8080")
-        );
+        assert_eq!(format_sockaddr(&b).as_deref(), Some("[fe80::1ff:fe23:4567:890a%2]:8080"));
     }
 
     #[test]
@@ -223,21 +208,14 @@ mod tests {
         assert_eq!(format_sockaddr(&b).as_deref(), Some("[::]:0"));
         let mapped = Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped();
         let b = sockaddr_in6(mapped, 80, 0);
-        assert_eq!(
-            format_sockaddr(&b).as_deref(),
-            Some("[::ffff:127.0.0.1]:80")
-        );
+        assert_eq!(format_sockaddr(&b).as_deref(), Some("[::ffff:127.0.0.1]:80"));
     }
 
     #[test]
     fn ipv6_truncated() {
         let b = sockaddr_in6(Ipv6Addr::LOCALHOST, 53, 0);
         for len in [2, 3, 4, 8, 16, 23] {
-            assert_eq!(
-                format_sockaddr(&b[..len]).as_deref(),
-                Some("AF_INET6(truncated)"),
-                "len {len}"
-            );
+            assert_eq!(format_sockaddr(&b[..len]).as_deref(), Some("AF_INET6(truncated)"), "len {len}");
         }
         // A partial scope id is ignored, not an error.
         assert_eq!(format_sockaddr(&b[..26]).as_deref(), Some("[::1]:53"));
@@ -246,10 +224,7 @@ mod tests {
     #[test]
     fn unix_path() {
         let b = sockaddr_un(b"/run/dbus/system_bus_socket\0");
-        assert_eq!(
-            format_sockaddr(&b).as_deref(),
-            Some("/run/dbus/system_bus_socket")
-        );
+        assert_eq!(format_sockaddr(&b).as_deref(), Some("/run/dbus/system_bus_socket"));
         // No terminator inside addrlen.
         let b = sockaddr_un(b"/tmp/s");
         assert_eq!(format_sockaddr(&b).as_deref(), Some("/tmp/s"));
@@ -289,10 +264,7 @@ mod tests {
         let b = sockaddr_un(b"\0a\0b");
         assert_eq!(format_sockaddr(&b).as_deref(), Some("@a@b"));
         let b = sockaddr_un(b"\0x\n\x7f\xc3\xa9\\y");
-        assert_eq!(
-            format_sockaddr(&b).as_deref(),
-            Some("@x\\x0a\\x7f\\xc3\\xa9\\\\y")
-        );
+        assert_eq!(format_sockaddr(&b).as_deref(), Some("@x\\x0a\\x7f\\xc3\\xa9\\\\y"));
     }
 
     #[test]
@@ -301,18 +273,9 @@ mod tests {
         b.extend_from_slice(&[0, 0]);
         b.extend_from_slice(&1234u32.to_ne_bytes());
         b.extend_from_slice(&0x11u32.to_ne_bytes());
-        assert_eq!(
-            format_sockaddr(&b).as_deref(),
-            Some("netlink:pid=1234,groups=00000011")
-        );
-        assert_eq!(
-            format_sockaddr(&b[..11]).as_deref(),
-            Some("AF_NETLINK(truncated)")
-        );
-        assert_eq!(
-            format_sockaddr(&b[..2]).as_deref(),
-            Some("AF_NETLINK(truncated)")
-        );
+        assert_eq!(format_sockaddr(&b).as_deref(), Some("netlink:pid=1234,groups=00000011"));
+        assert_eq!(format_sockaddr(&b[..11]).as_deref(), Some("AF_NETLINK(truncated)"));
+        assert_eq!(format_sockaddr(&b[..2]).as_deref(), Some("AF_NETLINK(truncated)"));
     }
 
     #[test]
@@ -331,13 +294,7 @@ mod tests {
     fn never_panics_on_any_short_prefix() {
         let mut big = sockaddr_in6(Ipv6Addr::LOCALHOST, 1, 7);
         big.resize(128, 0xaa);
-        for fam in [
-            libc::AF_INET,
-            libc::AF_INET6,
-            libc::AF_UNIX,
-            libc::AF_NETLINK,
-            99,
-        ] {
+        for fam in [libc::AF_INET, libc::AF_INET6, libc::AF_UNIX, libc::AF_NETLINK, 99] {
             big[..2].copy_from_slice(&family(fam));
             for len in 0..=big.len() {
                 let _ = format_sockaddr(&big[..len]);
