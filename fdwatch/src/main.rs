@@ -1,22 +1,9 @@
 //! fdwatch: the collector and CLI. Data flows one way:
 //! probes (kernel) -> ring buffer -> collect -> decode -> model -> detect -> sinks.
-mod cli;
-mod clock;
-mod collect;
-mod decode;
-mod detect;
-mod error;
-mod fds_command;
-mod heap;
-mod model;
-mod probes;
-mod procfs;
-mod scan;
-mod sinks;
 
 use std::process::ExitCode;
 
-use error::Failure;
+use fdwatch::{cli, clock, collect, detect, error::Failure, fds_command, heap, model, probes, sinks};
 
 fn main() -> ExitCode {
     let cli = match cli::parse() {

@@ -1,0 +1,17 @@
+//! fdwatch's collector as a library: the binary (main.rs) is its command line, and the
+//! fuzz target (fuzz/) drives the same pipeline from raw ring-buffer bytes.
+//! Data flows one way: probes (kernel) -> ring buffer -> collect -> decode -> model ->
+//! detect -> sinks.
+pub mod cli;
+pub mod clock;
+pub mod collect;
+pub mod decode;
+pub mod detect;
+pub mod error;
+pub mod fds_command;
+pub mod heap;
+pub mod model;
+pub mod probes;
+pub mod procfs;
+pub mod scan;
+pub mod sinks;
