@@ -22,6 +22,7 @@ use crate::{
     model::{Applied, Model, ObjectKind, Pid, Step, describe, snapshot::ProcSnapshot},
     probes::{Probes, TaskFiles, ring::EventRing},
     procfs, scan,
+    scope::Watch,
     sinks::{LossSite, PerKind, Sink, Stats},
 };
 
@@ -37,9 +38,10 @@ pub struct Options {
     pub show_events: bool,
     pub duration: Option<Duration>,
     pub dump_on_exit: bool,
-    /// `--pid` (with descendants under --follow); empty: the whole host.
-    pub watched: Vec<u32>,
-    pub follow: bool,
+    /// The processes reported, kept current as they fork and exit.
+    pub watch: Watch,
+    /// Standard output, watched for a reader that went away.
+    pub stdout: Option<crate::sinks::stdout::Stdout>,
 }
 
 struct Counters {
@@ -48,6 +50,9 @@ struct Counters {
     kernel_lost_total: u64,
     undecodable: u64,
     userspace_lost_total: u64,
+    /// Events of pids outside the scope (a pid of --pid reused after its exit, in the
+    /// moment before the kernel's watch list lost it): not reported, counted in stats.
+    out_of_scope: u64,
 }
 
 /// The signals the loop answers: SIGINT/SIGTERM stop, SIGUSR1 dumps the model.
@@ -102,6 +107,7 @@ impl Collector {
                 kernel_lost_total: 0,
                 undecodable: 0,
                 userspace_lost_total: 0,
+                out_of_scope: 0,
             },
             last_resync_ns: HashMap::default(),
             pending_resync: HashMap::default(),
@@ -117,11 +123,11 @@ impl Collector {
     /// everyone but us.
     fn scope(&self) -> Vec<Pid> {
         let me = std::process::id();
-        if self.options.watched.is_empty() {
+        if self.options.watch.is_host() {
             return procfs::pids().into_iter().filter(|&p| p != me).collect();
         }
-        let mut pids = self.options.watched.clone();
-        if self.options.follow {
+        let mut pids = self.options.watch.members();
+        if self.options.watch.follow() {
             procfs::add_descendants(&mut pids);
         }
         pids
@@ -130,7 +136,7 @@ impl Collector {
     /// Every process in scope, with all its fds: from the task_file iterator, or from
     /// /proc if the iterator fails.
     fn read_all(&self, task_files: &mut TaskFiles) -> Vec<ProcSnapshot> {
-        let scope = (!self.options.watched.is_empty()).then(|| self.scope());
+        let scope = (!self.options.watch.is_host()).then(|| self.scope());
         match task_files.read() {
             Ok(records) => scan::snapshots(&records, scope.as_deref()),
             Err(_) => procfs::snapshots(&scope.unwrap_or_else(|| self.scope())),
@@ -151,6 +157,11 @@ impl Collector {
     }
 
     fn handle(&mut self, event: &Event) {
+        let pid = event.header.pid;
+        if !self.options.watch.admits(pid) {
+            self.counters.out_of_scope += 1;
+            return;
+        }
         self.counters.events[event.kind as usize] += 1;
         if self.options.show_events {
             self.sink.event(event);
@@ -163,10 +174,15 @@ impl Collector {
         }
         // Without --follow the kernel reports nothing of a watched process's children,
         // so the model must not keep them (their exit would never arrive).
-        if let Body::Fork(f) = &event.body {
-            if !self.options.watched.is_empty() && !self.options.follow && f.is_thread == 0 {
-                self.model.remove_process(f.child_pid);
+        match &event.body {
+            Body::Fork(f) if f.is_thread == 0 => {
+                self.options.watch.forked(pid, f.child_pid);
+                if !self.options.watch.admits(f.child_pid) {
+                    self.model.remove_process(f.child_pid);
+                }
             }
+            Body::Exit(e) if e.group_dead != 0 => self.options.watch.exited(pid),
+            _ => {}
         }
     }
 
@@ -207,12 +223,13 @@ impl Collector {
 
     /// After a loss nobody knows which processes missed events: re-read them all.
     fn resync_all(&mut self, task_files: &mut TaskFiles, reason: &'static str) {
-        let mut snapshots = self.read_all(task_files);
-        // With --follow, children that joined in the kernel are in scope too.
-        if !self.options.watched.is_empty() {
-            let extra: Vec<Pid> =
-                self.model.processes.keys().copied().filter(|p| !self.options.watched.contains(p)).collect();
-            snapshots.extend(extra.into_iter().filter_map(procfs::snapshot));
+        let snapshots = self.read_all(task_files);
+        // With --follow, descendants whose fork was among the lost events joined the
+        // kernel's watch list at their fork: they join here now.
+        if self.options.watch.follow() {
+            for snap in &snapshots {
+                self.options.watch.adopt(snap.pid);
+            }
         }
         let alive: std::collections::HashSet<Pid> = snapshots.iter().map(|s| s.pid).collect();
         let gone: Vec<Pid> = self.model.processes.keys().copied().filter(|p| !alive.contains(p)).collect();
@@ -313,7 +330,7 @@ impl Collector {
         tokio::pin!(deadline);
 
         let started = Clock::monotonic_now_ns();
-        let mut stdout_open = true;
+        let mut output: std::io::Result<()>;
         loop {
             let mut stop = false;
             let mut dump = false;
@@ -322,7 +339,14 @@ impl Collector {
                     Ok(mut guard) => guard.clear_ready(),
                     Err(e) => return Err(Failure::env(format!("polling the ring buffer failed: {e}"))),
                 },
-                _ = drain_tick.tick() => {}
+                _ = drain_tick.tick() => {
+                    // A reader that went away (`| head -1`) ends the run even when
+                    // nothing is being written.
+                    if self.options.stdout.as_ref().is_some_and(|o| o.hung_up()) {
+                        output = Err(std::io::ErrorKind::BrokenPipe.into());
+                        break;
+                    }
+                }
                 _ = loss_tick.tick() => self.report_losses(&lost, &mut task_files),
                 _ = trim_tick.tick() => {
                     self.model.shrink_to_fit();
@@ -337,32 +361,47 @@ impl Collector {
             if dump {
                 self.dump();
             }
-            if self.sink.flush().is_err() {
-                // stdout was closed (e.g. `| head`): nobody is listening, stop quietly.
-                stdout_open = false;
-                break;
-            }
-            if stop {
+            output = self.sink.flush();
+            if output.is_err() || stop {
                 break;
             }
         }
-        if stdout_open {
+        if output.is_ok() {
             self.report_losses(&lost, &mut task_files);
             self.detectors.finish(Clock::monotonic_now_ns());
             self.write_alerts();
             if self.options.dump_on_exit {
                 self.dump();
             }
-            self.sink.stats(&Stats {
-                events: self.counters.events,
-                kernel_lost: self.counters.kernel_lost_total,
-                userspace_lost: self.counters.userspace_lost_total,
-                elapsed_ns: Clock::monotonic_now_ns().saturating_sub(started),
-                tracked_fds: self.model.tracked_fds(),
-                processes: self.model.processes.len(),
-            });
-            let _ = self.sink.flush();
+            self.sink.stats(&self.stats(started));
+            output = self.sink.flush();
         }
-        Ok(())
+        match output {
+            Ok(()) => Ok(()),
+            // Whoever read our output is gone (`| head`): nobody to tell, a normal stop.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) => {
+                let s = self.stats(started);
+                Err(Failure::output(format!(
+                    "cannot write to standard output: {e}; stopped after {} events ({} lost in the kernel ring \
+                     buffer, {} in userspace); the output ends at its last complete record",
+                    s.events.iter().sum::<u64>(),
+                    s.kernel_lost,
+                    s.userspace_lost
+                )))
+            }
+        }
+    }
+
+    fn stats(&self, started: u64) -> Stats {
+        Stats {
+            events: self.counters.events,
+            kernel_lost: self.counters.kernel_lost_total,
+            userspace_lost: self.counters.userspace_lost_total,
+            out_of_scope: self.counters.out_of_scope,
+            elapsed_ns: Clock::monotonic_now_ns().saturating_sub(started),
+            tracked_fds: self.model.tracked_fds(),
+            processes: self.model.processes.len(),
+        }
     }
 }

@@ -3,9 +3,19 @@
 
 use std::process::ExitCode;
 
-use fdwatch::{cli, clock, collect, detect, error::Failure, fds_command, heap, model, probes, sinks};
+use fdwatch::{
+    cli, clock, collect, detect,
+    error::{self, Failure, report},
+    fds_command, heap, model, privileges, probes, scope, sinks,
+};
 
 fn main() -> ExitCode {
+    error::install_panic_hook();
+    // How the tests prove the hook works for real: there is no other way to make a
+    // correct fdwatch panic (README, "Guarantees").
+    if std::env::var_os("FDWATCH_TEST_PANIC").is_some() {
+        panic!("FDWATCH_TEST_PANIC is set");
+    }
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(code) => return code,
@@ -17,41 +27,50 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("fdwatch: {failure}");
+            report(format_args!("{failure}"));
             ExitCode::from(failure.code as u8)
         }
     }
 }
 
 fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
-    let watched = cli.watched()?;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(Failure::env("fdwatch must run as root to load its eBPF programs (try: sudo fdwatch ...)"));
+    let resolved = scope::resolve(&cli.pids, cli.follow)?;
+    for note in &resolved.notes {
+        report(format_args!("{note}"));
     }
+    let wakeup_bytes = cli.wakeup_bytes()?;
+    privileges::check()?;
     let offsets = probes::btf::load_kernel_offsets().map_err(|e| Failure::env(e.to_string()))?;
-    let settings = probes::Settings {
-        watched: &watched,
-        follow: cli.follow,
-        ring_bytes: cli.ring_bytes,
-        wakeup_bytes: cli.wakeup_bytes,
-    };
-    let loaded = probes::load(&settings, &offsets)?;
+    let settings = probes::Settings { scope: &resolved.scope, ring_bytes: cli.ring_bytes, wakeup_bytes };
+    let mut loaded = probes::load(&settings, &offsets)?;
+    // A chosen process that exited before the exit probe was attached is still on the
+    // kernel's watch list, where a process that reuses its pid would be watched.
+    let mut watch = scope::Watch::new(&resolved.scope);
+    for pinned in &resolved.pinned {
+        if pinned.exited() {
+            loaded.unwatch(pinned.pid);
+            watch.exited(pinned.pid);
+        }
+    }
+    if !watch.is_host() && watch.members().is_empty() {
+        let pids: Vec<String> = resolved.scope.pids().iter().map(u32::to_string).collect();
+        return Err(Failure::usage(format!("--pid {}: exited while fdwatch was starting", pids.join(", "))));
+    }
     let format = if cli.json { sinks::Format::Json } else { sinks::Format::Text };
     let clock = clock::Clock::sample();
-    let sink = sinks::Sink::new(format, clock, Box::new(std::io::stdout()));
+    let sink = sinks::Sink::new(format, clock, Box::new(sinks::stdout::Stdout::new()));
+    let watched = watch.members();
     let options = collect::Options {
         show_events: cli.events,
         duration: cli.duration,
         dump_on_exit: cli.dump_on_exit,
-        watched: watched.clone(),
-        follow: cli.follow,
+        watch,
+        stdout: Some(sinks::stdout::Stdout::new()),
     };
     let model = model::Model::new(model::Limits { max_fds: cli.max_fds });
     let detectors = detect::Detectors::new(cli.detect_config(), clock);
     let mut collector = collect::Collector::new(model, detectors, sink, clock, options);
     // Probes first, then /proc: whatever changes while we read arrives as events.
-    let mut loaded = loaded;
     let scan = collector.scan_at_start(&mut loaded.task_files);
     // Loading parsed the kernel's BTF (twice: aya and our offsets reader), some 17 MB
     // that glibc keeps after it is freed; an always-on agent should not carry it.
@@ -59,7 +78,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     let ready = sinks::Ready {
         probes: loaded.attached,
         watched,
-        follow: cli.follow,
+        follow: resolved.scope.follow(),
         processes: scan.processes,
         fds: scan.fds,
         scan_ns: scan.elapsed_ns,
@@ -71,9 +90,11 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     runtime.block_on(async move {
         // Handlers first: a script may signal us the moment it reads `ready`.
         let signals = collect::Signals::install()?;
-        if collector.sink().ready(&ready).is_err() {
-            return Ok(()); // stdout already closed: nobody to report to.
+        match collector.sink().ready(&ready) {
+            Ok(()) => collector.run(loaded, signals).await,
+            // Standard output already closed: nobody to report to.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) => Err(Failure::output(format!("cannot write to standard output: {e}"))),
         }
-        collector.run(loaded, signals).await
     })
 }

@@ -27,6 +27,37 @@ pub fn stat(pid: u32) -> Option<(u32, String)> {
     Some((ppid, comm))
 }
 
+/// What `--pid` checks of a task (a process or a thread id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskStatus {
+    /// comm, raw (the kernel escapes it in /proc/PID/status, not in stat).
+    pub name: String,
+    /// The thread group (process) the task belongs to.
+    pub tgid: u32,
+    /// State Z: exited, waiting to be reaped.
+    pub zombie: bool,
+    /// PF_KTHREAD in the task's flags (include/linux/sched.h): a kernel thread.
+    pub kernel_thread: bool,
+}
+
+/// PF_KTHREAD, include/linux/sched.h.
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// A task's status from /proc/PID/stat (state, flags) and /proc/PID/status (Tgid).
+/// Thread ids work too: /proc/TID exists for every thread, though readdir skips it.
+pub fn status(pid: u32) -> Option<TaskStatus> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let name = stat.get(open + 1..close)?.to_owned();
+    // proc_pid_stat(5): after the comm come state (3), ppid (4), ..., flags (9).
+    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    let state = *fields.first()?;
+    let flags: u64 = fields.get(6)?.parse().ok()?;
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let tgid = status.lines().find_map(|l| l.strip_prefix("Tgid:"))?.trim().parse().ok()?;
+    Some(TaskStatus { name, tgid, zombie: state == "Z", kernel_thread: flags & PF_KTHREAD != 0 })
+}
+
 pub fn parent_of(pid: u32) -> Option<u32> {
     stat(pid).map(|(ppid, _)| ppid)
 }

@@ -47,7 +47,11 @@ impl Fdwatch {
     /// Starts `$FDWATCH_BIN --json --events ARGS` and waits (up to 60 s) for its first
     /// record, which must be `ready`.
     pub fn start(args: &[&str]) -> Fdwatch {
-        let fw = Self::spawn(args);
+        Self::until_ready(Self::spawn(args))
+    }
+
+    /// Waits (up to 60 s) for the first record of a spawned fdwatch, which must be `ready`.
+    pub fn until_ready(fw: Fdwatch) -> Fdwatch {
         let first = fw.next_record_within(START_DEADLINE);
         match first {
             Some(r) if r["type"] == "ready" => fw,
@@ -80,14 +84,24 @@ impl Fdwatch {
     /// Spawns `$FDWATCH_BIN ARGS` exactly as given, stdout parsed as NDJSON.
     pub fn spawn_raw(args: &[&str]) -> Fdwatch {
         require_root();
-        let bin = fdwatch_bin();
-        let mut child = Command::new(&bin)
-            .args(args)
+        let mut command = Command::new(fdwatch_bin());
+        command.args(args);
+        Self::spawn_command(command)
+    }
+
+    /// Spawns `command` (fdwatch run some other way: as another user, under setpriv),
+    /// stdout parsed as NDJSON.
+    pub fn spawn_command(mut command: Command) -> Fdwatch {
+        let args: Vec<String> = std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+            .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
@@ -133,7 +147,7 @@ impl Fdwatch {
         });
         Fdwatch {
             child,
-            args: args.iter().map(|s| s.to_string()).collect(),
+            args,
             rx,
             state: RefCell::default(),
             stderr,

@@ -9,13 +9,11 @@ use aya::{
 use fdwatch_common::{KernelOffsets, TaskFile};
 
 use super::{programs::PROGRAMS, ring::EventRing};
-use crate::error::Failure;
+use crate::{error::Failure, privileges, scope::Scope};
 
 /// What the loader needs to know from the command line.
 pub struct Settings<'a> {
-    /// tgids to report (`--pid`); empty: the whole host.
-    pub watched: &'a [u32],
-    pub follow: bool,
+    pub scope: &'a Scope,
     pub ring_bytes: u32,
     pub wakeup_bytes: u64,
 }
@@ -27,6 +25,18 @@ pub struct Probes {
     /// Owns the eBPF object (programs and links) and runs the startup iterator.
     pub task_files: TaskFiles,
     pub attached: usize,
+    /// The kernel's watch list (`--pid`); None for the whole host.
+    pub watched: Option<HashMap<MapData, u32, u8>>,
+}
+
+impl Probes {
+    /// Take `pid` off the kernel's watch list (it exited before the exit probe could
+    /// see it). A pid that is not there is fine.
+    pub fn unwatch(&mut self, pid: u32) {
+        if let Some(map) = self.watched.as_mut() {
+            let _ = map.remove(&pid);
+        }
+    }
 }
 
 /// The task_file iterator (fdwatch-ebpf/src/probes/iter.rs): every fd of every process.
@@ -68,8 +78,8 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
         ))
     })?;
     let own_tgid = std::process::id();
-    let filter = u32::from(!settings.watched.is_empty());
-    let follow = u32::from(settings.follow);
+    let filter = u32::from(!settings.scope.is_host());
+    let follow = u32::from(settings.scope.follow());
     let mut ebpf = EbpfLoader::new()
         .btf(Some(&btf))
         .override_global("FDWATCH_TGID", &own_tgid, true)
@@ -79,16 +89,20 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
         .override_global("OFFSETS", offsets, true)
         .map_max_entries("EVENTS", settings.ring_bytes)
         .load(OBJECT)
-        .map_err(|e| Failure::env(format!("cannot load the eBPF object: {e}")))?;
+        .map_err(|e| privileges::explain("cannot load the eBPF object", &e))?;
 
-    {
-        let map = ebpf.map_mut("WATCHED").ok_or_else(|| missing_map("WATCHED"))?;
-        let mut watched: HashMap<_, u32, u8> =
-            HashMap::try_from(map).map_err(|e| Failure::env(format!("map WATCHED: {e}")))?;
-        for &pid in settings.watched {
-            watched.insert(pid, 1, 0).map_err(|e| Failure::env(format!("cannot watch pid {pid}: {e}")))?;
+    let watched = match settings.scope {
+        Scope::Host => None,
+        Scope::Processes { pids, .. } => {
+            let map = ebpf.take_map("WATCHED").ok_or_else(|| missing_map("WATCHED"))?;
+            let mut watched: HashMap<_, u32, u8> =
+                HashMap::try_from(map).map_err(|e| privileges::explain("map WATCHED", &e))?;
+            for &pid in pids {
+                watched.insert(pid, 1, 0).map_err(|e| privileges::explain(&format!("cannot watch pid {pid}"), &e))?;
+            }
+            Some(watched)
         }
-    }
+    };
 
     let mut attached = 0;
     for program in PROGRAMS {
@@ -100,7 +114,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
         let program = ebpf.program_mut(ITER_PROGRAM).ok_or_else(|| missing_program(ITER_PROGRAM))?;
         let iter: &mut Iter = program.try_into().map_err(|e| Failure::env(format!("{ITER_PROGRAM}: {e}")))?;
         iter.load("task_file", &btf)
-            .map_err(|e| Failure::env(describe_program_error(ITER_PROGRAM, "iter/task_file", e)))?;
+            .map_err(|e| describe_program_error(ITER_PROGRAM, "iter/task_file", e))?;
     }
 
     let events = ebpf.take_map("EVENTS").ok_or_else(|| missing_map("EVENTS"))?;
@@ -110,7 +124,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
     let events = EventRing::new(events).map_err(|e| Failure::env(format!("cannot map the EVENTS ring buffer: {e}")))?;
     let lost = ebpf.take_map("LOST").ok_or_else(|| missing_map("LOST"))?;
     let lost = PerCpuArray::try_from(lost).map_err(|e| Failure::env(format!("map LOST: {e}")))?;
-    Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached })
+    Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached, watched })
 }
 
 fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, tracepoint: &str) -> Result<(), Failure> {
@@ -120,19 +134,21 @@ fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, tracepoint: &str) -> Result<()
         p.load(tracepoint, btf)?;
         p.attach().map(drop)
     })();
-    result.map_err(|e| Failure::env(describe_program_error(name, &format!("tp_btf/{tracepoint}"), e)))
+    result.map_err(|e| describe_program_error(name, &format!("tp_btf/{tracepoint}"), e))
 }
 
-/// One line naming the program and hook; for a verifier rejection, its last lines.
-fn describe_program_error(name: &str, hook: &str, error: ProgramError) -> String {
+/// One line naming the program and hook, the errno, and for a verifier rejection the
+/// log's last lines; a refusal names the capability that is missing.
+fn describe_program_error(name: &str, hook: &str, error: ProgramError) -> Failure {
     match error {
         ProgramError::LoadError { io_error, verifier_log } => {
             let log = verifier_log.to_string();
             let tail: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).rev().take(4).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            format!("the kernel rejected eBPF program {name} ({hook}): {io_error}; verifier: {}", tail.join(" | "))
+            let verifier = if tail.is_empty() { String::new() } else { format!("; verifier: {}", tail.join(" | ")) };
+            privileges::explain_io(&format!("the kernel refused eBPF program {name} ({hook}){verifier}"), &io_error)
         }
-        other => format!("cannot attach eBPF program {name} to {hook}: {other}"),
+        other => privileges::explain(&format!("cannot attach eBPF program {name} to {hook}"), &other),
     }
 }
 

@@ -3,6 +3,7 @@
 //! is complete and none waits longer than one batch.
 mod alerts;
 pub mod json;
+pub mod stdout;
 pub mod text;
 
 use std::io::{self, Write};
@@ -84,6 +85,8 @@ pub struct Stats {
     pub events: PerKind,
     pub kernel_lost: u64,
     pub userspace_lost: u64,
+    /// Events of pids outside the scope, not reported (see collect.rs).
+    pub out_of_scope: u64,
     pub elapsed_ns: u64,
     pub tracked_fds: usize,
     pub processes: usize,
@@ -150,13 +153,13 @@ impl Sink {
                     let pids: Vec<String> = ready.watched.iter().map(u32::to_string).collect();
                     format!("pid {}{}", pids.join(", "), if ready.follow { " and its children" } else { "" })
                 };
-                eprintln!(
-                    "fdwatch: ready: {} probes attached, watching {scope}; {} fds of {} processes read from /proc in {} ms",
+                crate::error::report(format_args!(
+                    "ready: {} probes attached, watching {scope}; {} fds of {} processes read from /proc in {} ms",
                     ready.probes,
                     ready.fds,
                     ready.processes,
                     ready.scan_ns / 1_000_000
-                );
+                ));
                 Ok(())
             }
         }
@@ -228,17 +231,18 @@ impl Sink {
                     .value("by_kind", &kind_counts(&stats.events))
                     .int("kernel_lost", stats.kernel_lost as i64)
                     .int("userspace_lost", stats.userspace_lost as i64)
+                    .int("out_of_scope", stats.out_of_scope as i64)
                     .int("elapsed_ns", stats.elapsed_ns as i64)
                     .int("tracked_fds", stats.tracked_fds as i64)
                     .int("processes", stats.processes as i64)
                     .end();
             }
-            Format::Text => eprintln!(
-                "fdwatch: {total} events in {:.1} s, {} lost in the kernel ring buffer, {} in userspace",
+            Format::Text => crate::error::report(format_args!(
+                "{total} events in {:.1} s, {} lost in the kernel ring buffer, {} in userspace",
                 stats.elapsed_ns as f64 / 1e9,
                 stats.kernel_lost,
                 stats.userspace_lost
-            ),
+            )),
         }
     }
 
