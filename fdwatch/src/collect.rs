@@ -29,6 +29,11 @@ use crate::{
 /// How often the ring buffer is drained when no wake-up came (the probes wake us only
 /// once `--wakeup-bytes` have piled up).
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
+/// At most this many bytes of records are read before the loop looks at its signals,
+/// timers and stdout again: under a flood that never lets the reader catch up, an
+/// unbounded drain would starve SIGTERM and the loss reports. 1 MiB is ~5000 events,
+/// a few ms of work.
+const DRAIN_BUDGET: usize = 1 << 20;
 /// How often the kernel's loss counters are read.
 const LOSS_EVERY: Duration = Duration::from_secs(1);
 /// A process is re-read from /proc at most this often; further requests wait.
@@ -139,7 +144,11 @@ impl Collector {
         let scope = (!self.options.watch.is_host()).then(|| self.scope());
         match task_files.read() {
             Ok(records) => scan::snapshots(&records, scope.as_deref()),
-            Err(_) => procfs::snapshots(&scope.unwrap_or_else(|| self.scope())),
+            Err(e) => {
+                // Slower (a readlink and an fdinfo read per fd) but complete.
+                crate::error::report(format_args!("the task_file iterator failed ({e}); reading /proc instead"));
+                procfs::snapshots(&scope.unwrap_or_else(|| self.scope()))
+            }
         }
     }
 
@@ -262,8 +271,9 @@ impl Collector {
         }
     }
 
-    fn drain(&mut self, ring: &mut EventRing) {
-        ring.drain(|bytes| match &decode(bytes) {
+    /// Read at most `DRAIN_BUDGET` bytes of records; true if more are waiting.
+    fn drain(&mut self, ring: &mut EventRing) -> bool {
+        let more = ring.drain(DRAIN_BUDGET, |bytes| match &decode(bytes) {
             // Borrowed, not moved out of the Result: an `Event` is 432 bytes, and the
             // move was a memcpy per event (3.6% of the collector with --events).
             Ok(event) => self.handle(event),
@@ -272,6 +282,7 @@ impl Collector {
         self.run_pending_resyncs();
         self.detectors.tick(&self.model, Clock::monotonic_now_ns());
         self.write_alerts();
+        more
     }
 
     fn write_alerts(&mut self) {
@@ -331,10 +342,14 @@ impl Collector {
 
         let started = Clock::monotonic_now_ns();
         let mut output: std::io::Result<()>;
+        // Records left in the ring when the last drain ran out of budget: drain again
+        // at once, after one fair look at everything else.
+        let mut backlog = false;
         loop {
             let mut stop = false;
             let mut dump = false;
             tokio::select! {
+                _ = std::future::ready(()), if backlog => {}
                 ready = ring.readable_mut() => match ready {
                     Ok(mut guard) => guard.clear_ready(),
                     Err(e) => return Err(Failure::env(format!("polling the ring buffer failed: {e}"))),
@@ -357,7 +372,7 @@ impl Collector {
                 _ = sigterm.recv() => stop = true,
                 _ = &mut deadline => stop = true,
             }
-            self.drain(ring.get_mut());
+            backlog = self.drain(ring.get_mut());
             if dump {
                 self.dump();
             }
@@ -367,6 +382,13 @@ impl Collector {
             }
         }
         if output.is_ok() {
+            // What the probes wrote before the stop, within reason: a flood that
+            // outruns the reader would otherwise never let it stop.
+            for _ in 0..16 {
+                if !self.drain(ring.get_mut()) {
+                    break;
+                }
+            }
             self.report_losses(&lost, &mut task_files);
             self.detectors.finish(Clock::monotonic_now_ns());
             self.write_alerts();

@@ -50,10 +50,7 @@ fn parse_cap_eff(status: &str) -> Option<u64> {
 /// CAP_PERFMON, as the kernel's bpf_capable()/perfmon_capable() allow.
 pub fn missing(effective: u64, caps: &[Cap]) -> Vec<Cap> {
     let has = |c: Cap| effective & (1u64 << c.bit) != 0;
-    caps.iter()
-        .copied()
-        .filter(|&c| !has(c) && !((c == CAP_BPF || c == CAP_PERFMON) && has(CAP_SYS_ADMIN)))
-        .collect()
+    caps.iter().copied().filter(|&c| !has(c) && !((c == CAP_BPF || c == CAP_PERFMON) && has(CAP_SYS_ADMIN))).collect()
 }
 
 fn names(caps: &[Cap]) -> String {

@@ -145,15 +145,7 @@ impl Fdwatch {
             }
             done.store(true, Ordering::Release);
         });
-        Fdwatch {
-            child,
-            args,
-            rx,
-            state: RefCell::default(),
-            stderr,
-            stderr_done,
-            reaped: None,
-        }
+        Fdwatch { child, args, rx, state: RefCell::default(), stderr, stderr_done, reaped: None }
     }
 
     /// The collector's pid.

@@ -182,7 +182,11 @@ fn a_watched_process_that_exits_while_fdwatch_starts_is_not_watched_when_its_pid
     let until = Instant::now() + START_DEADLINE;
     let pidfds = || {
         fs::read_dir(&fd_dir)
-            .map(|d| d.flatten().filter(|e| fs::read_link(e.path()).is_ok_and(|l| l == Path::new("anon_inode:[pidfd]"))).count())
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| fs::read_link(e.path()).is_ok_and(|l| l == Path::new("anon_inode:[pidfd]")))
+                    .count()
+            })
             .unwrap_or(0)
     };
     while pidfds() < 2 {
@@ -340,11 +344,8 @@ fn it_runs_as_an_ordinary_user_with_only_its_capabilities() {
     let bin = binary_for_anyone("caps");
     let mut child = Fdops::waiting(&["dup2", "1", "100", "close", "100"]);
     let pid = child.pid().to_string();
-    let command = as_nobody_with(
-        "+bpf,+perfmon,+sys_ptrace,+dac_read_search",
-        &bin,
-        &["--json", "--events", "--pid", &pid],
-    );
+    let command =
+        as_nobody_with("+bpf,+perfmon,+sys_ptrace,+dac_read_search", &bin, &["--json", "--events", "--pid", &pid]);
     let fw = Fdwatch::until_ready(Fdwatch::spawn_command(command));
     let uid = fs::read_to_string(format!("/proc/{}/status", fw.pid())).unwrap();
     assert!(uid.lines().any(|l| l.starts_with("Uid:\t65534")), "not running as nobody: {uid}");
@@ -385,4 +386,49 @@ fn a_panic_is_one_line_and_exit_4() {
     assert!(stderr.starts_with("fdwatch: internal error"), "{stderr}");
     assert!(stderr.contains("FDWATCH_TEST_PANIC") && stderr.contains("main.rs"), "what and where: {stderr}");
     assert!(out.stdout.is_empty());
+}
+
+/// CPU time (user + system) of `pid` in ms, from /proc/PID/stat (fields 14 and 15, in
+/// clock ticks: proc_pid_stat(5)).
+fn cpu_ms(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    (fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0)) * 1000 / hz
+}
+
+#[test]
+fn sigterm_under_a_flood_stops_promptly() {
+    require_root();
+    // Two producers flooding faster than the collector reads: each drain is bounded,
+    // so the signal is seen between drains, not after the flood.
+    let mut floods = [Fdops::waiting(&["flood", "5000000"]), Fdops::waiting(&["flood", "5000000"])];
+    let pids: Vec<String> = floods.iter().map(|f| f.pid().to_string()).collect();
+    // Alerts only: what is timed is the collector's stop, not a reader parsing events.
+    let fw = Fdwatch::until_ready(Fdwatch::spawn_raw(&[
+        "--json",
+        "--pid",
+        &pids[0],
+        "--pid",
+        &pids[1],
+        "--ring-bytes",
+        "67108864",
+    ]));
+    for f in &mut floods {
+        f.go();
+    }
+    // Well into the flood: the collector has spent 300 ms of CPU on it.
+    let until = Instant::now() + DEADLINE;
+    while cpu_ms(fw.pid()) < 300 {
+        assert!(Instant::now() < until, "the collector never got busy");
+        thread::sleep(POLL);
+    }
+    let signalled = Instant::now();
+    let (status, records) = fw.stop_with(libc::SIGTERM);
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(records.last().unwrap()["type"], "stats", "{:?}", records.last());
+    assert!(took < Duration::from_secs(5), "SIGTERM during a flood took {took:?} to stop fdwatch");
 }

@@ -1,7 +1,7 @@
 //! A forced loss, then the resync that heals the fd model.
 //!
-//! fdwatch runs with a 4 KiB ring buffer and a wake-up threshold it never reaches
-//! (`--ring-bytes 4096 --wakeup-bytes 1000000000`: it drains only every 10 ms), while
+//! fdwatch runs with a 4 KiB ring buffer that a flood overruns between wake-ups
+//! (`--ring-bytes 4096 --wakeup-bytes 2048`: woken only once half of it is full), while
 //! model_procs `flood` and its child each make thousands of dup2/close, openat/close
 //! and pipe2/close, then a few lasting changes (fds opened, dup2'd, CLOEXEC ones), and
 //! pause. Events are lost; fdwatch must say so (`loss`, where kernel_ring_buffer), re-read
@@ -14,7 +14,7 @@ const ROUNDS: &str = "5000";
 fn after_a_kernel_ring_buffer_loss_the_resynced_model_equals_proc() {
     let mut tree = Tree::spawn(&["flood", ROUNDS]);
     let root = tree.pid();
-    let fw = Fdwatch::watch(root, &["--follow", "--ring-bytes", "4096", "--wakeup-bytes", "1000000000"]);
+    let fw = Fdwatch::watch(root, &["--follow", "--ring-bytes", "4096", "--wakeup-bytes", "2048"]);
     tree.send("go");
     let child = tree.expect_ev_within("paused", DEADLINE * 3)["child"].as_i64().unwrap();
     let done = tree.expect_ev_within("child_done", DEADLINE * 3);
@@ -60,7 +60,7 @@ fn after_a_kernel_ring_buffer_loss_the_resynced_model_equals_proc() {
 fn children_forked_during_a_loss_are_in_the_resynced_model() {
     let mut tree = Tree::spawn(&["flood_fork", "20000", "20"]);
     let root = tree.pid();
-    let fw = Fdwatch::watch(root, &["--follow", "--ring-bytes", "4096", "--wakeup-bytes", "1000000000"]);
+    let fw = Fdwatch::watch(root, &["--follow", "--ring-bytes", "4096", "--wakeup-bytes", "2048"]);
     tree.send("go");
     let kids: Vec<i64> = tree.expect_ev_within("kids", DEADLINE * 3)["pids"]
         .as_array()

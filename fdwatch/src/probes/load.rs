@@ -113,8 +113,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
     {
         let program = ebpf.program_mut(ITER_PROGRAM).ok_or_else(|| missing_program(ITER_PROGRAM))?;
         let iter: &mut Iter = program.try_into().map_err(|e| Failure::env(format!("{ITER_PROGRAM}: {e}")))?;
-        iter.load("task_file", &btf)
-            .map_err(|e| describe_program_error(ITER_PROGRAM, "iter/task_file", e))?;
+        iter.load("task_file", &btf).map_err(|e| describe_program_error(ITER_PROGRAM, "iter/task_file", e))?;
     }
 
     let events = ebpf.take_map("EVENTS").ok_or_else(|| missing_map("EVENTS"))?;

@@ -33,6 +33,11 @@ pub struct EventRing {
     /// Owns the map's fd (polled for readiness by the collector). Not wrapped in aya's
     /// `RingBuf`, which maps the pages too: every mapping counts in RSS again.
     map: MapData,
+    reader: Reader,
+}
+
+/// The reading protocol over the two mappings, apart from the map that owns them.
+struct Reader {
     consumer: Mapping,
     producer: Mapping,
     /// Data size in bytes (a power of two) minus one.
@@ -86,26 +91,42 @@ impl EventRing {
         let fd = map.fd().as_fd().as_raw_fd();
         let consumer = Mapping::new(fd, page, 0, true)?;
         let producer = Mapping::new(fd, page + 2 * data_bytes, page, false)?;
-        let pos = consumer.position().load(Ordering::Acquire);
-        Ok(Self { map, consumer, producer, mask: data_bytes - 1, pos, published: pos })
+        Ok(Self { map, reader: Reader::new(consumer, producer, data_bytes) })
     }
 
-    /// Hand every committed record to `handle`, in order, until the reader has caught
-    /// up with the probes or meets a record still being written.
-    pub fn drain(&mut self, mut handle: impl FnMut(&[u8])) {
+    /// Hand committed records to `handle`, in order, until the reader has caught up
+    /// with the probes, meets a record still being written, or has read `budget` bytes.
+    /// Returns true when it stopped for the budget: more records are waiting.
+    pub fn drain(&mut self, budget: usize, handle: impl FnMut(&[u8])) -> bool {
+        self.reader.drain(budget, handle)
+    }
+}
+
+impl Reader {
+    fn new(consumer: Mapping, producer: Mapping, data_bytes: usize) -> Self {
+        let pos = consumer.position().load(Ordering::Acquire);
+        Self { consumer, producer, mask: data_bytes - 1, pos, published: pos }
+    }
+
+    fn drain(&mut self, budget: usize, mut handle: impl FnMut(&[u8])) -> bool {
+        let start = self.pos;
         loop {
             let end = self.producer.position().load(Ordering::Acquire);
             if self.pos == end {
                 break;
             }
             while self.pos != end {
+                if self.pos.wrapping_sub(start) >= budget {
+                    self.publish();
+                    return true;
+                }
                 let Some(header) = self.header_at(self.pos) else { break };
                 let len = (header & !DISCARD) as usize;
                 if header & DISCARD == 0 {
                     handle(self.bytes_at(self.pos + HEADER, len));
                 }
-                self.pos += (HEADER + len).next_multiple_of(8);
-                if self.pos - self.published >= PUBLISH_EVERY {
+                self.pos = self.pos.wrapping_add((HEADER + len).next_multiple_of(8));
+                if self.pos.wrapping_sub(self.published) >= PUBLISH_EVERY {
                     self.publish();
                 }
             }
@@ -115,6 +136,7 @@ impl EventRing {
             }
         }
         self.publish();
+        false
     }
 
     /// The length word of the record at `pos`, or None while it is BUSY.
@@ -153,5 +175,130 @@ impl EventRing {
 impl AsRawFd for EventRing {
     fn as_raw_fd(&self) -> RawFd {
         self.map.fd().as_fd().as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: usize = 4096;
+    const DATA: usize = 4096;
+
+    impl Mapping {
+        /// Private anonymous memory standing in for the kernel's pages.
+        fn anonymous(len: usize) -> Mapping {
+            // SAFETY: a fresh private anonymous mapping; no Rust reference aliases it.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(ptr, libc::MAP_FAILED);
+            Mapping { ptr: NonNull::new(ptr.cast()).unwrap(), len }
+        }
+    }
+
+    /// A ring as the kernel lays it out, with a producer that writes records the way
+    /// kernel/bpf/ringbuf.c does (8-byte header, 8-byte aligned, data pages mirrored).
+    struct Fake {
+        reader: Reader,
+        head: usize,
+    }
+
+    impl Fake {
+        fn new() -> Fake {
+            let reader = Reader::new(Mapping::anonymous(PAGE), Mapping::anonymous(PAGE + 2 * DATA), DATA);
+            Fake { reader, head: 0 }
+        }
+
+        fn byte(&mut self, pos: usize, value: u8) {
+            // Both copies: the kernel maps the data pages twice in a row.
+            for copy in [pos & (DATA - 1), (pos & (DATA - 1)) + DATA] {
+                // SAFETY: inside the producer mapping (page + 2 * DATA bytes).
+                unsafe { *self.reader.producer.ptr.as_ptr().add(PAGE + copy) = value };
+            }
+        }
+
+        fn push(&mut self, payload: &[u8], flags: u32) {
+            let header = (payload.len() as u32 | flags).to_ne_bytes();
+            for (i, b) in header.iter().chain(&[0; 4]).chain(payload).enumerate() {
+                self.byte(self.head + i, *b);
+            }
+            self.head += (HEADER + payload.len()).next_multiple_of(8);
+        }
+
+        fn publish(&self) {
+            self.reader.producer.position().store(self.head, Ordering::Release);
+        }
+
+        fn drain(&mut self, budget: usize) -> (Vec<Vec<u8>>, bool) {
+            let mut got = Vec::new();
+            let more = self.reader.drain(budget, |r| got.push(r.to_vec()));
+            (got, more)
+        }
+    }
+
+    #[test]
+    fn reads_records_in_order_across_the_wrap_and_skips_discarded_ones() {
+        let mut ring = Fake::new();
+        let mut want = Vec::new();
+        for round in 0..60u8 {
+            // 112 bytes with the header: the records wrap around every 36 or so.
+            for k in 0..3u8 {
+                let payload = vec![round.wrapping_mul(3).wrapping_add(k); 100];
+                let discard = k == 1;
+                ring.push(&payload, if discard { DISCARD } else { 0 });
+                if !discard {
+                    want.push(payload);
+                }
+            }
+            ring.publish();
+            let (got, more) = ring.drain(usize::MAX);
+            assert!(!more);
+            assert_eq!(got.len(), 2, "round {round}");
+            assert_eq!(got, want[want.len() - 2..], "round {round}");
+            assert_eq!(ring.reader.consumer.position().load(Ordering::Acquire), ring.head, "space handed back");
+        }
+        assert!(ring.head > 4 * DATA, "the test wrapped around several times");
+    }
+
+    #[test]
+    fn a_record_still_being_written_stops_the_drain_until_it_is_committed() {
+        let mut ring = Fake::new();
+        ring.push(&[1; 16], 0);
+        let busy_at = ring.head;
+        ring.push(&[2; 16], BUSY);
+        ring.push(&[3; 16], 0);
+        ring.publish();
+        let (got, _) = ring.drain(usize::MAX);
+        assert_eq!(got, [vec![1; 16]]);
+        ring.byte(busy_at + 3, 0); // clear BUSY (the length's top byte on little endian)
+        let (got, _) = ring.drain(usize::MAX);
+        assert_eq!(got, [vec![2; 16], vec![3; 16]]);
+    }
+
+    #[test]
+    fn a_drain_stops_at_its_budget_and_says_more_is_waiting() {
+        let mut ring = Fake::new();
+        for i in 0..10u8 {
+            ring.push(&[i; 56], 0); // 64 bytes with the header
+        }
+        ring.publish();
+        let (got, more) = ring.drain(256);
+        assert_eq!(got.len(), 4);
+        assert!(more);
+        let (got, more) = ring.drain(256);
+        assert_eq!(got.first(), Some(&vec![4; 56]));
+        assert_eq!(got.len(), 4);
+        assert!(more);
+        let (got, more) = ring.drain(256);
+        assert_eq!(got.len(), 2);
+        assert!(!more, "caught up within the budget");
     }
 }
