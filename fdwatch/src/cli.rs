@@ -164,7 +164,9 @@ pub fn parse() -> Result<Cli, std::process::ExitCode> {
                 let what: Vec<&str> = rendered.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
                 let what = what.join(" ");
                 let what = what.trim_start_matches("error: ");
-                eprintln!("fdwatch: {} (see fdwatch --help)", if what.is_empty() { "invalid arguments" } else { what });
+                let what = if what.is_empty() { "invalid arguments" } else { what };
+                // It quotes the offending argument: one escaped line like every other.
+                crate::error::report(format_args!("{what} (see fdwatch --help)"));
                 std::process::ExitCode::from(2)
             }
         }

@@ -206,7 +206,7 @@ impl Collector {
         match procfs::snapshot(pid) {
             Some(snap) => {
                 let differed = self.model.load_snapshot(&snap, Step::Resynced);
-                self.sink.resync(Some((pid, &snap.comm)), reason, 1, differed);
+                self.sink.resync(Some((pid, snap.comm.as_slice())), reason, 1, differed);
             }
             // Gone already: its exit is in flight or was lost; either way it is over.
             None => self.model.remove_process(pid),

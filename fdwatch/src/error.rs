@@ -37,11 +37,15 @@ impl fmt::Display for Failure {
     }
 }
 
-/// One line on stderr, `fdwatch: ` first. A failing stderr is ignored: there is no
-/// one left to tell (`eprintln!` would panic instead).
+/// One line on stderr, `fdwatch: ` first, escaped like every line of text output
+/// (sinks/escape.rs): it may quote a comm, a path or an argument, and stays one line.
+/// A failing stderr is ignored: there is no one left to tell (`eprintln!` would panic
+/// instead).
 pub fn report(line: fmt::Arguments<'_>) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "fdwatch: {line}");
+    let text = format!("fdwatch: {line}");
+    let mut out = Vec::with_capacity(text.len() + 1);
+    crate::sinks::escape::line(&mut out, text.as_bytes());
+    let _ = std::io::stderr().lock().write_all(&out);
 }
 
 /// Make a panic anywhere one line on stderr (what and where, no backtrace unless
@@ -57,7 +61,6 @@ pub fn install_panic_hook() {
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        let what: String = what.escape_debug().collect();
         report(format_args!("internal error (a bug, please report it): {what}{at}"));
         if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
             default(info);

@@ -3,6 +3,7 @@
 use std::{
     ffi::{CStr, CString},
     fs,
+    os::unix::ffi::OsStringExt,
 };
 
 use crate::{
@@ -16,21 +17,33 @@ use crate::{
 /// O_CLOEXEC as fdinfo's octal `flags:` shows it (x86-64).
 const O_CLOEXEC: u32 = 0o2000000;
 
-/// Parent pid and comm from /proc/PID/stat. comm may contain spaces and ')', so it is
-/// the text between the first '(' and the last ')' (proc_pid_stat(5)).
-pub fn stat(pid: u32) -> Option<(u32, String)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?.to_owned();
-    let ppid = stat[close + 1..].split_whitespace().nth(1)?.parse().ok()?;
+/// /proc/PID/stat split into the comm and the fields after it. comm may contain
+/// spaces and ')', so it is what lies between the first '(' and the last ')'
+/// (proc_pid_stat(5)); it is any bytes the process set (prctl(PR_SET_NAME)), not
+/// necessarily UTF-8, so the file is read as bytes: such a name must not make the
+/// process unreadable.
+fn read_stat(pid: u32) -> Option<(Vec<u8>, String)> {
+    let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.iter().position(|&b| b == b'(')?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let comm = stat.get(open + 1..close)?.to_vec();
+    let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?.to_owned();
+    Some((comm, rest))
+}
+
+/// Parent pid and comm (as bytes) from /proc/PID/stat.
+pub fn stat(pid: u32) -> Option<(u32, Vec<u8>)> {
+    let (comm, rest) = read_stat(pid)?;
+    // proc_pid_stat(5): after the comm come state (3), ppid (4), ...
+    let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
     Some((ppid, comm))
 }
 
 /// What `--pid` checks of a task (a process or a thread id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskStatus {
-    /// comm, raw (the kernel escapes it in /proc/PID/status, not in stat).
+    /// comm from stat (the kernel escapes it in /proc/PID/status, not in stat), as text:
+    /// a byte that is not UTF-8 is U+FFFD. Output escapes it (sinks/escape.rs).
     pub name: String,
     /// The thread group (process) the task belongs to.
     pub tgid: u32,
@@ -46,25 +59,30 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 /// A task's status from /proc/PID/stat (state, flags) and /proc/PID/status (Tgid).
 /// Thread ids work too: /proc/TID exists for every thread, though readdir skips it.
 pub fn status(pid: u32) -> Option<TaskStatus> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
-    let name = stat.get(open + 1..close)?.to_owned();
+    let (comm, rest) = read_stat(pid)?;
+    let name = String::from_utf8_lossy(&comm).into_owned();
     // proc_pid_stat(5): after the comm come state (3), ppid (4), ..., flags (9).
-    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
     let state = *fields.first()?;
     let flags: u64 = fields.get(6)?.parse().ok()?;
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    // Its Name: line escapes only some bytes: one that is not UTF-8 stays raw.
+    let status = String::from_utf8_lossy(&fs::read(format!("/proc/{pid}/status")).ok()?).into_owned();
     let tgid = status.lines().find_map(|l| l.strip_prefix("Tgid:"))?.trim().parse().ok()?;
     Some(TaskStatus { name, tgid, zombie: state == "Z", kernel_thread: flags & PF_KTHREAD != 0 })
+}
+
+/// The target of /proc/PID/exe, as bytes (a path need not be UTF-8).
+pub fn exe(pid: u32) -> Option<Vec<u8>> {
+    fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.into_os_string().into_vec())
 }
 
 pub fn parent_of(pid: u32) -> Option<u32> {
     stat(pid).map(|(ppid, _)| ppid)
 }
 
-/// What /proc/PID/fd/N points to now.
-pub fn fd_link(pid: u32, fd: i32) -> Option<String> {
-    fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok().map(|p| p.to_string_lossy().into_owned())
+/// What /proc/PID/fd/N points to now, as bytes (a path need not be UTF-8).
+pub fn fd_link(pid: u32, fd: i32) -> Option<Vec<u8>> {
+    fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok().map(|p| p.into_os_string().into_vec())
 }
 
 /// Every pid in /proc.
@@ -157,7 +175,7 @@ fn read_at<'b>(dir: &Dir, name: &CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
 pub fn snapshot(pid: u32) -> Option<ProcSnapshot> {
     let read_at_ns = Clock::monotonic_now_ns();
     let (ppid, comm) = stat(pid)?;
-    let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.to_string_lossy().into_owned());
+    let exe = exe(pid);
     let fd_dir = Dir::open(&CString::new(format!("/proc/{pid}/fd")).ok()?)?;
     let info_dir = Dir::open(&CString::new(format!("/proc/{pid}/fdinfo")).ok()?)?;
     let entries = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
@@ -173,7 +191,7 @@ pub fn snapshot(pid: u32) -> Option<ProcSnapshot> {
         name.push(0);
         let Ok(cname) = CStr::from_bytes_with_nul(&name) else { continue };
         let Some(link) = readlink_at(&fd_dir, cname, &mut link_buf) else { continue };
-        let link = String::from_utf8_lossy(link).into_owned();
+        let link = link.to_vec();
         let Some(info) = read_at(&info_dir, cname, &mut info_buf) else { continue };
         let (flags, ino) = parse_fdinfo(&String::from_utf8_lossy(info));
         fds.push(FdSnapshot { fd, link, cloexec: flags & O_CLOEXEC != 0, access: access_of(flags), ino });
@@ -234,7 +252,7 @@ mod tests {
         let snap = snapshot(std::process::id()).expect("own /proc entry");
         let read_end = snap.fds.iter().find(|f| f.fd == fds[0]).expect("read end listed");
         let write_end = snap.fds.iter().find(|f| f.fd == fds[1]).expect("write end listed");
-        assert!(read_end.link.starts_with("pipe:["), "{read_end:?}");
+        assert!(read_end.link.starts_with(b"pipe:["), "{read_end:?}");
         assert_eq!(read_end.link, write_end.link);
         assert!(read_end.cloexec && write_end.cloexec);
         assert_eq!((read_end.access, write_end.access), (Access::Read, Access::Write));

@@ -56,14 +56,14 @@ pub fn snapshots(records: &[TaskFile], only: Option<&[u32]>) -> Vec<ProcSnapshot
     let mut out = Vec::with_capacity(by_pid.len());
     for (pid, records) in by_pid {
         let Some((ppid, comm)) = procfs::stat(pid) else { continue };
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.to_string_lossy().into_owned());
+        let exe = procfs::exe(pid);
         let mut fds = Vec::with_capacity(records.len());
         for r in records {
             let link = match link_of(r) {
-                Some(link) => link,
-                None => match std::fs::read_link(format!("/proc/{pid}/fd/{}", r.fd)) {
-                    Ok(path) => path.to_string_lossy().into_owned(),
-                    Err(_) => continue, // closed since: later events tell the rest
+                Some(link) => link.into_bytes(),
+                None => match procfs::fd_link(pid, r.fd) {
+                    Some(path) => path,
+                    None => continue, // closed since: later events tell the rest
                 },
             };
             fds.push(FdSnapshot {

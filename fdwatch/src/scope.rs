@@ -103,7 +103,8 @@ fn check(pid: Pid, notes: &mut Vec<String>) -> Result<Pid, Failure> {
         return Err(usage("pid 0 is the kernel's idle task, not a process".into()));
     }
     let status = procfs::status(pid).ok_or_else(|| usage(format!("no process with pid {pid}")))?;
-    let comm = status.name.escape_debug();
+    // Quoted as it is: report() escapes the line.
+    let comm = &status.name;
     if status.kernel_thread {
         return Err(usage(format!(
             "pid {pid} ({comm}) is a kernel thread: it has no file descriptors of its own to watch"

@@ -8,7 +8,10 @@ use fdwatch_common::{FdObject, Kind, PollFd, SockAddr};
 
 use super::{
     event::{Body, Event, Payload},
-    names::{flags, sockaddr::format_sockaddr},
+    names::{
+        flags,
+        sockaddr::{format_sockaddr, unix_path},
+    },
 };
 
 /// A readable argument value.
@@ -16,6 +19,10 @@ use super::{
 pub enum Value {
     Int(i64),
     Str(Cow<'static, str>),
+    /// Bytes the traced program chose (a path): not necessarily UTF-8. JSON shows them
+    /// as a string with invalid sequences replaced (U+FFFD); text output shows such
+    /// bytes escaped (`\xNN`), so the raw bytes are kept until then.
+    Bytes(Vec<u8>),
     Bool(bool),
     Null,
     List(Vec<Value>),
@@ -46,7 +53,12 @@ fn text(s: String) -> Value {
 
 fn addr(a: &SockAddr) -> Value {
     let len = (a.len as usize).min(a.bytes.len());
-    format_sockaddr(&a.bytes[..len]).map_or(Value::Null, text)
+    let bytes = &a.bytes[..len];
+    // A socket file's path is a file name like `pathname`: kept as bytes.
+    if let Some(path) = unix_path(bytes) {
+        return Value::Bytes(path.to_vec());
+    }
+    format_sockaddr(bytes).map_or(Value::Null, text)
 }
 
 /// A dirfd: the number, or AT_FDCWD (-100, include/uapi/linux/fcntl.h) by name.
@@ -125,7 +137,7 @@ pub fn describe(event: &Event) -> EventFields {
         Body::Exec(e) => {
             let len = (e.filename.len as usize).min(e.filename.bytes.len());
             return smallvec![
-                ("filename", text(String::from_utf8_lossy(&e.filename.bytes[..len]).into_owned())),
+                ("filename", Value::Bytes(e.filename.bytes[..len].to_vec())),
                 ("old_tid", Value::Int(e.old_tid as i64)),
             ];
         }
@@ -181,7 +193,7 @@ pub fn describe(event: &Event) -> EventFields {
         }
         (Kind::Open | Kind::Openat | Kind::Openat2 | Kind::Creat, Payload::Open(p)) => {
             let len = (p.path.len as usize).min(p.path.bytes.len());
-            let path = text(String::from_utf8_lossy(&p.path.bytes[..len]).into_owned());
+            let path = Value::Bytes(p.path.bytes[..len].to_vec());
             let mut f = EventFields::new();
             match event.kind {
                 Kind::Open => {

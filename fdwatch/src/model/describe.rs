@@ -11,11 +11,11 @@ fn s(text: impl Into<String>) -> Value {
     Value::Str(Cow::Owned(text.into()))
 }
 
-/// `name` overrides the object's own (a file's current path, read from /proc).
-pub fn object(object: &Object, entry: &FdEntry, name: Option<String>) -> Value {
+/// `name` overrides the object's own (a file's current path, as /proc gave its bytes).
+pub fn object(object: &Object, entry: &FdEntry, name: Option<Vec<u8>>) -> Value {
     let mut f = vec![
         ("type", Value::Str(Cow::Borrowed(object.kind.type_name()))),
-        ("name", s(name.unwrap_or_else(|| object.proc_name()))),
+        ("name", name.map_or_else(|| s(object.proc_name()), Value::Bytes)),
         ("ino", Value::Int(object.ino as i64)),
         ("access", Value::Str(Cow::Borrowed(entry.access.name()))),
     ];
@@ -68,7 +68,7 @@ pub fn fd_fields(
     pid: Pid,
     fd: i32,
     clock: &Clock,
-    name: Option<String>,
+    name: Option<Vec<u8>>,
 ) -> Option<Vec<(&'static str, Value)>> {
     let (entry, obj) = model.fd(pid, fd)?;
     let comm = model.process(pid).map(|p| p.comm.to_string()).unwrap_or_default();

@@ -6,13 +6,14 @@ use super::{
     origin::{Origin, Step},
 };
 
-/// One process as read from /proc (procfs.rs does the reading).
+/// One process as read from /proc (procfs.rs does the reading). Names are the bytes
+/// /proc gave (not necessarily UTF-8); the model keeps them as text.
 #[derive(Clone, Debug, Default)]
 pub struct ProcSnapshot {
     pub pid: Pid,
     pub ppid: Pid,
-    pub comm: String,
-    pub exe: Option<String>,
+    pub comm: Vec<u8>,
+    pub exe: Option<Vec<u8>>,
     /// Monotonic ns when the reading started: events before it are part of it.
     pub read_at_ns: u64,
     pub fds: Vec<FdSnapshot>,
@@ -22,7 +23,7 @@ pub struct ProcSnapshot {
 pub struct FdSnapshot {
     pub fd: i32,
     /// The /proc/PID/fd/N link: `pipe:[N]`, `socket:[N]`, a path, `anon_inode:[x]`.
-    pub link: String,
+    pub link: Vec<u8>,
     /// From /proc/PID/fdinfo/N `flags:` (O_CLOEXEC, O_ACCMODE) and `ino:`.
     pub cloexec: bool,
     pub access: Access,
@@ -43,9 +44,9 @@ impl Model {
         let Some(table) = self.unshare(pid) else { return 0 };
         if let Some(p) = self.processes.get_mut(&pid) {
             p.ppid = snap.ppid;
-            p.comm = snap.comm.as_str().into();
-            if snap.exe.is_some() {
-                p.exe = snap.exe.as_deref().map(Into::into);
+            p.comm = String::from_utf8_lossy(&snap.comm).into();
+            if let Some(exe) = &snap.exe {
+                p.exe = Some(String::from_utf8_lossy(exe).into());
             }
             p.synced_at_ns = snap.read_at_ns;
         }
@@ -62,7 +63,7 @@ impl Model {
             differed += 1;
         }
         for f in &snap.fds {
-            let (kind, link_ino) = kind_from_proc_link(&f.link);
+            let (kind, link_ino) = kind_from_proc_link(&String::from_utf8_lossy(&f.link));
             let ino = if f.ino != 0 { f.ino } else { link_ino };
             let same = self.fd(pid, f.fd).is_some_and(|(entry, object)| {
                 object.kind.type_name() == kind.type_name()

@@ -1,9 +1,9 @@
 //! `alert`, `repeat` and `resolved` records. JSON: the contract in DESIGN.md, evidence
 //! as an ordered list of events, symptoms and facts. Text: one block per alert, the
 //! message first, then the evidence one line each.
-use std::{borrow::Cow, fmt::Write as _};
+use std::{borrow::Cow, io::Write as _};
 
-use super::{Format, Sink, text};
+use super::{Format, Sink, escape, text};
 use crate::{
     clock::Clock,
     decode::{
@@ -73,9 +73,13 @@ impl Sink {
                     .end();
             }
             (Format::Text, Output::Repeat { id, kind, pid, comm, count, .. }) => {
-                let line =
-                    format!("!! {} alert #{id} on pid {pid} ({comm}) happened {count} more times\n", kind.name());
-                self.buf.extend_from_slice(line.as_bytes());
+                self.line.clear();
+                let _ = write!(
+                    self.line,
+                    "!! {} alert #{id} on pid {pid} ({comm}) happened {count} more times",
+                    kind.name()
+                );
+                escape::line(&mut self.buf, &self.line);
             }
             (Format::Json, Output::Resolved { id, kind, pid, comm, message, waited_ns, ts_ns }) => {
                 self.record("resolved", *ts_ns)
@@ -89,8 +93,10 @@ impl Sink {
             }
             (Format::Text, Output::Resolved { id, kind, message, ts_ns, .. }) => {
                 let ts = self.clock.rfc3339(*ts_ns);
-                let line = format!("{} RESOLVED {} alert #{id}: {message}\n\n", text::time_of_day(&ts), kind.name());
-                self.buf.extend_from_slice(line.as_bytes());
+                self.line.clear();
+                let _ = write!(self.line, "{} RESOLVED {} alert #{id}: {message}", text::time_of_day(&ts), kind.name());
+                escape::line(&mut self.buf, &self.line);
+                escape::line(&mut self.buf, b"");
             }
         }
     }
@@ -120,11 +126,14 @@ impl Sink {
     ///     18:32:32.120100 event  bash[4242/4242] dup2(oldfd=3, newfd=1) = 1
     ///     18:32:32.130000 symptom ...
     /// ```
+    /// Every line of the block, each escaped on its own: the line ends and the
+    /// indentation are the only structure, and no value can add a line.
     fn alert_text(&mut self, a: &Alert) {
         let ts = self.clock.rfc3339(a.ts_ns);
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
+        let line = &mut self.line;
+        line.clear();
+        let _ = write!(
+            line,
             "{} {} {} #{} pid {} ({})",
             text::time_of_day(&ts),
             a.severity.name().to_uppercase(),
@@ -133,25 +142,27 @@ impl Sink {
             a.pid,
             a.comm
         );
-        let _ = writeln!(out, "  {}", a.message);
-        let _ = writeln!(out, "  evidence:");
+        escape::line(&mut self.buf, line);
+        line.clear();
+        let _ = write!(line, "  {}", a.message);
+        escape::line(&mut self.buf, line);
+        escape::line(&mut self.buf, b"  evidence:");
         for e in &a.evidence {
             let ts = self.clock.rfc3339(e.ts_ns());
+            line.clear();
+            let _ = write!(line, "    {} ", text::time_of_day(&ts));
             match e {
                 Evidence::Event(ev) | Evidence::Symptom(ev) => {
-                    let label = if matches!(e, Evidence::Symptom(_)) { "symptom" } else { "event  " };
-                    let mut line = String::new();
-                    text::event_line(&mut line, ev, &args::describe(ev), &ts);
-                    // The event line starts with its own time.
-                    let (time, rest) = line.split_once(' ').unwrap_or(("", &line));
-                    let _ = writeln!(out, "    {time} {label} {rest}");
+                    line.extend_from_slice(if matches!(e, Evidence::Symptom(_)) { b"symptom " } else { b"event   " });
+                    text::event_call(line, ev, &args::describe(ev));
                 }
                 Evidence::Fact(f) => {
-                    let _ = writeln!(out, "    {} fact    {}", text::time_of_day(&ts), f.text);
+                    line.extend_from_slice(b"fact    ");
+                    line.extend_from_slice(f.text.as_bytes());
                 }
             }
+            escape::line(&mut self.buf, line);
         }
-        out.push('\n');
-        self.buf.extend_from_slice(out.as_bytes());
+        escape::line(&mut self.buf, b"");
     }
 }

@@ -35,6 +35,13 @@ impl<'a> Obj<'a> {
         self
     }
 
+    /// Bytes from a traced program or /proc (a comm): see [`bytes_string`].
+    pub fn bytes(&mut self, key: &str, value: &[u8]) -> &mut Self {
+        self.key(key);
+        bytes_string(self.out, value);
+        self
+    }
+
     pub fn int(&mut self, key: &str, value: i64) -> &mut Self {
         self.key(key);
         int(self.out, value);
@@ -161,6 +168,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Int(i) => int(out, *i),
         Value::Str(s) => string(out, s),
+        Value::Bytes(b) => bytes_string(out, b),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Null => out.extend_from_slice(b"null"),
         Value::List(items) => {

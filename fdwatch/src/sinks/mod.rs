@@ -1,7 +1,9 @@
 //! Where records go: NDJSON or text, on stdout. Records are assembled in a buffer and
 //! written when the collector has drained a batch from the ring buffer, so every line
-//! is complete and none waits longer than one batch.
+//! is complete and none waits longer than one batch. Text lines, here and on stderr,
+//! go out only through `escape::line`: one record, one line, no control characters.
 mod alerts;
+pub mod escape;
 pub mod json;
 pub mod stdout;
 pub mod text;
@@ -63,7 +65,8 @@ pub struct Sink {
     /// `","host":"<host>","pid":`, the middle of every event record.
     host_then_pid: Vec<u8>,
     buf: Vec<u8>,
-    line: String,
+    /// A text line being assembled, raw (escape::line writes it out).
+    line: Vec<u8>,
     event_ts: crate::clock::Rfc3339Cache,
     event_thread: json::ThreadFields,
     out: Box<dyn Write>,
@@ -115,7 +118,7 @@ impl Sink {
             host,
             host_then_pid,
             buf: Vec::with_capacity(BUF_CAPACITY),
-            line: String::new(),
+            line: Vec::new(),
             event_ts: Default::default(),
             event_thread: Default::default(),
             out,
@@ -195,8 +198,7 @@ impl Sink {
                 let ts = self.event_ts.format(&self.clock, h.ts_ns);
                 self.line.clear();
                 text::event_line(&mut self.line, event, &fields, ts);
-                self.line.push('\n');
-                self.buf.extend_from_slice(self.line.as_bytes());
+                escape::line(&mut self.buf, &self.line);
             }
         }
         self.write_if_full();
@@ -214,9 +216,9 @@ impl Sink {
             }
             Format::Text => {
                 self.line.clear();
+                let _ = write!(self.line, "!! fdwatch lost {total} events ({}): ", site.name());
                 text::write_value(&mut self.line, &kind_counts(lost));
-                let msg = format!("!! fdwatch lost {total} events ({}): {}\n", site.name(), self.line);
-                self.buf.extend_from_slice(msg.as_bytes());
+                escape::line(&mut self.buf, &self.line);
             }
         }
     }
@@ -246,13 +248,14 @@ impl Sink {
         }
     }
 
-    /// The model re-read `process` (or, with None, every process) from /proc.
-    pub fn resync(&mut self, process: Option<(u32, &str)>, reason: &str, processes: usize, fds_changed: usize) {
+    /// The model re-read `process` (or, with None, every process) from /proc; its comm
+    /// as /proc gave it.
+    pub fn resync(&mut self, process: Option<(u32, &[u8])>, reason: &str, processes: usize, fds_changed: usize) {
         match self.format {
             Format::Json => {
                 let mut obj = self.record("resync", Clock::monotonic_now_ns());
                 match process {
-                    Some((pid, comm)) => obj.int("pid", pid as i64).str("comm", comm),
+                    Some((pid, comm)) => obj.int("pid", pid as i64).bytes("comm", comm),
                     None => obj.str("scope", "all"),
                 };
                 obj.str("reason", reason)
@@ -261,12 +264,20 @@ impl Sink {
                     .end();
             }
             Format::Text => {
-                let who = match process {
-                    Some((pid, comm)) => format!("pid {pid} ({comm})"),
-                    None => format!("all {processes} processes"),
-                };
-                let msg = format!("~ fdwatch re-read {who} from /proc: {reason}; {fds_changed} fds differed\n");
-                self.buf.extend_from_slice(msg.as_bytes());
+                self.line.clear();
+                self.line.extend_from_slice(b"~ fdwatch re-read ");
+                match process {
+                    Some((pid, comm)) => {
+                        let _ = write!(self.line, "pid {pid} (");
+                        self.line.extend_from_slice(comm);
+                        self.line.push(b')');
+                    }
+                    None => {
+                        let _ = write!(self.line, "all {processes} processes");
+                    }
+                }
+                let _ = write!(self.line, " from /proc: {reason}; {fds_changed} fds differed");
+                escape::line(&mut self.buf, &self.line);
             }
         }
     }
@@ -284,8 +295,7 @@ impl Sink {
             Format::Text => {
                 self.line.clear();
                 text::write_fields(&mut self.line, fields);
-                self.line.push('\n');
-                self.buf.extend_from_slice(self.line.as_bytes());
+                escape::line(&mut self.buf, &self.line);
             }
         }
         self.write_if_full();

@@ -1,51 +1,63 @@
 //! Human-readable lines, strace-like: `time comm[pid/tid] syscall(args) = ret ERRNO`.
-use std::fmt::Write as _;
+//! Lines are assembled raw here (values as the kernel or /proc gave them, bytes and
+//! all) and written out only through [`escape::line`](super::escape::line).
+use std::io::Write as _;
 
 use crate::decode::{Body, Event, args::Value, names::errno::errno_name};
 
-pub fn write_value(out: &mut String, value: &Value) {
+pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Int(i) => {
             let _ = write!(out, "{i}");
         }
-        Value::Str(s) => out.push_str(s),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Null => out.push_str("NULL"),
+        Value::Str(s) => out.extend_from_slice(s.as_bytes()),
+        Value::Bytes(b) => out.extend_from_slice(b),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Null => out.extend_from_slice(b"NULL"),
         Value::List(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.extend_from_slice(b", ");
                 }
                 write_value(out, item);
             }
-            out.push(']');
+            out.push(b']');
         }
         Value::Object(fields) => {
-            out.push('{');
+            out.push(b'{');
             write_fields(out, fields);
-            out.push('}');
+            out.push(b'}');
         }
     }
 }
 
-pub fn write_fields(out: &mut String, fields: &[(&'static str, Value)]) {
+pub fn write_fields(out: &mut Vec<u8>, fields: &[(&'static str, Value)]) {
     for (i, (k, v)) in fields.iter().enumerate() {
         if i > 0 {
-            out.push_str(", ");
+            out.extend_from_slice(b", ");
         }
-        out.push_str(k);
-        out.push('=');
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'=');
         write_value(out, v);
     }
 }
 
 /// `18:32:32.123456 comm[pid/tid] syscall(args) = ret` (or `= -1 ERRNO`), no newline.
-pub fn event_line(out: &mut String, event: &Event, fields: &[(&'static str, Value)], rfc3339: &str) {
+pub fn event_line(out: &mut Vec<u8>, event: &Event, fields: &[(&'static str, Value)], rfc3339: &str) {
+    out.extend_from_slice(time_of_day(rfc3339).as_bytes());
+    out.push(b' ');
+    event_call(out, event, fields);
+}
+
+/// `comm[pid/tid] syscall(args) = ret`: an event line without its time. The comm as
+/// the kernel gave it (task->comm need not be UTF-8).
+pub fn event_call(out: &mut Vec<u8>, event: &Event, fields: &[(&'static str, Value)]) {
     let h = &event.header;
-    let _ = write!(out, "{} {}[{}/{}] {}(", time_of_day(rfc3339), event.comm(), h.pid, h.tid, event.kind.name());
+    out.extend_from_slice(event.comm_bytes());
+    let _ = write!(out, "[{}/{}] {}(", h.pid, h.tid, event.kind.name());
     write_fields(out, fields);
-    out.push(')');
+    out.push(b')');
     if let Body::Syscall { ret, .. } = event.body {
         match event.errno() {
             Some(errno) => {
@@ -69,16 +81,17 @@ mod tests {
 
     #[test]
     fn renders_fields_like_strace() {
-        let mut out = String::new();
+        let mut out = Vec::new();
         write_fields(
             &mut out,
             &[
                 ("oldfd", Value::Int(3)),
                 ("pipefd", Value::List(vec![Value::Int(4), Value::Int(5)])),
                 ("addr", Value::Null),
+                ("pathname", Value::Bytes(b"/tmp/a".to_vec())),
             ],
         );
-        assert_eq!(out, "oldfd=3, pipefd=[4, 5], addr=NULL");
+        assert_eq!(out, b"oldfd=3, pipefd=[4, 5], addr=NULL, pathname=/tmp/a");
         assert_eq!(time_of_day("2026-11-21T18:32:32.123456789Z"), "18:32:32.123456");
     }
 }

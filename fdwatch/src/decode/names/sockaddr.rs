@@ -94,11 +94,29 @@ fn unix(bytes: &[u8]) -> Option<String> {
         }
         Some(out)
     } else {
-        // unix(7) "pathname": NUL-terminated, but the terminator may be
-        // missing when addrlen covers exactly the path.
-        let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-        Some(String::from_utf8_lossy(&path[..end]).into_owned())
+        Some(String::from_utf8_lossy(pathname(path)).into_owned())
     }
+}
+
+/// unix(7) "pathname": NUL-terminated, but the terminator may be missing when addrlen
+/// covers exactly the path.
+fn pathname(sun_path: &[u8]) -> &[u8] {
+    let end = sun_path.iter().position(|&b| b == 0).unwrap_or(sun_path.len());
+    &sun_path[..end]
+}
+
+/// The path of an AF_UNIX "pathname" address as raw bytes (a file name need not be
+/// UTF-8), None for any other address. [`format_sockaddr`] gives the same as text.
+pub fn unix_path(bytes: &[u8]) -> Option<&[u8]> {
+    if i32::from(u16_ne(bytes, 0)?) != libc::AF_UNIX {
+        return None;
+    }
+    let sun_path = bytes.get(2..)?;
+    // Empty: unnamed; a leading NUL: abstract.
+    if sun_path.first().is_none_or(|&b| b == 0) {
+        return None;
+    }
+    Some(pathname(sun_path))
 }
 
 /// `struct sockaddr_nl` (netlink(7)): family, pad, nl_pid, nl_groups, all
@@ -235,6 +253,16 @@ mod tests {
         // Invalid UTF-8 is replaced, not a failure.
         let b = sockaddr_un(b"/tmp/\xff\0");
         assert_eq!(format_sockaddr(&b).as_deref(), Some("/tmp/\u{fffd}"));
+    }
+
+    #[test]
+    fn unix_path_bytes_only_for_pathname_addresses() {
+        assert_eq!(super::unix_path(&sockaddr_un(b"/tmp/\xff\n\0junk")), Some(&b"/tmp/\xff\n"[..]));
+        assert_eq!(super::unix_path(&sockaddr_un(b"/tmp/s")), Some(&b"/tmp/s"[..]));
+        assert_eq!(super::unix_path(&sockaddr_un(b"\0abstract")), None);
+        assert_eq!(super::unix_path(&sockaddr_un(b"")), None);
+        assert_eq!(super::unix_path(&sockaddr_in([127, 0, 0, 1], 9)), None);
+        assert_eq!(super::unix_path(&[1]), None);
     }
 
     #[test]
