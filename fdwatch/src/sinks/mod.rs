@@ -4,6 +4,8 @@
 //! go out only through `escape::line`: one record, one line, no control characters.
 mod alerts;
 pub mod escape;
+#[cfg(test)]
+mod hostile_text;
 pub mod json;
 pub mod stdout;
 pub mod text;
