@@ -1,8 +1,9 @@
 //! Compiles the C test helpers into OUT_DIR and hands their paths to the crate:
 //! tests/helpers/fdops.c (the process the integration tests run under fdwatch) as
 //! FDOPS_BIN, tests/helpers/monitor.c (the fd-pool monitor of the select incident) as
-//! MONITOR_BIN. The C compiler is $CC, else `cc` (the one rustc links with), else `gcc`;
-//! `cargo xtask setup` installs gcc.
+//! MONITOR_BIN, tests/helpers/hostile.c (a process with hostile names) as HOSTILE_BIN.
+//! The C compiler is $CC, else `cc` (the one rustc links with), else `gcc`; `cargo xtask
+//! setup` installs gcc.
 use std::{env, path::PathBuf, process::Command};
 
 fn main() {
@@ -10,6 +11,7 @@ fn main() {
     // The file name is the process's comm, which the tests expect ("fdops", "monitor").
     build("fdops", "FDOPS_BIN");
     build("monitor", "MONITOR_BIN");
+    build("hostile", "HOSTILE_BIN");
 }
 
 fn build(name: &str, env_name: &str) {

@@ -10,6 +10,7 @@ pub mod check;
 pub mod child_io;
 pub mod collector;
 pub mod fdops;
+pub mod text_output;
 
 use std::{
     path::{Path, PathBuf},
