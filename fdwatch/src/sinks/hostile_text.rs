@@ -241,3 +241,27 @@ fn json_records_carry_the_values_unchanged() {
     assert_eq!(fd2["object"]["name"], lossy(FILE_PATH));
     assert!(!String::from_utf8_lossy(&out).contains(r"\\x1b"), "no text escapes in JSON");
 }
+
+/// An abstract socket name is escaped where it is decoded (decode/names/sockaddr.rs,
+/// for JSON too); text output escapes the line once more, so its backslashes double and
+/// the line reads back to exactly the JSON value.
+#[test]
+fn abstract_socket_names_are_escaped_once_more_in_text() {
+    let mut addr = SockAddr { len: 2 + 5, ..Default::default() };
+    addr.bytes[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+    addr.bytes[2..7].copy_from_slice(b"\0x\n\\y");
+    let connect = call(Kind::Connect, PID, MS, 0, &[3, 0, 7], Payload::Addr(AddrPayload { addr }));
+    let write = |format| {
+        let capture = Capture::default();
+        let mut sink = Sink::new(format, Clock::fixed(0), Box::new(capture.clone()));
+        sink.event(&connect);
+        sink.flush().expect("captured");
+        let out = capture.0.borrow().clone();
+        String::from_utf8(out).expect("UTF-8")
+    };
+    let json: serde_json::Value = serde_json::from_str(write(Format::Json).trim_end()).unwrap();
+    assert_eq!(json["addr"], r"@x\x0a\\y");
+    let text = write(Format::Text);
+    assert!(text.contains(r"addr=@x\\x0a\\\\y, "), "{text}");
+    assert!(escape::is_clean(text.as_bytes()));
+}
