@@ -635,7 +635,7 @@ mod tests {
         assert_eq!((off.fdtable_max_fds, off.fdtable_fd), (0, 8));
         assert_eq!(off.inode_mode, 0);
         assert!(off.task_real_parent > off.task_tgid);
-        assert!(off.task_comm > off.task_real_parent && off.task_comm % 8 == 0);
+        assert!(off.task_comm > off.task_real_parent && off.task_comm.is_multiple_of(8));
         assert!(off.task_files > 0 && off.file_inode > 0 && off.inode_sb > 0);
         let start = std::time::Instant::now();
         assert_eq!(load_kernel_offsets().unwrap(), off);
