@@ -223,6 +223,33 @@ pub fn snapshots(pids: &[u32]) -> Vec<ProcSnapshot> {
 mod tests {
     use super::*;
 
+    /// A name that is not UTF-8 (any user may set one) must not make a task unreadable:
+    /// stat keeps its bytes, status gives it as text.
+    #[test]
+    fn a_comm_that_is_not_utf8_is_read() {
+        const NAME: &[u8] = b"a\n\xff)b\0";
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes from
+            // NAME; gettid has no preconditions.
+            let tid = unsafe {
+                libc::prctl(libc::PR_SET_NAME, NAME.as_ptr());
+                libc::gettid()
+            };
+            tx.send(tid as u32).unwrap();
+            let _ = done_rx.recv();
+        });
+        let tid = rx.recv().unwrap();
+        let stat = stat(tid);
+        let status = status(tid);
+        done_tx.send(()).unwrap();
+        thread.join().unwrap();
+        assert_eq!(stat.map(|(_, comm)| comm), Some(b"a\n\xff)b".to_vec()));
+        let status = status.expect("the thread's status");
+        assert_eq!((status.name.as_str(), status.tgid), ("a\n\u{fffd})b", std::process::id()));
+    }
+
     #[test]
     fn our_parent_is_known() {
         let me = std::process::id();
