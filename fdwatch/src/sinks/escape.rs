@@ -53,7 +53,7 @@ pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
     }
 }
 
-/// `raw` escaped, as a string (tests, and callers that format further).
+/// `raw` escaped, as a String (tests and diagnostics; output goes through [`line`]).
 pub fn escape(raw: &[u8]) -> String {
     let mut out = Vec::new();
     escape_into(&mut out, raw);
