@@ -276,5 +276,7 @@ const _: () = {
 #[cfg(feature = "user")]
 mod pod {
     //! aya reads globals and map values only for types marked plain-old-data.
+    // SAFETY: KernelOffsets is #[repr(C)] with only u32 fields (22 of them, a multiple of
+    // 8 bytes: asserted above), so it has no padding and every bit pattern is a valid value.
     unsafe impl aya::Pod for super::KernelOffsets {}
 }
