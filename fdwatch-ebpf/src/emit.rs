@@ -9,9 +9,26 @@ use fdwatch_common::{Header, Kind, SyscallEvent};
 use crate::{
     config,
     maps::{EVENTS, LOST, WATCHED},
-    probes::Call,
     task,
 };
+
+/// A traced syscall at exit: who made it, with what, and what it returned.
+pub struct Call {
+    pub kind: Kind,
+    pub tgid: u32,
+    pub tid: u32,
+    pub args: [u64; 6],
+    pub ret: i64,
+}
+
+impl Call {
+    /// The syscall succeeded, so the kernel has just used the memory its pointer
+    /// arguments name (see user.rs).
+    #[inline(always)]
+    pub fn succeeded(&self) -> bool {
+        self.ret >= 0
+    }
+}
 
 /// The current task's (tgid, tid) if its events are wanted: not fdwatch itself, and
 /// watched when `--pid` filters. Checked before anything is reserved or read.
@@ -27,7 +44,8 @@ pub fn wanted() -> Option<(u32, u32)> {
 
 #[inline(always)]
 pub fn watched(tgid: u32) -> bool {
-    !config::filter_watched() || unsafe { WATCHED.get(&tgid) }.is_some()
+    // Only the key's presence matters; the value is never read.
+    !config::filter_watched() || WATCHED.get_ptr(tgid).is_some()
 }
 
 /// Reserve a record for `kind`, counting the loss when the ring buffer is full.
@@ -36,6 +54,12 @@ pub fn reserve<T: 'static>(kind: Kind) -> Option<RingBufEntry<T>> {
     let entry = EVENTS.reserve::<T>(0);
     if entry.is_none() {
         if let Some(count) = LOST.get_ptr_mut(kind as u32) {
+            // SAFETY: a non-NULL lookup result points at this CPU's u64 for `kind` in a
+            // per-CPU array, whose elements live as long as the map. Only our programs
+            // write it, and they do not interleave on one CPU: tracing programs run with
+            // migration disabled and a program is skipped, not nested, when it would
+            // recurse (__bpf_trace_run, kernel/trace/bpf_trace.c). The collector only
+            // reads it.
             unsafe { *count += 1 };
         }
     }
@@ -58,8 +82,15 @@ pub fn submit<T>(entry: RingBufEntry<T>) {
     entry.submit(if crossed { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP } as u64);
 }
 
+/// Fill an event's header for the current task.
+///
+/// # Safety
+/// `header` must point to a `Header` inside a ring-buffer record this program reserved
+/// and has not submitted yet (writable, 8-byte aligned, ours alone).
 #[inline(always)]
-pub fn fill_header(header: *mut Header, kind: Kind, tgid: u32, tid: u32) {
+pub unsafe fn fill_header(header: *mut Header, kind: Kind, tgid: u32, tid: u32) {
+    // SAFETY: `header` is valid for writes of a Header (the caller's contract). The
+    // verifier also checks every store against the reserved record's size at load time.
     unsafe {
         (*header).kind = kind as u32;
         (*header).cpu = bpf_get_smp_processor_id();
@@ -74,27 +105,30 @@ pub fn fill_header(header: *mut Header, kind: Kind, tgid: u32, tid: u32) {
     }
 }
 
-/// Syscall arguments in ABI order from the `struct pt_regs` the syscall was entered
-/// with (arch/x86/include/asm/ptrace.h): di, si, dx, r10, r8, r9.
-#[inline(always)]
-pub fn syscall_args(regs: *const u8) -> [u64; 6] {
-    // tp_btf's pt_regs pointer is BTF-typed: the verifier turns these into checked
-    // direct loads, cheaper than a bpf_probe_read_kernel helper call.
-    let at = |offset: usize| unsafe { *(regs.add(offset).cast::<u64>()) };
-    // Offsets in pt_regs: r10 56, r9 64, r8 72, dx 96, si 104, di 112.
-    [at(112), at(104), at(96), at(56), at(72), at(64)]
-}
-
 /// Reserve and fill everything but the payload of a syscall record; the caller fills
 /// the payload in place (payloads are too large for the 512-byte BPF stack) and submits.
 #[inline(always)]
 pub fn syscall_record<P: 'static>(call: &Call) -> Option<RingBufEntry<SyscallEvent<P>>> {
     let mut entry = reserve::<SyscallEvent<P>>(call.kind)?;
     let record = entry.as_mut_ptr();
+    // SAFETY: `record` points at the record just reserved for a SyscallEvent<P>: 8-byte
+    // aligned (ring-buffer records are), writable, and ours until submit.
     unsafe {
         fill_header(&raw mut (*record).header, call.kind, call.tgid, call.tid);
         (*record).ret = call.ret;
         (*record).args = call.args;
     }
     Some(entry)
+}
+
+/// The payload of a record from `syscall_record`, to fill in place before `submit`.
+/// Its bytes start out as whatever the ring buffer held (bpf_ringbuf_reserve does not
+/// zero them).
+#[inline(always)]
+pub fn payload<P>(entry: &mut RingBufEntry<SyscallEvent<P>>) -> &mut P {
+    // SAFETY: the entry is a reserved, not yet submitted record of a SyscallEvent<P>:
+    // aligned (ring-buffer records are 8-byte aligned), writable, and borrowed from the
+    // entry, so it cannot be submitted while the payload is in use. Payloads are plain
+    // integers and arrays of them, only written through this borrow.
+    unsafe { &mut (*entry.as_mut_ptr()).payload }
 }

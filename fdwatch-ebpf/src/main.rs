@@ -4,16 +4,19 @@
 //! fresh machine), call the program directly with typed arguments, and are far cheaper
 //! than classic syscall tracepoints. This kernel refuses fentry/fexit (EPERM at load;
 //! bpftrace's kfunc probes fail the same way) and has no kprobes.
-//! - sys_exit / sys_enter (raw_syscalls): the fd and socket syscalls, see probes/mod.rs.
+//! - sys_exit (raw_syscalls): the fd and socket syscalls, see probes/mod.rs.
 //! - sched_process_fork/exec/exit: every variant of fork, exec and exit; fork fires
 //!   before the child runs, so its record precedes anything the child does.
 #![no_std]
 #![no_main]
 
+// Imports only point down: probes -> emit -> {maps, regs, task, user} -> {config, report}.
 mod config;
 mod emit;
 mod maps;
 mod probes;
+mod regs;
+mod report;
 mod task;
 mod user;
 

@@ -1,19 +1,39 @@
 //! Reads from kernel memory at the BTF offsets the collector resolved.
+//!
+//! Two kinds of read. Through a BTF-typed pointer (the current task from
+//! `bpf_get_current_task_btf`) a field is a direct load that the verifier checks against
+//! the struct's BTF; everywhere else `bpf_probe_read_kernel` copies it, which cannot fault.
 use aya_ebpf::helpers::{bpf_get_current_task, bpf_get_current_task_btf, bpf_probe_read_kernel};
 use fdwatch_common::FdObject;
 
-use crate::config::offset;
+use crate::{config::offset, report};
 
+/// `*(base + offset)`, copied with bpf_probe_read_kernel. `None` for a NULL `base` (a
+/// slot that holds nothing, e.g. an fd another thread closed meanwhile) and when the
+/// helper gives up; that is reported, since every `base` here was just read from a live
+/// kernel object. `T` is an integer or a raw pointer.
 #[inline(always)]
-unsafe fn read<T>(base: *const u8, offset: u32) -> Option<T> {
+fn read<T: Copy>(base: *const u8, offset: u32) -> Option<T> {
     if base.is_null() {
         return None;
     }
-    unsafe { bpf_probe_read_kernel(base.add(offset as usize).cast::<T>()).ok() }
+    // SAFETY: bpf_probe_read_kernel copies with copy_from_kernel_nofault (mm/maccess.c),
+    // which returns an error for an address that is not mapped kernel memory instead of
+    // faulting, so any address is sound to pass (the pointer is never dereferenced here).
+    // The callers' `T` are integers and raw pointers, for which any bytes are a value.
+    match unsafe { bpf_probe_read_kernel(base.add(offset as usize).cast::<T>()) } {
+        Ok(value) => Some(value),
+        Err(err) => {
+            report::kernel_read_failed(offset, err);
+            None
+        }
+    }
 }
 
 #[inline(always)]
 pub fn current_task() -> *const u8 {
+    // SAFETY: the helper takes no arguments and returns the current task's address as a
+    // plain integer (kernel/trace/bpf_trace.c); it is only ever passed to `read` above.
     unsafe { bpf_get_current_task() as *const u8 }
 }
 
@@ -25,12 +45,19 @@ pub fn current_task() -> *const u8 {
 /// `bpf_probe_read_kernel` for the parent were a fifth of the traced process's time.
 #[inline(always)]
 pub fn current_btf() -> *const u8 {
+    // SAFETY: the helper takes no arguments; it returns `current`, which is never NULL
+    // in a tracing program (kernel/trace/bpf_trace.c, bpf_get_current_task_btf).
     unsafe { bpf_get_current_task_btf() as *const u8 }
 }
 
-/// `*(base + offset)` for a BTF-typed `base`.
+/// `*(base + offset)` for `base` from `current_btf()` or a field loaded through it.
 #[inline(always)]
-unsafe fn load<T: Copy>(base: *const u8, offset: u32) -> T {
+fn load<T: Copy>(base: *const u8, offset: u32) -> T {
+    // SAFETY: `base` is a BTF-typed task_struct pointer (PTR_TO_BTF_ID), or one loaded
+    // from such a task's field. The verifier checks each load against the BTF type at
+    // load time (the offset is a known constant from frozen .rodata) and rejects the
+    // program if it falls outside the struct or reads a different type; the JIT emits
+    // the load with an exception-table entry (BPF_PROBE_MEM), so a bad address reads 0.
     unsafe { base.add(offset as usize).cast::<T>().read() }
 }
 
@@ -39,7 +66,7 @@ unsafe fn load<T: Copy>(base: *const u8, offset: u32) -> T {
 #[inline(always)]
 pub fn parent_tgid_btf(task: *const u8) -> u32 {
     let (real_parent, tgid) = (offset!(task_real_parent), offset!(task_tgid));
-    unsafe { load::<u32>(load::<*const u8>(task, real_parent), tgid) }
+    load::<u32>(load::<*const u8>(task, real_parent), tgid)
 }
 
 /// `current->comm` as it lies in memory: NUL-padded (set_task_comm uses strscpy_pad),
@@ -47,33 +74,49 @@ pub fn parent_tgid_btf(task: *const u8) -> u32 {
 #[inline(always)]
 pub fn comm_btf(task: *const u8) -> [u64; 2] {
     let at = offset!(task_comm);
-    unsafe { [load::<u64>(task, at), load::<u64>(task, at + 8)] }
+    [load::<u64>(task, at), load::<u64>(task, at + 8)]
 }
 
 #[inline(always)]
 pub fn tgid_of(task: *const u8) -> u32 {
-    unsafe { read::<u32>(task, offset!(task_tgid)).unwrap_or(0) }
+    read::<u32>(task, offset!(task_tgid)).unwrap_or(0)
 }
 
 #[inline(always)]
 pub fn pid_of(task: *const u8) -> u32 {
-    unsafe { read::<u32>(task, offset!(task_pid)).unwrap_or(0) }
+    read::<u32>(task, offset!(task_pid)).unwrap_or(0)
 }
 
 #[inline(always)]
 pub fn files_of(task: *const u8) -> u64 {
-    unsafe { read::<u64>(task, offset!(task_files)).unwrap_or(0) }
+    read::<u64>(task, offset!(task_files)).unwrap_or(0)
 }
 
 #[inline(always)]
 pub fn exit_code_of(task: *const u8) -> u32 {
-    unsafe { read::<u32>(task, offset!(task_exit_code)).unwrap_or(0) }
+    read::<u32>(task, offset!(task_exit_code)).unwrap_or(0)
 }
 
 /// `bprm->filename`, the path exec was given (kernel memory).
 #[inline(always)]
 pub fn binprm_filename(bprm: *const u8) -> *const u8 {
-    unsafe { read::<*const u8>(bprm, offset!(binprm_filename)).unwrap_or(core::ptr::null()) }
+    read::<*const u8>(bprm, offset!(binprm_filename)).unwrap_or(core::ptr::null())
+}
+
+/// `task->files->fdt`, the task's current fd table (include/linux/fdtable.h), or NULL.
+#[inline(always)]
+pub fn fdtable_of(task: *const u8) -> *const u8 {
+    let files = read::<*const u8>(task, offset!(task_files)).unwrap_or(core::ptr::null());
+    read::<*const u8>(files, offset!(files_fdt)).unwrap_or(core::ptr::null())
+}
+
+/// Whether `fd`'s close-on-exec bit is set in `fdt->close_on_exec`, a bitmap of
+/// unsigned longs (include/linux/fdtable.h).
+#[inline(always)]
+pub fn close_on_exec(fdt: *const u8, fd: u32) -> bool {
+    let bits = read::<*const u8>(fdt, offset!(fdtable_close_on_exec)).unwrap_or(core::ptr::null());
+    let word = read::<u64>(bits, (fd / 64) * 8).unwrap_or(0);
+    (word >> (fd % 64)) & 1 != 0
 }
 
 /// What the current task's `fd` refers to: `current->files->fdt->fd[fd]` (fs/file.c),
@@ -85,45 +128,55 @@ pub fn fd_object(fd: i64) -> FdObject {
     if fd < 0 {
         return object;
     }
-    unsafe {
-        let Some(files) = read::<*const u8>(current_task(), offset!(task_files)) else {
-            return object;
-        };
-        let Some(fdt) = read::<*const u8>(files, offset!(files_fdt)) else {
-            return object;
-        };
-        let Some(max_fds) = read::<u32>(fdt, offset!(fdtable_max_fds)) else {
-            return object;
-        };
-        if fd >= max_fds as i64 {
-            return object;
-        }
-        let Some(slots) = read::<*const u8>(fdt, offset!(fdtable_fd)) else {
-            return object;
-        };
-        let Some(file) = read::<*const u8>(slots, (fd as u32) * 8) else {
-            return object;
-        };
-        let Some(inode) = read::<*const u8>(file, offset!(file_inode)) else {
-            return object;
-        };
-        inode_object(file, inode)
+    let Some(files) = read::<*const u8>(current_task(), offset!(task_files)) else {
+        return object;
+    };
+    let Some(fdt) = read::<*const u8>(files, offset!(files_fdt)) else {
+        return object;
+    };
+    let Some(max_fds) = read::<u32>(fdt, offset!(fdtable_max_fds)) else {
+        return object;
+    };
+    if fd >= max_fds as i64 {
+        return object;
     }
+    let Some(slots) = read::<*const u8>(fdt, offset!(fdtable_fd)) else {
+        return object;
+    };
+    let Some(file) = read::<*const u8>(slots, (fd as u32) * 8) else {
+        return object;
+    };
+    let Some(inode) = read::<*const u8>(file, offset!(file_inode)) else {
+        return object;
+    };
+    inode_object(file, inode)
+}
+
+/// `file->f_inode`, or NULL.
+#[inline(always)]
+pub fn inode_of(file: *const u8) -> *const u8 {
+    read::<*const u8>(file, offset!(file_inode)).unwrap_or(core::ptr::null())
 }
 
 /// The identity and type of an open file and its inode.
 #[inline(always)]
 pub fn inode_object(file: *const u8, inode: *const u8) -> FdObject {
-    let mut object = FdObject::default();
-    unsafe {
-        object.file_flags = read::<u32>(file, offset!(file_flags)).unwrap_or(0);
-        object.mode = read::<u16>(inode, offset!(inode_mode)).unwrap_or(0);
-        object.ino = read::<u64>(inode, offset!(inode_ino)).unwrap_or(0);
-        object.rdev = read::<u32>(inode, offset!(inode_rdev)).unwrap_or(0);
-        object.dev = read::<*const u8>(inode, offset!(inode_sb))
+    FdObject {
+        file_flags: read::<u32>(file, offset!(file_flags)).unwrap_or(0),
+        mode: read::<u16>(inode, offset!(inode_mode)).unwrap_or(0),
+        ino: read::<u64>(inode, offset!(inode_ino)).unwrap_or(0),
+        rdev: read::<u32>(inode, offset!(inode_rdev)).unwrap_or(0),
+        dev: read::<*const u8>(inode, offset!(inode_sb))
             .and_then(|sb| read::<u32>(sb, offset!(super_block_dev)))
-            .unwrap_or(0);
-        object.valid = 1;
+            .unwrap_or(0),
+        valid: 1,
     }
-    object
+}
+
+/// `file->f_path.dentry->d_name.name`, the file's last path component (a kernel
+/// string), or NULL.
+#[inline(always)]
+pub fn dentry_name(file: *const u8) -> *const u8 {
+    let dentry = read::<*const u8>(file, offset!(file_path) + offset!(path_dentry)).unwrap_or(core::ptr::null());
+    read::<*const u8>(dentry, offset!(dentry_name) + offset!(qstr_name)).unwrap_or(core::ptr::null())
 }

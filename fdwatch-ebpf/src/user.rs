@@ -1,45 +1,82 @@
-//! Reads from the calling process's memory (pointer arguments of the syscall). At
-//! fexit the kernel has just used these buffers, so their pages are resident.
+//! Reads from the calling process's memory: the syscall's pointer arguments.
+//!
+//! sys_exit runs in the calling task right after the syscall, and the BPF helpers read
+//! without faulting pages in (copy_from_user_nofault, mm/maccess.c). When the syscall
+//! succeeded the kernel itself has just read or written these bytes, so their pages are
+//! resident and a failed read is worth a report (`succeeded`). A failed syscall may have
+//! failed on that very pointer (EFAULT): nothing to report then.
 use aya_ebpf::helpers::{
     bpf_probe_read_user, generated::bpf_probe_read_kernel_str as read_kernel_str_raw,
     generated::bpf_probe_read_user as read_user_raw, generated::bpf_probe_read_user_str as read_user_str_raw,
 };
 use fdwatch_common::{ADDR_LEN, PATH_LEN, Path, SockAddr};
 
+use crate::report;
+
+/// A `T` (an integer, an array of them, or a `#[repr(C)]` struct of them) from user
+/// memory at `addr`; `None` when `addr` is NULL (an optional argument left out) or the
+/// read failed.
 #[inline(always)]
-pub fn read<T>(addr: u64) -> Option<T> {
+pub fn read<T: Copy>(addr: u64, succeeded: bool) -> Option<T> {
     if addr == 0 {
         return None;
     }
-    unsafe { bpf_probe_read_user(addr as *const T).ok() }
+    // SAFETY: bpf_probe_read_user copies size_of::<T>() bytes into a local with
+    // copy_from_user_nofault, which returns an error for any address it cannot read
+    // instead of faulting, so any `addr` is sound to pass. The callers' `T` are plain
+    // integers and arrays or structs of them, for which any bytes are a value.
+    match unsafe { bpf_probe_read_user(addr as *const T) } {
+        Ok(value) => Some(value),
+        Err(err) => {
+            if succeeded {
+                report::user_read_failed(addr, err as i64);
+            }
+            None
+        }
+    }
 }
 
 /// Copy a socket address of `len` bytes (as the caller passed it) into `out`.
 #[inline(always)]
-pub fn sockaddr(addr: u64, len: u64, out: &mut SockAddr) {
+pub fn sockaddr(addr: u64, len: u64, out: &mut SockAddr, succeeded: bool) {
     out.len = 0;
     out._pad = 0;
     if addr == 0 || len == 0 {
         return;
     }
     let len = if len > ADDR_LEN as u64 { ADDR_LEN as u32 } else { len as u32 };
+    // SAFETY: the helper writes at most `len` <= ADDR_LEN bytes, the size of
+    // `out.bytes`, an exclusive borrow; the source may be any address (see `read`).
     let ret = unsafe { read_user_raw(out.bytes.as_mut_ptr().cast(), len, addr as *const _) };
     if ret == 0 {
         out.len = len;
+    } else if succeeded {
+        report::user_read_failed(addr, ret);
     }
 }
 
 /// Copy a NUL-terminated path from user memory.
 #[inline(always)]
-pub fn path(addr: u64, out: &mut Path) {
+pub fn path(addr: u64, out: &mut Path, succeeded: bool) {
+    // SAFETY: the helper writes at most PATH_LEN bytes, the size of `out.bytes`, an
+    // exclusive borrow; the source may be any address: strncpy_from_user_nofault stops
+    // with an error where it cannot read (and the helper then zeroes the buffer).
     let n = unsafe { read_user_str_raw(out.bytes.as_mut_ptr().cast(), PATH_LEN as u32, addr as *const _) };
+    if n < 0 && succeeded {
+        report::user_read_failed(addr, n);
+    }
     set_path_len(out, n);
 }
 
 /// Copy a NUL-terminated path from kernel memory (exec's `bprm->filename`).
 #[inline(always)]
 pub fn kernel_path(addr: *const u8, out: &mut Path) {
+    // SAFETY: as in `path`, with strncpy_from_kernel_nofault: at most PATH_LEN bytes
+    // into `out.bytes`, and no fault whatever `addr` is.
     let n = unsafe { read_kernel_str_raw(out.bytes.as_mut_ptr().cast(), PATH_LEN as u32, addr.cast()) };
+    if n < 0 && !addr.is_null() {
+        report::kernel_str_failed(n);
+    }
     set_path_len(out, n);
 }
 

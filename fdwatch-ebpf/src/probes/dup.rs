@@ -2,7 +2,8 @@
 //! the commands that put an open file on another fd number or change CLOEXEC (Python's
 //! os.set_inheritable uses the ioctls). dup(2), dup2(2) and dup3(2) need no
 //! payload and go through `plain`.
-use super::{Call, plain};
+use super::plain;
+use crate::emit::Call;
 
 /// include/uapi/linux/fcntl.h and asm-generic/fcntl.h.
 const F_DUPFD: u64 = 0;

@@ -4,10 +4,10 @@
 //! is what keeps startup under a second with 100k fds.
 use core::ffi::c_void;
 
-use aya_ebpf::helpers::{bpf_probe_read_kernel, generated::bpf_probe_read_kernel_str, generated::bpf_seq_write};
+use aya_ebpf::helpers::{generated::bpf_probe_read_kernel_str, generated::bpf_seq_write};
 use fdwatch_common::{DENTRY_NAME_LEN, FdObject, TaskFile};
 
-use crate::{config::offset, task};
+use crate::{report, task};
 
 /// struct bpf_iter__task_file: meta, task, fd, file, each in an 8-byte slot
 /// (__bpf_md_ptr in kernel/bpf/task_iter.c).
@@ -22,6 +22,9 @@ pub fn iter_task_file(ctx: *mut c_void) -> i32 {
     let ctx = ctx as *const u8;
     // Direct loads from the context and from meta keep the BTF types the verifier needs
     // for bpf_seq_write's seq_file argument.
+    // SAFETY: `ctx` is the program's context, a struct bpf_iter__task_file. The verifier
+    // checks each load against that struct's BTF (btf_ctx_access, kernel/bpf/btf.c):
+    // only these 8-byte slots, read with their own sizes, or the program is rejected.
     let (meta, task_ptr, fd, file) = unsafe {
         (
             *(ctx.add(CTX_META) as *const *const *mut c_void),
@@ -34,6 +37,8 @@ pub fn iter_task_file(ctx: *mut c_void) -> i32 {
     if meta.is_null() || task_ptr.is_null() || file.is_null() {
         return 0;
     }
+    // SAFETY: `meta` is the context's struct bpf_iter_meta *, non-NULL (checked above)
+    // and BTF-typed, so the verifier checks this load of its first field, `seq`.
     let seq = unsafe { *meta };
     let mut record = TaskFile {
         pid: task::tgid_of(task_ptr),
@@ -43,30 +48,29 @@ pub fn iter_task_file(ctx: *mut c_void) -> i32 {
         _pad: 0,
         name: [0; DENTRY_NAME_LEN],
     };
-    unsafe {
-        let read_ptr = |base: *const u8, at: u32| -> *const u8 {
-            bpf_probe_read_kernel(base.add(at as usize).cast::<*const u8>()).unwrap_or(core::ptr::null())
-        };
-        let inode = read_ptr(file, offset!(file_inode));
-        if !inode.is_null() {
-            record.object = task::inode_object(file, inode);
-        }
-        // close_on_exec is a bitmap of unsigned longs in the task's fd table.
-        let files = read_ptr(task_ptr, offset!(task_files));
-        let fdt = if files.is_null() { files } else { read_ptr(files, offset!(files_fdt)) };
-        let bits = if fdt.is_null() { fdt } else { read_ptr(fdt, offset!(fdtable_close_on_exec)) };
-        if !bits.is_null() {
-            let word: u64 = bpf_probe_read_kernel(bits.add((fd / 64) as usize * 8).cast::<u64>()).unwrap_or(0);
-            record.cloexec = ((word >> (fd % 64)) & 1) as u32;
-        }
-        let dentry = read_ptr(file, offset!(file_path) + offset!(path_dentry));
-        if !dentry.is_null() {
-            let name = read_ptr(dentry, offset!(dentry_name) + offset!(qstr_name));
-            if !name.is_null() {
-                bpf_probe_read_kernel_str(record.name.as_mut_ptr().cast(), DENTRY_NAME_LEN as u32, name.cast());
-            }
-        }
-        bpf_seq_write(seq.cast(), (&raw const record).cast(), core::mem::size_of::<TaskFile>() as u32);
+    let inode = task::inode_of(file);
+    if !inode.is_null() {
+        record.object = task::inode_object(file, inode);
     }
+    let fdt = task::fdtable_of(task_ptr);
+    record.cloexec = task::close_on_exec(fdt, fd) as u32;
+    let name = task::dentry_name(file);
+    if !name.is_null() {
+        // SAFETY: the helper writes at most DENTRY_NAME_LEN bytes into `record.name`, a
+        // local of that size; the source may be any address: it stops with an error
+        // where it cannot read (strncpy_from_kernel_nofault, mm/maccess.c).
+        let n =
+            unsafe { bpf_probe_read_kernel_str(record.name.as_mut_ptr().cast(), DENTRY_NAME_LEN as u32, name.cast()) };
+        if n < 0 {
+            report::kernel_str_failed(n);
+        }
+    }
+    // A record that does not fit is not lost: bpf_seq_read() shows the same object
+    // again at the start of the next read() (kernel/bpf/bpf_iter.c), so the
+    // -EOVERFLOW this may return is not worth a report.
+    // SAFETY: `seq` is the seq_file from the iterator's meta (BTF-typed, which the
+    // verifier requires of this argument); the helper copies size_of::<TaskFile>()
+    // bytes from `record`, a live local.
+    unsafe { bpf_seq_write(seq.cast(), (&raw const record).cast(), core::mem::size_of::<TaskFile>() as u32) };
     0
 }

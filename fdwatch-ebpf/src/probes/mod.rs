@@ -2,15 +2,14 @@
 //! number to one module per syscall family.
 //!
 //! Why sys_exit: it sees the return value, and the arguments are still in the
-//! `struct pt_regs` the syscall was entered with (x86-64 syscalls read their arguments
-//! from it and only `ax` is overwritten with the result), so one program makes one
+//! `struct pt_regs` the syscall was entered with (regs.rs), so one program makes one
 //! event per syscall with no enter/exit join. tp_btf needs no tracefs.
 //!
 //! Cost: a raw syscall tracepoint runs for every syscall of every process, and on this
 //! machine each one costs a syscall about 150 ns (measured with a getppid loop), so
 //! there is deliberately no `sys_enter` program. fentry/fexit would fire only for the
-//! traced syscalls, but this kernel has no ftrace-patchable functions
-//! (available_filter_functions is empty) and refuses them with EPERM.
+//! traced syscalls, but this kernel refuses them at load with EPERM (the README's
+//! "Hooks"; `cargo xtask bench` checks).
 mod dup;
 mod iter;
 mod net;
@@ -22,19 +21,10 @@ mod wait;
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use fdwatch_common::{Kind, NewFd, NoPayload};
 
-use crate::{emit, task};
-
-/// A traced syscall at exit: who made it, with what, and what it returned.
-pub struct Call {
-    pub kind: Kind,
-    pub tgid: u32,
-    pub tid: u32,
-    pub args: [u64; 6],
-    pub ret: i64,
-}
-
-/// `orig_ax` in struct pt_regs (arch/x86/include/asm/ptrace.h): the syscall number.
-const ORIG_AX: usize = 120;
+use crate::{
+    emit::{self, Call},
+    regs, task,
+};
 
 /// x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl).
 #[inline(always)]
@@ -86,20 +76,13 @@ fn kind_of(nr: u64) -> Option<Kind> {
     })
 }
 
-#[inline(always)]
-fn syscall_nr(regs: *const u8) -> u64 {
-    // tp_btf hands us a BTF-typed pointer: the verifier turns this into a checked
-    // direct load, cheaper than a helper call on the path every syscall takes.
-    unsafe { *(regs.add(ORIG_AX).cast::<u64>()) }
-}
-
 /// sys_exit(struct pt_regs *regs, long ret) (include/trace/events/syscalls.h).
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
-    let Some(kind) = kind_of(syscall_nr(regs)) else { return 0 };
+    let Some(kind) = kind_of(regs::syscall_nr(regs)) else { return 0 };
     let Some((tgid, tid)) = emit::wanted() else { return 0 };
-    let call = Call { kind, tgid, tid, args: emit::syscall_args(regs), ret: ctx.arg(1) };
+    let call = Call { kind, tgid, tid, args: regs::syscall_args(regs), ret: ctx.arg(1) };
     match kind {
         Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange => plain(&call),
         Kind::Fcntl => dup::fcntl(&call),
@@ -131,8 +114,7 @@ pub fn plain(call: &Call) {
 #[inline(always)]
 pub fn new_fd(call: &Call) {
     if let Some(mut entry) = emit::syscall_record::<NewFd>(call) {
-        let record = entry.as_mut_ptr();
-        unsafe { (*record).payload.object = task::fd_object(call.ret) };
+        emit::payload(&mut entry).object = task::fd_object(call.ret);
         emit::submit(entry);
     }
 }

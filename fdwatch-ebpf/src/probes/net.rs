@@ -1,8 +1,10 @@
 //! connect(2), sendto(2), sendmsg(2), sendmmsg(2): with the destination address.
 use fdwatch_common::{AddrPayload, Kind};
 
-use super::Call;
-use crate::{emit, user};
+use crate::{
+    emit::{self, Call},
+    user,
+};
 
 /// Where each call keeps its destination address.
 #[inline(always)]
@@ -15,23 +17,23 @@ fn address(call: &Call) -> (u64, u64) {
         Kind::Sendto => (a[4], a[5]),
         // sendmsg(sockfd, msg, flags); sendmmsg(sockfd, msgvec, vlen, flags): struct
         // mmsghdr starts with its struct user_msghdr, so both read msg_name there.
-        _ => msg_name(a[1]),
+        _ => msg_name(a[1], call.succeeded()),
     }
 }
 
 /// struct user_msghdr (include/linux/socket.h): msg_name at 0, msg_namelen at 8.
 #[inline(always)]
-fn msg_name(msg: u64) -> (u64, u64) {
-    let name = user::read::<u64>(msg).unwrap_or(0);
-    let len = user::read::<u32>(msg.wrapping_add(8)).unwrap_or(0);
+fn msg_name(msg: u64, succeeded: bool) -> (u64, u64) {
+    let name = user::read::<u64>(msg, succeeded).unwrap_or(0);
+    let len = user::read::<u32>(msg.wrapping_add(8), succeeded).unwrap_or(0);
     (name, len as u64)
 }
 
 #[inline(always)]
 pub fn with_addr(call: &Call) {
     let Some(mut entry) = emit::syscall_record::<AddrPayload>(call) else { return };
-    let record = entry.as_mut_ptr();
     let (addr, len) = address(call);
-    unsafe { user::sockaddr(addr, len, &mut (*record).payload.addr) };
+    let out = &mut emit::payload(&mut entry).addr;
+    user::sockaddr(addr, len, out, call.succeeded());
     emit::submit(entry);
 }

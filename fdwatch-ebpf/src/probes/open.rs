@@ -1,20 +1,23 @@
 //! open(2), openat(2), openat2(2): the path as given, and the object opened.
 use fdwatch_common::{Kind, OpenPayload};
 
-use super::Call;
-use crate::{emit, task, user};
+use crate::{
+    emit::{self, Call},
+    task, user,
+};
 
 #[inline(always)]
 pub fn open(call: &Call, path_arg: usize) {
     let Some(mut entry) = emit::syscall_record::<OpenPayload>(call) else { return };
-    let record = entry.as_mut_ptr();
-    unsafe {
-        (*record).payload.object = task::fd_object(call.ret);
-        // openat2(dirfd, pathname, struct open_how *how, size): flags, mode, resolve
-        // (include/uapi/linux/openat2.h).
-        (*record).payload.how =
-            if call.kind == Kind::Openat2 { user::read::<[u64; 3]>(call.args[2]).unwrap_or([0; 3]) } else { [0; 3] };
-        user::path(call.args[path_arg & 7], &mut (*record).payload.path);
-    }
+    let payload = emit::payload(&mut entry);
+    payload.object = task::fd_object(call.ret);
+    // openat2(dirfd, pathname, struct open_how *how, size): flags, mode, resolve
+    // (include/uapi/linux/openat2.h).
+    payload.how = if call.kind == Kind::Openat2 {
+        user::read::<[u64; 3]>(call.args[2], call.succeeded()).unwrap_or([0; 3])
+    } else {
+        [0; 3]
+    };
+    user::path(call.args[path_arg & 7], &mut payload.path, call.succeeded());
     emit::submit(entry);
 }

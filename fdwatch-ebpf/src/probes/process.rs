@@ -3,7 +3,7 @@
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
 use fdwatch_common::{ExecEvent, ExitEvent, ForkEvent, Kind};
 
-use crate::{config, emit, maps::WATCHED, task, user};
+use crate::{config, emit, maps::WATCHED, report, task, user};
 
 /// sched_process_fork(struct task_struct *parent, struct task_struct *child): called in
 /// kernel_clone() after copy_process() and before wake_up_new_task(), so this record
@@ -23,11 +23,15 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
         }
         // --follow: the new process joins the watched set before it can run.
         if config::follow_children() && child_tgid != parent_tgid {
-            let _ = WATCHED.insert(&child_tgid, &1, 0);
+            if let Err(err) = WATCHED.insert(child_tgid, 1, 0) {
+                report::follow_failed(child_tgid, parent_tgid, err);
+            }
         }
     }
     let Some(mut entry) = emit::reserve::<ForkEvent>(Kind::Fork) else { return 0 };
     let record = entry.as_mut_ptr();
+    // SAFETY: `record` points at the ForkEvent just reserved: 8-byte aligned, writable,
+    // ours until submit; so is its header, as fill_header requires.
     unsafe {
         emit::fill_header(&raw mut (*record).header, Kind::Fork, parent_tgid, task::pid_of(parent));
         (*record).child_pid = child_tgid;
@@ -48,6 +52,8 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     let bprm: *const u8 = ctx.arg(2);
     let Some(mut entry) = emit::reserve::<ExecEvent>(Kind::Exec) else { return 0 };
     let record = entry.as_mut_ptr();
+    // SAFETY: `record` points at the ExecEvent just reserved: 8-byte aligned, writable,
+    // ours until submit; so is its header, as fill_header requires.
     unsafe {
         emit::fill_header(&raw mut (*record).header, Kind::Exec, tgid, tid);
         (*record).old_tid = old_tid;
@@ -66,6 +72,8 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
     let group_dead = ctx.arg::<u64>(1) & 0xff != 0;
     if let Some(mut entry) = emit::reserve::<ExitEvent>(Kind::Exit) {
         let record = entry.as_mut_ptr();
+        // SAFETY: `record` points at the ExitEvent just reserved: 8-byte aligned,
+        // writable, ours until submit; so is its header, as fill_header requires.
         unsafe {
             emit::fill_header(&raw mut (*record).header, Kind::Exit, tgid, tid);
             (*record).exit_code = task::exit_code_of(task::current_task());
@@ -74,7 +82,7 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
         emit::submit(entry);
     }
     if group_dead && config::filter_watched() {
-        let _ = WATCHED.remove(&tgid);
+        let _ = WATCHED.remove(tgid);
     }
     0
 }

@@ -3,21 +3,25 @@
 //! the peer address. socket(2) needs nothing beyond `new_fd`.
 use fdwatch_common::{AcceptPayload, FdPair};
 
-use super::Call;
-use crate::{emit, task, user};
+use crate::{
+    emit::{self, Call},
+    task, user,
+};
 
 /// pipe(int fds[2]), pipe2(fds, flags), socketpair(domain, type, protocol, int sv[2]):
 /// on success the kernel wrote the two fds to the array in `args[fds_arg]`.
 #[inline(always)]
 pub fn fd_pair(call: &Call, fds_arg: usize) {
     let Some(mut entry) = emit::syscall_record::<FdPair>(call) else { return };
-    let record = entry.as_mut_ptr();
-    let fds = if call.ret == 0 { user::read::<[i32; 2]>(call.args[fds_arg & 7]).unwrap_or([-1, -1]) } else { [-1, -1] };
-    unsafe {
-        (*record).payload.fds = fds;
-        (*record).payload.objects[0] = task::fd_object(fds[0] as i64);
-        (*record).payload.objects[1] = task::fd_object(fds[1] as i64);
-    }
+    let fds = if call.ret == 0 {
+        user::read::<[i32; 2]>(call.args[fds_arg & 7], call.succeeded()).unwrap_or([-1, -1])
+    } else {
+        [-1, -1]
+    };
+    let payload = emit::payload(&mut entry);
+    payload.fds = fds;
+    payload.objects[0] = task::fd_object(fds[0] as i64);
+    payload.objects[1] = task::fd_object(fds[1] as i64);
     emit::submit(entry);
 }
 
@@ -26,11 +30,9 @@ pub fn fd_pair(call: &Call, fds_arg: usize) {
 #[inline(always)]
 pub fn accept(call: &Call) {
     let Some(mut entry) = emit::syscall_record::<AcceptPayload>(call) else { return };
-    let record = entry.as_mut_ptr();
-    unsafe {
-        (*record).payload.object = task::fd_object(call.ret);
-        let len = if call.ret >= 0 { user::read::<u32>(call.args[2]).unwrap_or(0) } else { 0 };
-        user::sockaddr(call.args[1], len as u64, &mut (*record).payload.addr);
-    }
+    let payload = emit::payload(&mut entry);
+    payload.object = task::fd_object(call.ret);
+    let len = if call.ret >= 0 { user::read::<u32>(call.args[2], call.succeeded()).unwrap_or(0) } else { 0 };
+    user::sockaddr(call.args[1], len as u64, &mut payload.addr, call.succeeded());
     emit::submit(entry);
 }

@@ -4,13 +4,14 @@
 //! select's fd_set is overrun (select(2) BUGS).
 use fdwatch_common::{Kind, POLL_ENTRIES, PollFd, WaitPayload};
 
-use super::Call;
-use crate::{emit, user};
+use crate::{
+    emit::{self, Call},
+    user,
+};
 
 #[inline(always)]
 pub fn exit(call: &Call) {
     let Some(mut record) = emit::syscall_record::<WaitPayload>(call) else { return };
-    let out = record.as_mut_ptr();
     let a = &call.args;
     // Which argument points to `{ i64 sec; i64 usec|nsec }`: struct __kernel_old_timeval
     // for select(nfds, r, w, e, timeout), struct __kernel_timespec for
@@ -21,28 +22,27 @@ pub fn exit(call: &Call) {
         Kind::Ppoll => a[2],
         _ => 0,
     };
-    unsafe {
-        let payload = &raw mut (*out).payload;
-        match user::read::<[i64; 2]>(timeout_ptr) {
-            Some([sec, subsec]) => {
-                (*payload).timeout_sec = sec;
-                (*payload).timeout_subsec = subsec;
-                (*payload).has_timeout = 1;
-            }
-            None => {
-                (*payload).timeout_sec = 0;
-                (*payload).timeout_subsec = 0;
-                (*payload).has_timeout = 0;
-            }
+    let payload = emit::payload(&mut record);
+    match user::read::<[i64; 2]>(timeout_ptr, call.succeeded()) {
+        Some([sec, subsec]) => {
+            payload.timeout_sec = sec;
+            payload.timeout_subsec = subsec;
+            payload.has_timeout = 1;
         }
-        (*payload).nentries = 0;
-        if matches!(call.kind, Kind::Poll | Kind::Ppoll) {
-            // poll(struct pollfd *fds, nfds_t nfds, ...)
-            for i in 0..POLL_ENTRIES {
-                if (i as u64) < a[1] {
-                    (*payload).fds[i] = user::read::<PollFd>(a[0].wrapping_add(8 * i as u64)).unwrap_or_default();
-                    (*payload).nentries = i as u32 + 1;
-                }
+        None => {
+            payload.timeout_sec = 0;
+            payload.timeout_subsec = 0;
+            payload.has_timeout = 0;
+        }
+    }
+    payload.nentries = 0;
+    if matches!(call.kind, Kind::Poll | Kind::Ppoll) {
+        // poll(struct pollfd *fds, nfds_t nfds, ...)
+        for i in 0..POLL_ENTRIES {
+            if (i as u64) < a[1] {
+                payload.fds[i] =
+                    user::read::<PollFd>(a[0].wrapping_add(8 * i as u64), call.succeeded()).unwrap_or_default();
+                payload.nentries = i as u32 + 1;
             }
         }
     }
