@@ -75,7 +75,7 @@ pub fn kernel_path(addr: *const u8, out: &mut Path) {
     // into `out.bytes`, and no fault whatever `addr` is.
     let n = unsafe { read_kernel_str_raw(out.bytes.as_mut_ptr().cast(), PATH_LEN as u32, addr.cast()) };
     if n < 0 && !addr.is_null() {
-        report::kernel_str_failed(n);
+        report::exec_filename_failed(n);
     }
     set_path_len(out, n);
 }

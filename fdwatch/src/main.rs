@@ -90,6 +90,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     runtime.block_on(async move {
         // Handlers first: a script may signal us the moment it reads `ready`.
         let signals = collect::Signals::install()?;
+        loaded.spawn_kernel_log()?;
         match collector.sink().ready(&ready) {
             Ok(()) => collector.run(loaded, signals).await,
             // Standard output already closed: nobody to report to.

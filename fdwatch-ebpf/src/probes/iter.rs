@@ -62,7 +62,7 @@ pub fn iter_task_file(ctx: *mut c_void) -> i32 {
         let n =
             unsafe { bpf_probe_read_kernel_str(record.name.as_mut_ptr().cast(), DENTRY_NAME_LEN as u32, name.cast()) };
         if n < 0 {
-            report::kernel_str_failed(n);
+            report::dentry_name_failed(n);
         }
     }
     // A record that does not fit is not lost: bpf_seq_read() shows the same object

@@ -77,7 +77,12 @@ fn kind_of(nr: u64) -> Option<Kind> {
 }
 
 /// sys_exit(struct pt_regs *regs, long ret) (include/trace/events/syscalls.h).
+///
+/// `inline(always)` reaches the function aya's macro nests inside the program: with the
+/// report functions present LLVM stopped inlining it, and every syscall on the host paid
+/// a BPF-to-BPF call.
 #[btf_tracepoint(function = "sys_exit")]
+#[inline(always)]
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
     let Some(kind) = kind_of(regs::syscall_nr(regs)) else { return 0 };

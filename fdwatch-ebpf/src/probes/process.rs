@@ -9,6 +9,7 @@ use crate::{config, emit, maps::WATCHED, report, task, user};
 /// kernel_clone() after copy_process() and before wake_up_new_task(), so this record
 /// is in the ring buffer before the child can make a syscall of its own.
 #[btf_tracepoint(function = "sched_process_fork")]
+#[inline(always)]
 pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     let parent: *const u8 = ctx.arg(0);
     let child: *const u8 = ctx.arg(1);
@@ -46,6 +47,7 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
 /// sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm):
 /// the new image is in place (comm already updated); CLOEXEC fds are already closed.
 #[btf_tracepoint(function = "sched_process_exec")]
+#[inline(always)]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     let Some((tgid, tid)) = emit::wanted() else { return 0 };
     let old_tid: u32 = ctx.arg::<u64>(1) as u32;
@@ -67,6 +69,7 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
 /// sched_process_exit(struct task_struct *p, bool group_dead): `group_dead` is true for
 /// the last thread of the process, whose fd table is then released.
 #[btf_tracepoint(function = "sched_process_exit")]
+#[inline(always)]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
     let Some((tgid, tid)) = emit::wanted() else { return 0 };
     let group_dead = ctx.arg::<u64>(1) & 0xff != 0;

@@ -8,7 +8,7 @@ use aya::{
 };
 use fdwatch_common::{KernelOffsets, TaskFile};
 
-use super::{programs::PROGRAMS, ring::EventRing};
+use super::{kernel_log::KernelLog, programs::PROGRAMS, ring::EventRing};
 use crate::{error::Failure, privileges, scope::Scope};
 
 /// What the loader needs to know from the command line.
@@ -27,6 +27,8 @@ pub struct Probes {
     pub attached: usize,
     /// The kernel's watch list (`--pid`); None for the whole host.
     pub watched: Option<HashMap<MapData, u32, u8>>,
+    /// The probes' failure reports, until `spawn_kernel_log` starts printing them.
+    kernel_log: Option<KernelLog>,
 }
 
 impl Probes {
@@ -36,6 +38,12 @@ impl Probes {
         if let Some(map) = self.watched.as_mut() {
             let _ = map.remove(&pid);
         }
+    }
+
+    /// Starts printing the probes' failure reports on stderr (probes/kernel_log.rs).
+    /// Needs a running tokio runtime; later calls do nothing.
+    pub fn spawn_kernel_log(&mut self) -> Result<(), Failure> {
+        self.kernel_log.take().map_or(Ok(()), KernelLog::spawn)
     }
 }
 
@@ -123,7 +131,8 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
     let events = EventRing::new(events).map_err(|e| Failure::env(format!("cannot map the EVENTS ring buffer: {e}")))?;
     let lost = ebpf.take_map("LOST").ok_or_else(|| missing_map("LOST"))?;
     let lost = PerCpuArray::try_from(lost).map_err(|e| Failure::env(format!("map LOST: {e}")))?;
-    Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached, watched })
+    let kernel_log = Some(KernelLog::new(&mut ebpf)?);
+    Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached, watched, kernel_log })
 }
 
 fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, tracepoint: &str) -> Result<(), Failure> {
