@@ -4,22 +4,26 @@
 use std::ffi::OsStr;
 use std::process::{Command, ExitStatus, Stdio};
 
-/// A failed step, as one line. `main` prints it as `error: ...` and exits 1; no backtrace,
-/// no Debug formatting, because the reader is a newcomer running one command.
-pub struct Fail(pub String);
+use anyhow::{Context as _, bail};
 
-pub type Result<T> = std::result::Result<T, Fail>;
+/// A failed step. `main` prints it as one line, `error: ` and its context chain
+/// (`{:#}`), and exits 1; no backtrace, no Debug formatting, because the reader is a
+/// newcomer running one command.
+pub type Result<T> = anyhow::Result<T>;
 
 /// Runs `cmd` (printed first) and fails if it does not exit 0.
 pub fn run(cmd: &mut Command) -> Result<()> {
     let status = status(cmd)?;
-    if status.success() { Ok(()) } else { Err(Fail(format!("`{}` failed ({status})", display(cmd)))) }
+    if !status.success() {
+        bail!("`{}` failed ({status})", display(cmd));
+    }
+    Ok(())
 }
 
 /// Runs `cmd` (printed first) and returns its exit status, for callers that forward it.
 pub fn status(cmd: &mut Command) -> Result<ExitStatus> {
     eprintln!("+ {}", display(cmd));
-    cmd.status().map_err(|e| Fail(format!("cannot start `{}`: {e}", display(cmd))))
+    cmd.status().with_context(|| format!("cannot start `{}`", display(cmd)))
 }
 
 /// Runs `program args` silently and returns its stdout if it exits 0. Used by checks, which

@@ -17,7 +17,8 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
   setup                 check the build tools (nightly + rust-src, LLVM 22, bpf-linker, gcc,
                         python3) and install what is missing
-  test [-- ARGS...]     setup, build release fdwatch, cargo test with FDWATCH_BIN set;
+  test [-- ARGS...]     setup, the gates (cargo fmt --check, clippy -D warnings on every
+                        crate), build release fdwatch, cargo test with FDWATCH_BIN set;
                         ARGS go to cargo test (needs root: the tests load eBPF programs)
   run -- ARGS...        setup, build release fdwatch, run it as root with ARGS
   bench [--quick] [--rounds N]
@@ -50,8 +51,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(cmd::Fail(message)) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }

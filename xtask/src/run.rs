@@ -5,7 +5,9 @@ use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitCode};
 
-use crate::cmd::{self, Fail, Result};
+use anyhow::anyhow;
+
+use crate::cmd::{self, Result};
 use crate::{setup, workspace};
 
 pub fn run(args: &[OsString]) -> Result<ExitCode> {
@@ -16,8 +18,8 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
     } else if cmd::on_path("sudo") {
         true
     } else {
-        return Err(Fail(
-            "fdwatch needs root to load eBPF programs and sudo was not found; run `cargo xtask run` as root".into(),
+        return Err(anyhow!(
+            "fdwatch needs root to load eBPF programs and sudo was not found; run `cargo xtask run` as root"
         ));
     };
     setup::setup()?;

@@ -9,7 +9,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::cmd::{self, Fail, Result};
+use anyhow::{Context as _, anyhow};
+
+use crate::cmd::{self, Result};
 
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
 const LLVM_PACKAGES: &[&str] = &["llvm-22-dev", "libpolly-22-dev", "libzstd-dev", "zlib1g-dev", "libxml2-dev"];
@@ -23,8 +25,12 @@ pub fn setup() -> Result<()> {
     if s.dry_run {
         eprintln!("setup: FDWATCH_SETUP_DRY_RUN is set: install commands are printed, not run");
     }
+    // `cargo xtask test` runs `cargo fmt --check` and `cargo clippy` before the tests.
+    s.component(None, "rustfmt", "rustfmt (the formatting gate of `cargo xtask test`)")?;
+    s.component(None, "clippy", "clippy (the lint gate of `cargo xtask test`)")?;
     s.nightly()?;
-    s.rust_src()?;
+    s.component(Some("nightly"), "rust-src", "rust-src for nightly (-Z build-std=core)")?;
+    s.component(Some("nightly"), "clippy", "clippy for nightly (lints the eBPF crate)")?;
     // Checked before LLVM: LLVM 22 dev files are only needed to build bpf-linker.
     let linker = bpf_linker_version();
     s.llvm(linker.is_some())?;
@@ -54,14 +60,18 @@ impl Setup {
         self.exec(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))
     }
 
-    fn rust_src(&mut self) -> Result<()> {
-        let what = "rust-src for nightly (-Z build-std=core)";
-        let installed = cmd::probe("rustup", &["component", "list", "--toolchain", "nightly", "--installed"]);
-        if installed.as_deref().is_some_and(has_rust_src) {
+    /// A rustup component of `toolchain` (None: the toolchain running xtask).
+    fn component(&mut self, toolchain: Option<&str>, component: &str, what: &str) -> Result<()> {
+        let toolchain: &[&str] = match toolchain {
+            Some(name) => &["--toolchain", name],
+            None => &[],
+        };
+        let installed = cmd::probe("rustup", &[&["component", "list", "--installed"], toolchain].concat());
+        if installed.is_some_and(|installed| has_component(&installed, component)) {
             return ok(what);
         }
         missing(what, "rustup");
-        self.exec(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]))
+        self.exec(Command::new("rustup").args(["component", "add", component]).args(toolchain))
     }
 
     fn llvm(&mut self, linker_works: bool) -> Result<()> {
@@ -89,7 +99,7 @@ impl Setup {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut dirs = vec![Path::new(LLVM_PREFIX).join("bin")];
         dirs.extend(std::env::split_paths(&path));
-        let path = std::env::join_paths(dirs).map_err(|e| Fail(format!("bad PATH: {e}")))?;
+        let path = std::env::join_paths(dirs).context("bad PATH")?;
         self.exec(
             cmd::cargo()
                 .args(["install", "bpf-linker", "--version", "0.13.0"])
@@ -98,7 +108,7 @@ impl Setup {
                 .env("PATH", path),
         )?;
         if !self.dry_run && bpf_linker_version().is_none() {
-            return Err(Fail("bpf-linker was installed but `bpf-linker --version` still fails".into()));
+            return Err(anyhow!("bpf-linker was installed but `bpf-linker --version` still fails"));
         }
         Ok(())
     }
@@ -119,16 +129,16 @@ impl Setup {
         let mut install = Command::new("apt-get");
         install.env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y"]).args(packages);
         if !self.root {
-            return Err(Fail(format!(
+            return Err(anyhow!(
                 "{what} is missing and installing it needs root; as root run: apt-get update && {}",
                 cmd::display(&install)
-            )));
+            ));
         }
         if !cmd::on_path("apt-get") {
-            return Err(Fail(format!(
+            return Err(anyhow!(
                 "{what} is missing and apt-get was not found; install {} with your package manager",
                 packages.join(" ")
-            )));
+            ));
         }
         missing(what, "apt");
         if !self.apt_updated {
@@ -157,8 +167,8 @@ fn missing(what: &str, with: &str) {
     eprintln!("setup: {what}: missing, installing with {with}");
 }
 
-fn no_rustup() -> Fail {
-    Fail("rustup not found on PATH; install it from https://rustup.rs, then run `. \"$HOME/.cargo/env\"`".into())
+fn no_rustup() -> anyhow::Error {
+    anyhow!("rustup not found on PATH; install it from https://rustup.rs, then run `. \"$HOME/.cargo/env\"`")
 }
 
 /// `bpf-linker --version` output if it runs. PATH already includes ~/.cargo/bin (see
@@ -176,11 +186,12 @@ fn has_nightly(list: &str) -> bool {
     })
 }
 
-/// Whether `rustup component list --installed` shows rust-src (printed without a target).
-fn has_rust_src(installed: &str) -> bool {
+/// Whether `rustup component list --installed` shows `component`: with the target
+/// appended (`clippy-x86_64-unknown-linux-gnu`) or, for rust-src, without.
+fn has_component(installed: &str, component: &str) -> bool {
     installed.lines().any(|line| {
         let name = line.split_whitespace().next().unwrap_or("");
-        name == "rust-src" || name.starts_with("rust-src-")
+        name.strip_prefix(component).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
     })
 }
 
@@ -199,8 +210,11 @@ mod tests {
     }
 
     #[test]
-    fn rust_src_detection() {
-        assert!(has_rust_src("cargo-x86_64-unknown-linux-gnu\nrust-src\nrustc-x86_64-unknown-linux-gnu\n"));
-        assert!(!has_rust_src("cargo-x86_64-unknown-linux-gnu\nrust-std-x86_64-unknown-linux-gnu\n"));
+    fn component_detection() {
+        let installed = "cargo-x86_64-unknown-linux-gnu\nclippy-x86_64-unknown-linux-gnu\nrust-src\n";
+        assert!(has_component(installed, "rust-src"));
+        assert!(has_component(installed, "clippy"));
+        assert!(!has_component(installed, "rustfmt"));
+        assert!(!has_component("cargo-x86_64-unknown-linux-gnu\nrust-std-x86_64-unknown-linux-gnu\n", "rust-src"));
     }
 }

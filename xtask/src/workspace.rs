@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::cmd::{self, Fail, Result};
+use anyhow::anyhow;
+
+use crate::cmd::{self, Result};
 
 /// The workspace root: xtask always runs from its own source tree, so its manifest
 /// directory's parent is the root, whatever the current directory is.
@@ -26,7 +28,7 @@ pub fn build_fdwatch() -> Result<PathBuf> {
     eprintln!("build: release fdwatch (its build script also builds the eBPF programs)");
     cmd::run(cmd::cargo().current_dir(root()).args(["build", "--release", "-p", "fdwatch"]))?;
     let bin = target_dir().join("release").join("fdwatch");
-    if bin.is_file() { Ok(bin) } else { Err(Fail(format!("cargo built fdwatch but {} does not exist", bin.display()))) }
+    if bin.is_file() { Ok(bin) } else { Err(anyhow!("cargo built fdwatch but {} does not exist", bin.display())) }
 }
 
 /// Puts `$CARGO_HOME/bin` (default `~/.cargo/bin`) at the front of PATH if it is not on it.

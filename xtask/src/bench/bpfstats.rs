@@ -5,12 +5,15 @@
 use std::collections::HashSet;
 use std::process::Command;
 
+use anyhow::Context as _;
+
+use serde_json::Value;
+
 use super::collector::FdWatch;
-use super::json::{self, Value};
 use super::measure::Ctx;
 use super::procs::{self, Sysctl};
 use super::workloads::{self, Workload};
-use crate::cmd::{Fail, Result};
+use crate::cmd::Result;
 
 pub struct ProgStat {
     pub name: String,
@@ -25,7 +28,7 @@ impl ProgStat {
 }
 
 pub fn measure(ctx: &Ctx, w: Workload) -> Result<Vec<ProgStat>> {
-    let before: HashSet<u64> = progs()?.iter().filter_map(|p| p.u64("id")).collect();
+    let before: HashSet<u64> = progs()?.iter().filter_map(|p| p["id"].as_u64()).collect();
     let _stats = Sysctl::set("kernel.bpf_stats_enabled", "1")?;
     let fw = FdWatch::start(&ctx.fdwatch, &ctx.dir)?;
     let start = progs()?;
@@ -36,14 +39,14 @@ pub fn measure(ctx: &Ctx, w: Workload) -> Result<Vec<ProgStat>> {
     run?;
     let mut out = Vec::new();
     for p in end {
-        let Some(id) = p.u64("id") else { continue };
-        if before.contains(&id) || p.str("type") != Some("tracing") {
+        let Some(id) = p["id"].as_u64() else { continue };
+        if before.contains(&id) || p["type"] != "tracing" {
             continue;
         }
-        let old = start.iter().find(|q| q.u64("id") == Some(id));
-        let field = |v: Option<&Value>, k: &str| v.and_then(|v| v.u64(k)).unwrap_or(0);
+        let old = start.iter().find(|q| q["id"].as_u64() == Some(id));
+        let field = |v: Option<&Value>, k: &str| v.and_then(|v| v[k].as_u64()).unwrap_or(0);
         out.push(ProgStat {
-            name: p.str("name").unwrap_or("?").to_owned(),
+            name: p["name"].as_str().unwrap_or("?").to_owned(),
             run_cnt: field(Some(&p), "run_cnt") - field(old, "run_cnt"),
             run_time_ns: field(Some(&p), "run_time_ns") - field(old, "run_time_ns"),
         });
@@ -53,7 +56,10 @@ pub fn measure(ctx: &Ctx, w: Workload) -> Result<Vec<ProgStat>> {
 
 fn progs() -> Result<Vec<Value>> {
     let (stdout, _) = procs::output("bpftool prog show", Command::new("bpftool").args(["prog", "show", "--json"]))?;
-    json::parse(&stdout)
-        .map(|v| v.items().to_vec())
-        .ok_or_else(|| Fail("bpftool prog show --json printed something that is not JSON".into()))
+    let progs: Value =
+        serde_json::from_str(&stdout).context("bpftool prog show --json printed something that is not JSON")?;
+    Ok(match progs {
+        Value::Array(progs) => progs,
+        _ => Vec::new(),
+    })
 }

@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::json::{self, Value};
+use anyhow::{Context as _, anyhow};
+
+use serde_json::Value;
+
 use super::procs::{self, Proc};
-use crate::cmd::{Fail, Result};
+use crate::cmd::Result;
 
 pub struct FdWatch {
     proc: Proc,
@@ -30,17 +33,16 @@ pub struct Stopped {
 
 impl Stopped {
     pub fn lost(&self) -> u64 {
-        self.stats.u64("kernel_lost").unwrap_or(0) + self.stats.u64("userspace_lost").unwrap_or(0)
+        self.stats["kernel_lost"].as_u64().unwrap_or(0) + self.stats["userspace_lost"].as_u64().unwrap_or(0)
     }
 
     pub fn events(&self) -> u64 {
-        self.stats.u64("events").unwrap_or(0)
+        self.stats["events"].as_u64().unwrap_or(0)
     }
 
     /// Events of these syscalls (by_kind), e.g. the workload's dup2 and close.
     pub fn events_of(&self, kinds: &[&str]) -> u64 {
-        let by_kind = self.stats.get("by_kind");
-        kinds.iter().filter_map(|k| by_kind.and_then(|b| b.u64(k))).sum()
+        kinds.iter().filter_map(|&k| self.stats["by_kind"][k].as_u64()).sum()
     }
 }
 
@@ -48,7 +50,7 @@ impl FdWatch {
     pub fn start(bin: &Path, dir: &Path) -> Result<FdWatch> {
         let out = dir.join("fdwatch.out");
         let err = dir.join("fdwatch.err");
-        let create = |p: &Path| File::create(p).map_err(|e| Fail(format!("cannot create {}: {e}", p.display())));
+        let create = |p: &Path| File::create(p).with_context(|| format!("cannot create {}", p.display()));
         let mut command = Command::new(bin);
         command.args(["--json", "--events"]).stdout(create(&out)?).stderr(create(&err)?);
         let t0 = Instant::now();
@@ -62,17 +64,18 @@ impl FdWatch {
             if proc.try_wait()?.is_some() {
                 let msg = std::fs::read_to_string(&err).unwrap_or_default();
                 let msg = msg.lines().next().unwrap_or("no message");
-                return Err(Fail(format!("fdwatch exited before ready: {msg}")));
+                return Err(anyhow!("fdwatch exited before ready: {msg}"));
             }
             if Instant::now() > end {
-                return Err(Fail("fdwatch printed no ready record within 120 s".into()));
+                return Err(anyhow!("fdwatch printed no ready record within 120 s"));
             }
             std::thread::sleep(Duration::from_millis(1));
         };
         let startup = t0.elapsed();
-        let ready = json::parse(&ready)
-            .filter(|r| r.str("type") == Some("ready"))
-            .ok_or_else(|| Fail(format!("fdwatch's first line is not a ready record: {ready}")))?;
+        let ready = serde_json::from_str::<Value>(&ready)
+            .ok()
+            .filter(|r| r["type"] == "ready")
+            .ok_or_else(|| anyhow!("fdwatch's first line is not a ready record: {ready}"))?;
         let cpu_at_ready = procs::cpu_seconds(proc.pid()).unwrap_or(0.0);
         Ok(FdWatch { proc, out, err, ready, startup, cpu_at_ready })
     }
@@ -82,7 +85,7 @@ impl FdWatch {
     }
 
     pub fn vm_bytes(&self, key: &str) -> Result<u64> {
-        procs::vm_bytes(self.pid(), key).ok_or_else(|| Fail(format!("cannot read {key} of fdwatch from /proc")))
+        procs::vm_bytes(self.pid(), key).ok_or_else(|| anyhow!("cannot read {key} of fdwatch from /proc"))
     }
 
     /// Waits until the output file has not grown for 200 ms (the collector caught up with
@@ -111,9 +114,9 @@ impl FdWatch {
         let _ = std::fs::remove_file(&self.err);
         if !status.success() {
             let msg = err.lines().next().unwrap_or("no message");
-            return Err(Fail(format!("fdwatch exited with {status}: {msg}")));
+            return Err(anyhow!("fdwatch exited with {status}: {msg}"));
         }
-        let stats = stats.ok_or_else(|| Fail("fdwatch stopped without a stats record".to_owned()))?;
+        let stats = stats.ok_or_else(|| anyhow!("fdwatch stopped without a stats record"))?;
         Ok(Stopped { stats, cpu_s })
     }
 }
@@ -136,5 +139,5 @@ fn last_stats(path: &Path) -> Option<Value> {
         .lines()
         .rev()
         .filter(|l| l.contains("\"stats\""))
-        .find_map(|l| json::parse(l).filter(|v| v.str("type") == Some("stats")))
+        .find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["type"] == "stats"))
 }

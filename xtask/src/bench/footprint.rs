@@ -4,10 +4,12 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use anyhow::anyhow;
+
 use super::collector::FdWatch;
 use super::measure::{Ctx, median};
 use super::procs::{self, Proc};
-use crate::cmd::{Fail, Result};
+use crate::cmd::Result;
 
 pub const HOLDERS: u64 = 6;
 pub const FDS_PER_HOLDER: u64 = 17_000;
@@ -79,7 +81,7 @@ fn hold(ctx: &Ctx) -> Result<Vec<Proc>> {
         let mut holder = Proc::spawn("fd holder", &mut command)?;
         let line = holder.first_line(Duration::from_secs(30))?;
         if !line.starts_with("holding") {
-            return Err(Fail(format!("fd holder: {line}")));
+            return Err(anyhow!("fd holder: {line}"));
         }
         holders.push(holder);
     }
@@ -131,8 +133,8 @@ fn starts_median(ctx: &Ctx, starts: usize, what: &str) -> Result<Start> {
             anon: fw.vm_bytes("RssAnon")? as f64,
             bpf_maps: procs::bpf_map_rss(fw.pid()).unwrap_or(0) as f64,
             startup_s: fw.startup.as_secs_f64(),
-            scan_s: fw.ready.num("scan_ns").unwrap_or(0.0) / 1e9,
-            fds: fw.ready.num("fds").unwrap_or(0.0),
+            scan_s: fw.ready["scan_ns"].as_f64().unwrap_or(0.0) / 1e9,
+            fds: fw.ready["fds"].as_f64().unwrap_or(0.0),
         };
         fw.stop()?;
         eprintln!(

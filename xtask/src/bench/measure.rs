@@ -180,8 +180,8 @@ pub fn alternate(ctx: &Ctx, title: &str, variants: &[Variant], w: Workload, roun
                 }
                 Err(e) => {
                     procs::check_interrupted()?;
-                    eprintln!("bench: {title}: {}: {}", row.variant.label(), e.0);
-                    row.error = Some(e.0);
+                    eprintln!("bench: {title}: {}: {e:#}", row.variant.label());
+                    row.error = Some(format!("{e:#}"));
                 }
             }
         }

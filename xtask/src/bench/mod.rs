@@ -8,7 +8,6 @@
 mod bpfstats;
 mod collector;
 mod footprint;
-mod json;
 mod measure;
 mod peers;
 mod procs;
@@ -19,7 +18,9 @@ mod workloads;
 
 use std::ffi::OsString;
 
-use crate::cmd::{self, Fail, Result};
+use anyhow::{Context as _, anyhow};
+
+use crate::cmd::{self, Result};
 use crate::{setup, workspace};
 use measure::{Ctx, Row, Variant};
 use workloads::Workload;
@@ -68,12 +69,12 @@ fn parse(args: &[OsString]) -> Result<Options> {
                     .parse()
                     .ok()
                     .filter(|&n: &usize| n >= 1)
-                    .ok_or_else(|| Fail(format!("--rounds wants a number >= 1, not {n:?}")))?;
+                    .ok_or_else(|| anyhow!("--rounds wants a number >= 1, not {n:?}"))?;
             }
             other => {
-                return Err(Fail(format!(
+                return Err(anyhow!(
                     "unknown bench option {other:?} (usage: cargo xtask bench [--quick] [--rounds N])"
-                )));
+                ));
             }
         }
     }
@@ -86,22 +87,20 @@ fn parse(args: &[OsString]) -> Result<Options> {
 pub fn bench(args: &[OsString]) -> Result<()> {
     let options = parse(args)?;
     if !cmd::is_root() {
-        return Err(Fail(
-            "the bench loads eBPF programs and installs its peers: run `cargo xtask bench` as root".into(),
-        ));
+        return Err(anyhow!("the bench loads eBPF programs and installs its peers: run `cargo xtask bench` as root"));
     }
     setup::setup()?;
     let built = workspace::build_fdwatch()?;
     let peers = peers::ensure()?;
     let root = workspace::root();
     let dir = root.join("target").join("bench");
-    std::fs::create_dir_all(&dir).map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let bins = workloads::compile(&root.join("bench"), &dir)?;
     // A private copy: other work in this tree may rebuild target/release/fdwatch while the
     // bench runs, and every round must measure the same binary.
     let fdwatch = dir.join("fdwatch");
     std::fs::copy(&built, &fdwatch)
-        .map_err(|e| Fail(format!("cannot copy {} to {}: {e}", built.display(), fdwatch.display())))?;
+        .with_context(|| format!("cannot copy {} to {}", built.display(), fdwatch.display()))?;
     procs::catch_sigint();
     let sizes = if options.quick {
         Sizes { w1_iters: 300_000, w2_iters: 1_000_000, churn_ms: 500, ramp_ms: 1000, starts: 1 }
@@ -111,8 +110,7 @@ pub fn bench(args: &[OsString]) -> Result<()> {
     let ctx = Ctx { bins, fdwatch, peers, dir };
     let results = run_all(&ctx, options, sizes)?;
     let path = root.join("BENCHMARKS.md");
-    std::fs::write(&path, report::render(&results))
-        .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
+    std::fs::write(&path, report::render(&results)).with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!("bench: wrote {}", path.display());
     Ok(())
 }
@@ -157,10 +155,10 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
         w2: w2_rows,
         w3,
         ramp,
-        footprint: footprint.map_err(|e| e.0),
+        footprint: footprint.map_err(|e| format!("{e:#}")),
         hooks_w1,
         hooks_w2,
-        progs: progs.map_err(|e| e.0),
+        progs: progs.map_err(|e| format!("{e:#}")),
         trampolines,
         before,
         after,

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use anyhow::anyhow;
+
 use super::measure::{Ctx, Sample};
 use super::procs::Proc;
 use super::workloads::{self, Workload};
-use crate::cmd::{self, Fail, Result};
+use crate::cmd::{self, Result};
 
 pub struct Peers {
     pub perf: PathBuf,
@@ -41,10 +43,10 @@ pub fn ensure() -> Result<Peers> {
     if !missing.is_empty() {
         eprintln!("bench: installing the tools fdwatch is compared with: {}", missing.join(" "));
         if !cmd::is_root() {
-            return Err(Fail(format!(
+            return Err(anyhow!(
                 "the bench needs root; as root it would run: apt-get install -y {}",
                 missing.join(" ")
-            )));
+            ));
         }
         cmd::run(Command::new("apt-get").arg("update"))?;
         cmd::run(
@@ -54,7 +56,7 @@ pub fn ensure() -> Result<Peers> {
         eprintln!("bench: peers present: bpftrace, perf, strace, bpftool");
     }
     let perf =
-        find_perf().ok_or_else(|| Fail("linux-perf is installed but neither perf nor /usr/bin/perf_* runs".into()))?;
+        find_perf().ok_or_else(|| anyhow!("linux-perf is installed but neither perf nor /usr/bin/perf_* runs"))?;
     mount_tracefs()?;
     let first_line = |program: &Path, args: &[&str]| {
         cmd::probe(&program.to_string_lossy(), args)
@@ -213,7 +215,7 @@ pub fn empty_prog(ctx: &Ctx, btf: bool, w: Workload) -> Result<Sample> {
         let id = ctx
             .peers
             .sys_exit_btf_id
-            .ok_or_else(|| Fail("no btf_trace_sys_exit in vmlinux BTF (bpftool btf dump)".into()))?;
+            .ok_or_else(|| anyhow!("no btf_trace_sys_exit in vmlinux BTF (bpftool btf dump)"))?;
         command.args(["btf", &id.to_string()]);
     } else {
         command.arg("raw");
@@ -222,7 +224,7 @@ pub fn empty_prog(ctx: &Ctx, btf: bool, w: Workload) -> Result<Sample> {
     let mut prog = Proc::spawn("emptyprog", &mut command)?;
     let line = prog.first_line(Duration::from_secs(10))?;
     if line != "attached" {
-        return Err(Fail(format!("emptyprog: {line}")));
+        return Err(anyhow!("emptyprog: {line}"));
     }
     let (outcome, _) = workloads::run("workload", &mut w.command(&ctx.bins))?;
     prog.stop(libc::SIGINT, Duration::from_secs(5))?;

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::cmd::{self, Fail, Result};
+use anyhow::{Context as _, anyhow};
+
+use crate::cmd::{self, Result};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -26,7 +28,7 @@ pub fn catch_sigint() {
 }
 
 pub fn check_interrupted() -> Result<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) { Err(Fail("interrupted".into())) } else { Ok(()) }
+    if INTERRUPTED.load(Ordering::SeqCst) { Err(anyhow!("interrupted")) } else { Ok(()) }
 }
 
 pub fn sleep(d: Duration) -> Result<()> {
@@ -49,7 +51,7 @@ impl Proc {
     pub fn spawn(name: &str, command: &mut Command) -> Result<Proc> {
         check_interrupted()?;
         eprintln!("+ {} &", cmd::display(command));
-        let child = command.stdin(Stdio::null()).spawn().map_err(|e| Fail(format!("cannot start {name}: {e}")))?;
+        let child = command.stdin(Stdio::null()).spawn().with_context(|| format!("cannot start {name}"))?;
         Ok(Proc { child, name: name.to_owned(), done: false })
     }
 
@@ -68,7 +70,7 @@ impl Proc {
     /// "attached" of a loader; fails if it exits or stays silent for `timeout`.
     pub fn first_line(&mut self, timeout: Duration) -> Result<String> {
         let Some(stdout) = self.child.stdout.take() else {
-            return Err(Fail(format!("{}: stdout is not piped", self.name)));
+            return Err(anyhow!("{}: stdout is not piped", self.name));
         };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -88,10 +90,10 @@ impl Proc {
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(line) if !line.is_empty() => return Ok(line.trim_end().to_owned()),
                 Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(Fail(format!("{} exited before it was ready", self.name)));
+                    return Err(anyhow!("{} exited before it was ready", self.name));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() > end => {
-                    return Err(Fail(format!("{} said nothing for {} s", self.name, timeout.as_secs())));
+                    return Err(anyhow!("{} said nothing for {} s", self.name, timeout.as_secs()));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
@@ -99,7 +101,7 @@ impl Proc {
     }
 
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
-        let status = self.child.try_wait().map_err(|e| Fail(format!("waiting for {}: {e}", self.name)))?;
+        let status = self.child.try_wait().with_context(|| format!("waiting for {}", self.name))?;
         if status.is_some() {
             self.done = true;
         }
@@ -116,11 +118,11 @@ impl Proc {
             }
             if Instant::now() > end {
                 self.kill();
-                return Err(Fail(format!(
+                return Err(anyhow!(
                     "{} did not stop within {} s of signal {signal}; killed it",
                     self.name,
                     timeout.as_secs()
-                )));
+                ));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -148,13 +150,13 @@ impl Drop for Proc {
 pub fn output(what: &str, command: &mut Command) -> Result<(String, String)> {
     check_interrupted()?;
     eprintln!("+ {}", cmd::display(command));
-    let out = command.stdin(Stdio::null()).output().map_err(|e| Fail(format!("cannot start {what}: {e}")))?;
+    let out = command.stdin(Stdio::null()).output().with_context(|| format!("cannot start {what}"))?;
     check_interrupted()?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
         let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-        return Err(Fail(format!("{what} failed ({}): {first}", out.status)));
+        return Err(anyhow!("{what} failed ({}): {first}", out.status));
     }
     Ok((stdout, stderr))
 }
@@ -219,8 +221,8 @@ pub struct Sysctl {
 impl Sysctl {
     pub fn set(name: &str, value: &str) -> Result<Sysctl> {
         let path = PathBuf::from("/proc/sys").join(name.replace('.', "/"));
-        let old = std::fs::read_to_string(&path).map_err(|e| Fail(format!("cannot read sysctl {name}: {e}")))?;
-        std::fs::write(&path, value).map_err(|e| Fail(format!("cannot set sysctl {name}={value}: {e}")))?;
+        let old = std::fs::read_to_string(&path).with_context(|| format!("cannot read sysctl {name}"))?;
+        std::fs::write(&path, value).with_context(|| format!("cannot set sysctl {name}={value}"))?;
         eprintln!("bench: sysctl {name}={value} (was {})", old.trim());
         Ok(Sysctl { path, old: old.trim().to_owned() })
     }

@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use super::json;
+use serde_json::Value;
 
 pub struct Snapshot {
     pub loadavg: String,
@@ -56,10 +56,10 @@ pub fn snapshot() -> Snapshot {
     }
     let mut bpf_progs = Vec::new();
     let out = Command::new("bpftool").args(["prog", "show", "--json"]).stderr(Stdio::null()).output();
-    if let Some(progs) = out.ok().and_then(|o| json::parse(&String::from_utf8_lossy(&o.stdout))) {
-        for p in progs.items() {
-            let kind = p.str("type").unwrap_or("");
-            let name = p.str("name").unwrap_or("?");
+    if let Some(Value::Array(progs)) = out.ok().and_then(|o| serde_json::from_slice(&o.stdout).ok()) {
+        for p in &progs {
+            let kind = p["type"].as_str().unwrap_or("");
+            let name = p["name"].as_str().unwrap_or("?");
             if ["tracing", "raw_tracepoint", "tracepoint", "kprobe", "perf_event"].contains(&kind)
                 && name != "iter_task_file"
             {

@@ -1,11 +1,13 @@
 //! Rate ramp: dup2/close producers paced at rising event rates, then unpaced with one and
 //! two producer processes, each step under a fresh fdwatch; what it delivered and lost.
 
+use anyhow::anyhow;
+
 use super::collector::FdWatch;
 use super::measure::Ctx;
 use super::procs;
 use super::workloads::{self, Workload};
-use crate::cmd::{Fail, Result};
+use crate::cmd::Result;
 
 pub struct Step {
     pub producers: u64,
@@ -44,9 +46,9 @@ pub fn ramp(ctx: &Ctx, ms: u64) -> Result<Vec<Step>> {
                 o.lost,
                 o.steal_s.map_or("?".to_owned(), |s| format!("{:.0}", s * 1e3))
             ),
-            Err(e) => eprintln!("bench: rate ramp step failed: {}", e.0),
+            Err(e) => eprintln!("bench: rate ramp step failed: {e:#}"),
         }
-        steps.push(Step { producers, target, outcome: outcome.map_err(|e| e.0) });
+        steps.push(Step { producers, target, outcome: outcome.map_err(|e| format!("{e:#}")) });
     }
     Ok(steps)
 }
@@ -59,7 +61,7 @@ fn step(ctx: &Ctx, producers: u64, target: Option<u64>, ms: u64) -> Result<StepO
         let handles: Vec<_> = (0..producers)
             .map(|_| s.spawn(|| workloads::run("producer", &mut w.command(&ctx.bins)).map(|r| r.0)))
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Fail("producer thread panicked".into())))).collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("producer thread panicked")))).collect()
     });
     fw.settle()?;
     let steal_s = procs::steal_seconds().zip(steal_before).map(|(after, before)| after - before);

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::cmd::{self, Fail, Result};
+use anyhow::anyhow;
+
+use crate::cmd::{self, Result};
 
 pub struct Bins {
     pub loops: PathBuf,
@@ -122,7 +124,6 @@ impl Outcome {
 /// Runs `command` to completion and parses its result line.
 pub fn run(what: &str, command: &mut Command) -> Result<(Outcome, String)> {
     let (stdout, stderr) = super::procs::output(what, command)?;
-    let outcome =
-        Outcome::parse(&stdout).ok_or_else(|| Fail(format!("{what} printed no result line (iters=N ns=T)")))?;
+    let outcome = Outcome::parse(&stdout).ok_or_else(|| anyhow!("{what} printed no result line (iters=N ns=T)"))?;
     Ok((outcome, stderr))
 }
