@@ -1,5 +1,5 @@
 /*
- * monitor: the fd-pool monitor of incident 2 (DESIGN.md), for fdwatch's select_high_fd
+ * monitor: the fd-pool monitor of incident 2 (README.md, *Alerts*), for fdwatch's select_high_fd
  * tests.
  *
  *     monitor N PROBE [ARGS...]

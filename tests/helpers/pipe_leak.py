@@ -1,4 +1,4 @@
-"""Incident 3 of DESIGN.md for fdwatch's pipe_leak tests:
+"""Incident 3 of README.md's *Alerts* for fdwatch's pipe_leak tests:
 
     python3 pipe_leak.py SCRIPT CLOSE_FDS LINGER_S
 

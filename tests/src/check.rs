@@ -1,4 +1,4 @@
-//! Checking records: exact field values, and the record contract of DESIGN.md.
+//! Checking records: exact field values, and the record contract of README.md (*Output*).
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -52,9 +52,9 @@ pub fn parse_record(line: &[u8]) -> Result<Value, serde_json::Error> {
 /// In an expected record, matches any value (the field must still be present).
 pub const ANY: &str = "<any>";
 
-/// The record types the output contract lists: DESIGN.md's six, and `resync`, which
-/// README.md's table of records adds.
-pub const DOCUMENTED_TYPES: [&str; 7] = ["ready", "event", "alert", "loss", "stats", "fd", "resync"];
+/// The record types README.md's table of records (*Output*) lists.
+pub const DOCUMENTED_TYPES: [&str; 9] =
+    ["ready", "event", "alert", "repeat", "resolved", "loss", "stats", "fd", "resync"];
 
 /// Fields every record has; not argument fields.
 const ENVELOPE: [&str; 3] = ["type", "ts", "host"];
@@ -107,7 +107,7 @@ pub fn event_of(v: &Value, pid: i64, syscall: &str) -> bool {
     v["type"] == "event" && v["pid"] == pid && v["syscall"] == syscall
 }
 
-/// The record contract every line must meet (DESIGN.md "Output contract"); returns
+/// The record contract every line must meet (README.md, *Output*); returns
 /// what is wrong.
 pub fn contract_violation(v: &Value) -> Option<String> {
     let Some(obj) = v.as_object() else { return Some("not a JSON object".into()) };

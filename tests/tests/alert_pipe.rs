@@ -1,4 +1,4 @@
-//! pipe_leak (issue 4), incident 3 of DESIGN.md: Python's Popen(stdout=PIPE) runs a shell
+//! pipe_leak (issue 4), incident 3 of README.md's *Alerts*: Python's Popen(stdout=PIPE) runs a shell
 //! that starts a daemon in the background; the shell exits, but the daemon inherited the
 //! pipe's write end, so Python's read never sees EOF (and the shell stays a zombie). Here
 //! the daemon is `sleep 30` (helpers/pipe_leak.py runs the Python side). The alert comes

@@ -1,4 +1,4 @@
-//! select_high_fd (issue 4), incident 2 of DESIGN.md: a monitor keeps a pool of UDP
+//! select_high_fd (issue 4), incident 2 of README.md's *Alerts*: a monitor keeps a pool of UDP
 //! sockets without CLOEXEC and runs a probe; the probe inherits them across exec, so its
 //! own TCP socket lands above 1023, and select(nfds = fd + 1) overflows the caller's
 //! 1024-bit fd_set. The probe connects non-blocking to an address on a dummy interface

@@ -1,6 +1,6 @@
 //! stdio_hijack (issue 4): a socket put onto fd 0/1/2 by dup2 (the reverse-shell shape),
 //! a socket or file landing on a closed stdio fd through a creating call, and such a
-//! landed object clobbered by dup2 (incident 1 of DESIGN.md: the statsd client whose UDP
+//! landed object clobbered by dup2 (incident 1 of README.md's *Alerts*: the statsd client whose UDP
 //! socket landed on fd 0, which the FastCGI host then dup2'd its request connection onto,
 //! so sendto() failed with EISCONN). And the allowlist (`--allow NAME`).
 use std::{

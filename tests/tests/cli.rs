@@ -1,5 +1,5 @@
 //! The command line and the record stream as a whole: exit codes, one-line errors,
-//! ready first, stats last, clean stops (DESIGN.md "Output contract").
+//! ready first, stats last, clean stops (README.md, *Output*).
 use std::{
     io::{BufRead, BufReader},
     os::unix::process::CommandExt,
@@ -236,7 +236,7 @@ fn every_record_type_is_a_documented_one() {
         records.iter().filter(|r| !DOCUMENTED_TYPES.contains(&r["type"].as_str().unwrap_or(""))).collect();
     assert!(
         odd.is_empty(),
-        "{} records of a type the contract (DESIGN.md, README.md) does not list ({DOCUMENTED_TYPES:?}), e.g. {}",
+        "{} records of a type the contract (README.md, *Output*) does not list ({DOCUMENTED_TYPES:?}), e.g. {}",
         odd.len(),
         odd[0]
     );

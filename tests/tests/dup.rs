@@ -30,7 +30,7 @@ fn dup2_reports_oldfd_newfd_and_ret() {
 
 #[test]
 fn dup2_onto_stdin_is_reported_like_any_other() {
-    // Incident 1 of DESIGN.md: a socket dup2'd onto fd 0.
+    // Incident 1 of README.md's *Alerts*: a socket dup2'd onto fd 0.
     let (fw, mut child) = run_watched(&["socket", "AF_UNIX", "SOCK_STREAM", "0", "dup2", "%socket.ret", "0"], &[]);
     let pid = child.pid();
     let sock = child.op("socket").ok();

@@ -308,7 +308,7 @@ fn sendto_without_address_on_a_connected_socket() {
 
 #[test]
 fn sendto_an_address_on_a_connected_unix_stream_is_eisconn() {
-    // Incident 1 of DESIGN.md: sendto() with a UDP address on what is really a
+    // Incident 1 of README.md's *Alerts*: sendto() with a UDP address on what is really a
     // connected unix stream socket.
     let (fw, mut child) = run_watched(
         &["socketpair", "AF_UNIX", "SOCK_STREAM", "0", "sendto", "%socketpair.fd0", "127.0.0.1:8125", "4", "0"],

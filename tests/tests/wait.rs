@@ -28,7 +28,7 @@ fn select_with_nfds_above_fd_setsize_that_times_out() {
 
 #[test]
 fn select_on_fd_1043_returns_early_with_time_left() {
-    // Incident 2 of DESIGN.md: a socket at fd 1043 handed to select().
+    // Incident 2 of README.md's *Alerts*: a socket at fd 1043 handed to select().
     let (fw, mut child) =
         run_watched(&["nofile", "4096", "dup2", "1", "1043", "select", "1044", "5000000", "1043"], &[]);
     let pid = child.pid();

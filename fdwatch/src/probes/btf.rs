@@ -13,9 +13,6 @@
 //! other kind is walked over and dropped. All reads are bounds-checked: the blob comes
 //! from outside the program, so malformed input is an error, never a panic.
 
-// Used by the loader.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::fmt;
 
