@@ -24,9 +24,10 @@ pub struct Stdout {
 
 impl Stdout {
     pub fn new() -> Self {
-        // SAFETY: fstat writes into the zeroed struct we pass; fd 1 may be closed, in
-        // which case the call fails and we assume nothing about it.
+        // SAFETY: struct stat is plain integers, for which all-zero bytes are a value.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat writes into the struct we pass, which outlives the call; fd 1 may
+        // be closed, in which case the call fails and we assume nothing about it.
         let mode = if unsafe { libc::fstat(STDOUT, &mut st) } == 0 { st.st_mode & libc::S_IFMT } else { 0 };
         Self {
             regular: mode == libc::S_IFREG,
