@@ -18,6 +18,14 @@ use tokio::io::{Interest, unix::AsyncFd};
 
 use crate::error::Failure;
 
+/// aya-log-ebpf's ring buffer of records.
+pub const MAP: &str = "AYA_LOGS";
+/// Its size here: aya-log-ebpf declares 128 KiB, which the collector would map twice
+/// (260 KiB of RSS). A record is at most 512 bytes and the task below drains the ring as
+/// soon as one arrives, so 16 KiB only overflows in a flood, when all but 10 a minute
+/// are left out anyway (the kernel then drops records uncounted, hence "at least").
+pub const RING_BYTES: u32 = 16 << 10;
+
 /// At most this many report lines per `WINDOW`; the rest are counted.
 const LINES_PER_WINDOW: u32 = 10;
 const WINDOW: Duration = Duration::from_secs(60);
@@ -31,7 +39,7 @@ impl KernelLog {
     /// Takes the AYA_LOGS map out of the loaded object.
     pub fn new(ebpf: &mut Ebpf) -> Result<Self, Failure> {
         let logger = EbpfLogger::init_with_logger(ebpf, Lines::default())
-            .map_err(|e| Failure::env(format!("cannot read the eBPF programs' reports (map AYA_LOGS): {e}")))?;
+            .map_err(|e| Failure::env(format!("cannot read the eBPF programs' reports (map {MAP}): {e}")))?;
         Ok(Self { logger })
     }
 
@@ -84,8 +92,9 @@ fn text(record: &Record, suppressed: u64) -> String {
     };
     let mut text = String::new();
     if suppressed > 0 {
-        text =
-            format!("fdwatch: {suppressed} more eBPF reports were not shown (at most {LINES_PER_WINDOW} a minute)\n");
+        text = format!(
+            "fdwatch: at least {suppressed} more eBPF reports were not shown (at most {LINES_PER_WINDOW} a minute)\n"
+        );
     }
     text.push_str(&format!("fdwatch: eBPF {level}: {}\n", record.args()));
     text
@@ -148,7 +157,7 @@ mod tests {
         assert_eq!(line(0), "fdwatch: eBPF warning: pid 7: reading its memory at 1000 failed (error -14)\n");
         assert_eq!(
             line(3),
-            "fdwatch: 3 more eBPF reports were not shown (at most 10 a minute)\n\
+            "fdwatch: at least 3 more eBPF reports were not shown (at most 10 a minute)\n\
              fdwatch: eBPF warning: pid 7: reading its memory at 1000 failed (error -14)\n"
         );
     }

@@ -8,7 +8,11 @@ use aya::{
 };
 use fdwatch_common::{KernelOffsets, TaskFile};
 
-use super::{kernel_log::KernelLog, programs::PROGRAMS, ring::EventRing};
+use super::{
+    kernel_log::{self, KernelLog},
+    programs::PROGRAMS,
+    ring::EventRing,
+};
 use crate::{error::Failure, privileges, scope::Scope};
 
 /// What the loader needs to know from the command line.
@@ -96,8 +100,10 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
         .override_global("WAKEUP_BYTES", &settings.wakeup_bytes, true)
         .override_global("OFFSETS", offsets, true)
         .map_max_entries("EVENTS", settings.ring_bytes)
+        .map_max_entries(kernel_log::MAP, kernel_log::RING_BYTES)
         .load(OBJECT)
         .map_err(|e| privileges::explain("cannot load the eBPF object", &e))?;
+    release_object_pages();
 
     let watched = match settings.scope {
         Scope::Host => None,
@@ -133,6 +139,24 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
     let lost = PerCpuArray::try_from(lost).map_err(|e| Failure::env(format!("map LOST: {e}")))?;
     let kernel_log = Some(KernelLog::new(&mut ebpf)?);
     Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached, watched, kernel_log })
+}
+
+/// The eBPF object is only read while it is loaded; after that its pages (about 1 MB,
+/// mostly the DWARF that bpf-linker turns into BTF, which aya-log's code made twice as
+/// large) need not stay resident for the life of the agent. They are part of the
+/// executable's read-only data, a private mapping of the file that nothing writes, so
+/// dropping them loses nothing: a later read would fault the same bytes back in.
+fn release_object_pages() {
+    // SAFETY: sysconf has no preconditions.
+    let Ok(page) = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }) else { return };
+    let (start, end) = (OBJECT.as_ptr() as usize, OBJECT.as_ptr() as usize + OBJECT.len());
+    let (first, last) = (start.next_multiple_of(page), end / page * page);
+    if first < last {
+        // SAFETY: [first, last) is whole pages inside OBJECT, a static in read-only data
+        // mapped from the executable and never written: MADV_DONTNEED only drops them
+        // from the page tables (madvise(2)), and no Rust reference sees a change.
+        unsafe { libc::madvise(first as *mut libc::c_void, last - first, libc::MADV_DONTNEED) };
+    }
 }
 
 fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, tracepoint: &str) -> Result<(), Failure> {
