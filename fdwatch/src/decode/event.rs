@@ -1,10 +1,19 @@
-//! Ring-buffer bytes -> [`Event`]. The only place that interprets wire layouts.
+//! Ring-buffer bytes -> [`Event`]. The only place that interprets wire layouts, and so
+//! the place where every value from the kernel is checked: arguments are cut to the
+//! types the kernel takes them as (abi.rs), lengths and counts are bounded by the
+//! buffers they count, flags are 0 or 1, and a return value no traced syscall can
+//! return makes the record undecodable. Every field of every record is treated as
+//! hostile: arguments are whatever a program put in its registers, and paths, socket
+//! addresses and poll entries are read from its memory, which it may rewrite at will.
 use std::mem::size_of;
 
 use fdwatch_common::{
-    AcceptPayload, AddrPayload, ExecEvent, ExitEvent, FdPair, ForkEvent, Header, Kind, NewFd, NoPayload, OpenPayload,
-    SyscallEvent, WaitPayload, kind::PayloadShape, record_size,
+    ADDR_LEN, AcceptPayload, AddrPayload, COMM_LEN, ExecEvent, ExitEvent, FdObject, FdPair, ForkEvent, Header, Kind,
+    NewFd, NoPayload, OpenPayload, PATH_LEN, POLL_ENTRIES, Path, SockAddr, SyscallEvent, WaitPayload,
+    kind::PayloadShape, record_size,
 };
+
+use super::abi;
 
 /// One decoded record. Plain data, no allocation: payloads stay in their wire form and
 /// are read through accessors.
@@ -36,9 +45,22 @@ pub enum Payload {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecodeError {
-    Short { len: usize },
+    Short {
+        len: usize,
+    },
     UnknownKind(u32),
-    Truncated { kind: Kind, len: usize, want: usize },
+    Truncated {
+        kind: Kind,
+        len: usize,
+        want: usize,
+    },
+    /// A value the kernel cannot have written, e.g. a return value outside the `int`
+    /// every traced syscall returns.
+    OutOfRange {
+        kind: Kind,
+        field: &'static str,
+        value: i64,
+    },
 }
 
 impl std::fmt::Display for DecodeError {
@@ -48,6 +70,9 @@ impl std::fmt::Display for DecodeError {
             DecodeError::UnknownKind(k) => write!(f, "unknown record kind {k}"),
             DecodeError::Truncated { kind, len, want } => {
                 write!(f, "{} record of {len} bytes, expected {want}", kind.name())
+            }
+            DecodeError::OutOfRange { kind, field, value } => {
+                write!(f, "{} record with {field} {value}, which the kernel cannot return", kind.name())
             }
         }
     }
@@ -65,29 +90,111 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     if bytes.len() < size_of::<Header>() {
         return Err(DecodeError::Short { len: bytes.len() });
     }
-    let header: Header = read(bytes);
+    let mut header: Header = read(bytes);
     let kind = Kind::from_u32(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
     let want = record_size(kind);
     if bytes.len() < want {
         return Err(DecodeError::Truncated { kind, len: bytes.len(), want });
     }
-    fn syscall<P: Copy>(bytes: &[u8], wrap: fn(P) -> Payload) -> Body {
+    bound_header(&mut header);
+    fn syscall<P: Copy>(kind: Kind, bytes: &[u8], wrap: fn(P) -> Payload) -> Result<Body, DecodeError> {
         let e: SyscallEvent<P> = read(bytes);
-        Body::Syscall { ret: e.ret, args: e.args, payload: wrap(e.payload) }
+        // Every traced syscall returns an `int` (an fd, a count, 0) or -errno: the
+        // kernel sign-extends it into the return register, so anything wider is not
+        // from the kernel, and `ret as i32` above decode is exact.
+        if i32::try_from(e.ret).is_err() {
+            return Err(DecodeError::OutOfRange { kind, field: "return value", value: e.ret });
+        }
+        let mut payload = wrap(e.payload);
+        bound_payload(&mut payload);
+        Ok(Body::Syscall { ret: e.ret, args: abi::normalise_args(kind, e.args), payload })
     }
     let body = match kind.payload() {
-        PayloadShape::None => syscall::<NoPayload>(bytes, |_| Payload::None),
-        PayloadShape::NewFd => syscall(bytes, Payload::NewFd),
-        PayloadShape::FdPair => syscall(bytes, Payload::FdPair),
-        PayloadShape::Addr => syscall(bytes, Payload::Addr),
-        PayloadShape::Accept => syscall(bytes, Payload::Accept),
-        PayloadShape::Open => syscall(bytes, Payload::Open),
-        PayloadShape::Wait => syscall(bytes, Payload::Wait),
-        PayloadShape::Fork => Body::Fork(read(bytes)),
-        PayloadShape::Exec => Body::Exec(read(bytes)),
-        PayloadShape::Exit => Body::Exit(read(bytes)),
+        PayloadShape::None => syscall::<NoPayload>(kind, bytes, |_| Payload::None)?,
+        PayloadShape::NewFd => syscall(kind, bytes, Payload::NewFd)?,
+        PayloadShape::FdPair => syscall(kind, bytes, Payload::FdPair)?,
+        PayloadShape::Addr => syscall(kind, bytes, Payload::Addr)?,
+        PayloadShape::Accept => syscall(kind, bytes, Payload::Accept)?,
+        PayloadShape::Open => syscall(kind, bytes, Payload::Open)?,
+        PayloadShape::Wait => syscall(kind, bytes, Payload::Wait)?,
+        PayloadShape::Fork => {
+            let mut f: ForkEvent = read(bytes);
+            bound_header(&mut f.header);
+            f.shares_files = flag(f.shares_files);
+            f.is_thread = flag(f.is_thread);
+            Body::Fork(f)
+        }
+        PayloadShape::Exec => {
+            let mut e: ExecEvent = read(bytes);
+            bound_header(&mut e.header);
+            bound_path(&mut e.filename);
+            Body::Exec(e)
+        }
+        PayloadShape::Exit => {
+            let mut e: ExitEvent = read(bytes);
+            bound_header(&mut e.header);
+            e.group_dead = flag(e.group_dead);
+            Body::Exit(e)
+        }
     };
     Ok(Event { kind, header, body })
+}
+
+/// A 0/1 field (the probes write 0 or 1): anything else counts as 1, as `!= 0` would.
+fn flag(v: u32) -> u32 {
+    (v != 0) as u32
+}
+
+/// `comm` is NUL-terminated within TASK_COMM_LEN (include/linux/sched.h); bytes after
+/// the NUL are cleared so two records of one thread compare equal. One without a NUL
+/// (16 bytes of name) is taken whole, as `comm()` reads it.
+fn bound_header(h: &mut Header) {
+    if let Some(end) = h.comm.iter().position(|&b| b == 0) {
+        h.comm[end..].fill(0);
+    }
+    debug_assert_eq!(h.comm.len(), COMM_LEN);
+}
+
+/// A path's length counts bytes of its buffer: no more than the buffer, and one that
+/// claims more is cut and marked truncated.
+fn bound_path(p: &mut Path) {
+    if p.len as usize > PATH_LEN {
+        p.len = PATH_LEN as u32;
+        p.truncated = 1;
+    }
+    p.truncated = flag(p.truncated);
+}
+
+/// A socket address's length counts bytes of its buffer (the probe copies at most
+/// `ADDR_LEN`, sizeof(struct sockaddr_storage)).
+fn bound_addr(a: &mut SockAddr) {
+    a.len = a.len.min(ADDR_LEN as u32);
+}
+
+fn bound_object(o: &mut FdObject) {
+    o.valid = (o.valid != 0) as u16;
+}
+
+fn bound_payload(payload: &mut Payload) {
+    match payload {
+        Payload::None => {}
+        Payload::NewFd(p) => bound_object(&mut p.object),
+        Payload::FdPair(p) => p.objects.iter_mut().for_each(bound_object),
+        Payload::Addr(p) => bound_addr(&mut p.addr),
+        Payload::Accept(p) => {
+            bound_object(&mut p.object);
+            bound_addr(&mut p.addr);
+        }
+        Payload::Open(p) => {
+            bound_object(&mut p.object);
+            bound_path(&mut p.path);
+        }
+        // poll/ppoll report at most POLL_ENTRIES entries; select's count is 0.
+        Payload::Wait(w) => {
+            w.nentries = w.nentries.min(POLL_ENTRIES as u32);
+            w.has_timeout = flag(w.has_timeout);
+        }
+    }
 }
 
 impl Event {
@@ -119,10 +226,32 @@ impl Event {
     }
 }
 
-/// The wire bytes of a record, as the probes write them (for tests and fuzzing).
-#[cfg(test)]
-pub fn encode<T: Copy>(record: &T) -> Vec<u8> {
-    // SAFETY: T is a #[repr(C)] wire type; we only view its bytes.
+/// `event` as the probes write it, the inverse of [`decode`]: for tests and the fuzz
+/// target (fuzz/), which build records as events and feed the pipeline their bytes.
+pub fn encode(event: &Event) -> Vec<u8> {
+    let header = Header { kind: event.kind as u32, ..event.header };
+    match &event.body {
+        &Body::Syscall { ret, args, payload } => match payload {
+            Payload::None => wire_bytes(&SyscallEvent { header, ret, args, payload: NoPayload {} }),
+            Payload::NewFd(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
+            Payload::FdPair(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
+            Payload::Addr(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
+            Payload::Accept(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
+            Payload::Open(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
+            Payload::Wait(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
+        },
+        Body::Fork(f) => wire_bytes(&ForkEvent { header, ..*f }),
+        Body::Exec(e) => wire_bytes(&ExecEvent { header, ..*e }),
+        Body::Exit(e) => wire_bytes(&ExitEvent { header, ..*e }),
+    }
+}
+
+/// The bytes of a wire record. Private: only for fdwatch-common's record types, which
+/// have no padding (their sizes, asserted there, are the sums of their fields), so
+/// every byte is initialised.
+fn wire_bytes<T: Copy>(record: &T) -> Vec<u8> {
+    // SAFETY: T is one of the #[repr(C)] wire records without padding (above); we only
+    // read its bytes, within its size.
     unsafe { std::slice::from_raw_parts((record as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
 }
 
@@ -148,12 +277,15 @@ mod tests {
             let args = [1, 2, 3, 4, 5, 6];
             let bytes = match kind.payload() {
                 PayloadShape::None => {
-                    encode(&SyscallEvent { header: header(kind), ret: -9, args, payload: NoPayload {} })
+                    wire_bytes(&SyscallEvent { header: header(kind), ret: -9, args, payload: NoPayload {} })
                 }
-                PayloadShape::NewFd => {
-                    encode(&SyscallEvent { header: header(kind), ret: 3, args, payload: NewFd { object: object(7) } })
-                }
-                PayloadShape::FdPair => encode(&SyscallEvent {
+                PayloadShape::NewFd => wire_bytes(&SyscallEvent {
+                    header: header(kind),
+                    ret: 3,
+                    args,
+                    payload: NewFd { object: object(7) },
+                }),
+                PayloadShape::FdPair => wire_bytes(&SyscallEvent {
                     header: header(kind),
                     ret: 0,
                     args,
@@ -162,9 +294,9 @@ mod tests {
                 PayloadShape::Addr => {
                     let mut addr = SockAddr { len: 16, ..Default::default() };
                     addr.bytes[0] = 2;
-                    encode(&SyscallEvent { header: header(kind), ret: -111, args, payload: AddrPayload { addr } })
+                    wire_bytes(&SyscallEvent { header: header(kind), ret: -111, args, payload: AddrPayload { addr } })
                 }
-                PayloadShape::Accept => encode(&SyscallEvent {
+                PayloadShape::Accept => wire_bytes(&SyscallEvent {
                     header: header(kind),
                     ret: 5,
                     args,
@@ -176,7 +308,7 @@ mod tests {
                 PayloadShape::Open => {
                     let mut path = Path { len: 4, truncated: 0, bytes: [0; PATH_LEN] };
                     path.bytes[..4].copy_from_slice(b"/tmp");
-                    encode(&SyscallEvent {
+                    wire_bytes(&SyscallEvent {
                         header: header(kind),
                         ret: 3,
                         args,
@@ -192,9 +324,9 @@ mod tests {
                         ..Default::default()
                     };
                     wait.fds[0] = PollFd { fd: 9, events: 1, revents: 0x20 };
-                    encode(&SyscallEvent { header: header(kind), ret: 1, args, payload: wait })
+                    wire_bytes(&SyscallEvent { header: header(kind), ret: 1, args, payload: wait })
                 }
-                PayloadShape::Fork => encode(&ForkEvent {
+                PayloadShape::Fork => wire_bytes(&ForkEvent {
                     header: header(kind),
                     child_pid: 200,
                     child_tid: 200,
@@ -202,9 +334,9 @@ mod tests {
                     is_thread: 0,
                 }),
                 PayloadShape::Exec => {
-                    encode(&ExecEvent { header: header(kind), old_tid: 100, _pad: 0, filename: Path::default() })
+                    wire_bytes(&ExecEvent { header: header(kind), old_tid: 100, _pad: 0, filename: Path::default() })
                 }
-                PayloadShape::Exit => encode(&ExitEvent { header: header(kind), exit_code: 256, group_dead: 1 }),
+                PayloadShape::Exit => wire_bytes(&ExitEvent { header: header(kind), exit_code: 256, group_dead: 1 }),
             };
             assert_eq!(bytes.len(), record_size(kind), "{kind:?}");
             let event = decode(&bytes).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
@@ -213,7 +345,7 @@ mod tests {
             assert_eq!(event.comm(), "test");
             match (kind.payload(), event.body) {
                 (PayloadShape::None, Body::Syscall { ret, args: a, payload: Payload::None }) => {
-                    assert_eq!((ret, a), (-9, args));
+                    assert_eq!((ret, a), (-9, abi::normalise_args(kind, args)));
                     assert_eq!(event.errno(), Some(9));
                 }
                 (PayloadShape::NewFd, Body::Syscall { payload: Payload::NewFd(p), .. }) => {
@@ -244,10 +376,10 @@ mod tests {
     #[test]
     fn rejects_short_unknown_and_truncated_records() {
         assert_eq!(decode(&[0; 10]).unwrap_err(), DecodeError::Short { len: 10 });
-        let mut bytes = encode(&header(Kind::Dup2));
+        let mut bytes = wire_bytes(&header(Kind::Dup2));
         bytes[0] = 99;
         assert_eq!(decode(&bytes).unwrap_err(), DecodeError::UnknownKind(99));
-        let bytes = encode(&header(Kind::Dup2));
+        let bytes = wire_bytes(&header(Kind::Dup2));
         assert_eq!(decode(&bytes).unwrap_err(), DecodeError::Truncated { kind: Kind::Dup2, len: 48, want: 104 });
     }
 
@@ -259,5 +391,84 @@ mod tests {
         }
         assert_eq!(Kind::from_u32(0), None);
         assert_eq!(Kind::from_u32(Kind::ALL.len() as u32 + 1), None);
+    }
+
+    fn syscall_bytes<P: Copy>(kind: Kind, ret: i64, args: [u64; 6], payload: P) -> Vec<u8> {
+        wire_bytes(&SyscallEvent { header: header(kind), ret, args, payload })
+    }
+
+    #[test]
+    fn arguments_are_decoded_as_the_kernel_takes_them() {
+        // The register says 0x100000001; sys_close(unsigned int fd) closed fd 1.
+        let bytes = syscall_bytes(Kind::Close, 0, [0x1_0000_0001, 0xdead, 0xbeef, 1, 2, 3], NoPayload {});
+        let Body::Syscall { args, .. } = decode(&bytes).unwrap().body else { panic!() };
+        assert_eq!(args, [1, 0, 0, 0, 0, 0]);
+        let bytes = syscall_bytes(Kind::Dup2, 1, [0xffff_0000_0003, 0x7_0000_0001, 9, 9, 9, 9], NoPayload {});
+        let Body::Syscall { args, .. } = decode(&bytes).unwrap().body else { panic!() };
+        assert_eq!(args, [3, 1, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_return_value_no_traced_syscall_returns_is_rejected() {
+        for ret in [i64::MAX, i64::MIN, 0x1_0000_0001, i32::MIN as i64 - 1] {
+            let bytes = syscall_bytes(Kind::Dup, ret, [3, 0, 0, 0, 0, 0], NoPayload {});
+            assert_eq!(
+                decode(&bytes).unwrap_err(),
+                DecodeError::OutOfRange { kind: Kind::Dup, field: "return value", value: ret }
+            );
+        }
+        // fcntl(F_GETOWN) may return a negative process group below -4095: an int.
+        let bytes = syscall_bytes(Kind::Fcntl, -5000, [3, 9, 0, 0, 0, 0], NoPayload {});
+        assert_eq!(decode(&bytes).unwrap().ret(), Some(-5000));
+    }
+
+    #[test]
+    fn lengths_and_counts_are_bounded_by_their_buffers() {
+        let addr = SockAddr { len: u32::MAX, _pad: 0, bytes: [7; ADDR_LEN] };
+        let bytes = syscall_bytes(Kind::Connect, 0, [3, 0, 16, 0, 0, 0], AddrPayload { addr });
+        let Body::Syscall { payload: Payload::Addr(p), .. } = decode(&bytes).unwrap().body else { panic!() };
+        assert_eq!(p.addr.len as usize, ADDR_LEN);
+
+        let path = Path { len: 100_000, truncated: 0, bytes: [b'a'; PATH_LEN] };
+        let open = OpenPayload { object: FdObject { valid: 7, ..object(1) }, how: [0; 3], path };
+        let bytes = syscall_bytes(Kind::Openat, 3, [0; 6], open);
+        let Body::Syscall { payload: Payload::Open(p), .. } = decode(&bytes).unwrap().body else { panic!() };
+        assert_eq!((p.path.len as usize, p.path.truncated, p.object.valid), (PATH_LEN, 1, 1));
+
+        let wait = WaitPayload { nentries: u32::MAX, has_timeout: 9, ..Default::default() };
+        let bytes = syscall_bytes(Kind::Poll, 1, [0, 1, 0, 0, 0, 0], wait);
+        let Body::Syscall { payload: Payload::Wait(w), .. } = decode(&bytes).unwrap().body else { panic!() };
+        assert_eq!((w.nentries as usize, w.has_timeout), (POLL_ENTRIES, 1));
+
+        let mut h = header(Kind::Exec);
+        h.comm = *b"sh\0garbage-here!";
+        let filename = Path { len: 4096, truncated: 0, bytes: [b'/'; PATH_LEN] };
+        let bytes = wire_bytes(&ExecEvent { header: h, old_tid: 1, _pad: 0, filename });
+        let event = decode(&bytes).unwrap();
+        assert_eq!(event.header.comm, *b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        let Body::Exec(e) = event.body else { panic!() };
+        assert_eq!((e.header.comm, e.filename.len as usize, e.filename.truncated), (event.header.comm, PATH_LEN, 1));
+
+        let bytes = wire_bytes(&ExitEvent { header: header(Kind::Exit), exit_code: 0, group_dead: 0x100 });
+        assert!(matches!(decode(&bytes).unwrap().body, Body::Exit(ExitEvent { group_dead: 1, .. })));
+    }
+
+    #[test]
+    fn encode_writes_what_decode_reads() {
+        let close = Event {
+            kind: Kind::Close,
+            header: header(Kind::Close),
+            body: Body::Syscall { ret: 0, args: [5, 0, 0, 0, 0, 0], payload: Payload::None },
+        };
+        let bytes = encode(&close);
+        assert_eq!(bytes.len(), record_size(Kind::Close));
+        let back = decode(&bytes).unwrap();
+        assert_eq!((back.kind, back.header, back.ret()), (Kind::Close, close.header, Some(0)));
+        let exit = Event {
+            kind: Kind::Exit,
+            header: header(Kind::Exit),
+            body: Body::Exit(ExitEvent { header: header(Kind::Exit), exit_code: 9, group_dead: 1 }),
+        };
+        assert!(matches!(decode(&encode(&exit)).unwrap().body, Body::Exit(ExitEvent { exit_code: 9, .. })));
     }
 }

@@ -1,4 +1,5 @@
 //! Wire records -> typed events, and the names that make them readable.
+pub mod abi;
 pub mod args;
 pub mod event;
 pub mod names;

@@ -147,7 +147,9 @@ impl Outbox {
     /// Queue `alert`. It is written after the window, or at once without `symptoms`
     /// to wait for; its id is given then (cancelled alerts take none).
     pub fn raise(&mut self, key: Key, alert: Alert, symptoms: Option<SymptomRule>) {
-        let due_ns = if symptoms.is_some() { alert.ts_ns + self.window_ns } else { alert.ts_ns };
+        // Event times come from records (hostile like every field): one near the end of
+        // the clock must not wrap round to a window already over.
+        let due_ns = if symptoms.is_some() { alert.ts_ns.saturating_add(self.window_ns) } else { alert.ts_ns };
         self.pending.push(Pending { key, due_ns, repeats: 0, alert, symptoms });
     }
 

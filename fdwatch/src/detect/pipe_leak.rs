@@ -165,7 +165,9 @@ impl PipeLeaks {
                 if tracked || leaked_holders(model, letting.object, writer, reader).is_empty() {
                     continue;
                 }
-                let due_ns = letting.event.header.ts_ns + grace_ns;
+                // Saturating: a record's time near the end of the clock must not wrap
+                // round to a grace period already over.
+                let due_ns = letting.event.header.ts_ns.saturating_add(grace_ns);
                 self.suspects.push(Suspect { reader, ino, letting: letting.clone(), due_ns });
             }
         }

@@ -190,18 +190,20 @@ impl Stdio {
                 }
             }
             Kind::Close => {
-                if let Some(a) = ok(event).filter(|a| is_stdio(a[0] as i32)) {
-                    self.closes.entry(pid).or_default()[a[0] as usize] = Some(*event);
-                    // Opened and closed again within the window (a program started with
-                    // stdout closed reading its libraries): nothing could use it.
-                    outbox.cancel(landed_key(pid, a[0] as i32));
-                }
+                // The fd as close(2) took it: an `unsigned int`, the register's low 32
+                // bits (decode/abi.rs). Indexing with the register itself let
+                // close(0x100000001), which closes stdout, index far past the three.
+                let Some(fd) = ok(event).map(|a| a[0] as i32).filter(|&fd| is_stdio(fd)) else { return };
+                self.record_close(pid, fd, event);
+                // Opened and closed again within the window (a program started with
+                // stdout closed reading its libraries): nothing could use it.
+                outbox.cancel(landed_key(pid, fd));
             }
             Kind::CloseRange => {
                 let Some(a) = ok(event) else { return };
                 if a[2] & CLOSE_RANGE_CLOEXEC == 0 {
                     for fd in (a[0] as u32).min(3)..=(a[1] as u32).min(2) {
-                        self.closes.entry(pid).or_default()[fd as usize] = Some(*event);
+                        self.record_close(pid, fd as i32, event);
                         outbox.cancel(landed_key(pid, fd as i32));
                     }
                 }
@@ -211,6 +213,18 @@ impl Stdio {
             }
             _ => {}
         }
+    }
+
+    /// Remember `event` as the last close of stdio fd `fd` of `pid`.
+    fn record_close(&mut self, pid: Pid, fd: i32, event: &Event) {
+        if let Some(slot) = usize::try_from(fd).ok().and_then(|i| self.closes.entry(pid).or_default().get_mut(i)) {
+            *slot = Some(*event);
+        }
+    }
+
+    /// The last close of stdio fd `fd` of `pid`, if one was seen.
+    fn last_close(&self, pid: Pid, fd: i32) -> Option<Event> {
+        *self.closes.get(&pid)?.get(usize::try_from(fd).ok()?)?
     }
 
     /// After the model applied `event`: what landed on a stdio number.
@@ -271,7 +285,7 @@ impl Stdio {
             ("object", object_value(entry, o)),
         ];
         let mut alert = new_alert(model, event, Severity::Warning, message, fields);
-        if let Some(close) = self.closes.get(&pid).and_then(|c| c[fd as usize]) {
+        if let Some(close) = self.last_close(pid, fd) {
             alert.evidence.push(Evidence::Event(close));
         }
         alert.evidence.push(Evidence::Event(*event));
@@ -406,7 +420,7 @@ impl Stdio {
             ("clobbered", object_value(dst_entry, dst)),
         ];
         let mut alert = new_alert(model, event, Severity::Critical, message, fields);
-        if let Some(close) = self.closes.get(&pid).and_then(|c| c[fd as usize]) {
+        if let Some(close) = self.last_close(pid, fd) {
             alert.evidence.push(Evidence::Event(close));
         }
         let text =

@@ -458,3 +458,54 @@ fn a_pipeline_whose_reader_is_a_sibling_is_no_leak() {
     run.tick(Duration::from_secs(5).as_nanos() as u64).finish(6_000 * MS);
     assert!(run.out.is_empty(), "{:#?}", run.out);
 }
+
+// ---- hostile records ----
+
+#[test]
+fn a_close_whose_register_is_wider_than_the_fd_is_remembered_as_the_close_of_that_fd() {
+    // syscall(SYS_close, 0x100000001) closes fd 1 (the kernel takes an unsigned int). An
+    // event built by hand keeps the whole register: the detector must not index with it.
+    let mut run = Run::new();
+    run.feed(call(Kind::Close, 100, 1, 0, &[0x1_0000_0001], Payload::None));
+    run.feed(call(Kind::Close, 100, 2, 0, &[u64::MAX], Payload::None));
+    // fd 1 was closed for real; a socket landing there names that close as its cause.
+    run.feed(close(100, 3, 1)).feed(udp_socket(100, 4, 1, 9)).tick(1_000 * MS);
+    let alerts = run.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let closes: Vec<u64> = alerts[0]
+        .evidence
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::Event(ev) if ev.kind == Kind::Close => Some(ev.header.ts_ns),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closes, vec![3]);
+}
+
+#[test]
+fn an_alert_raised_near_the_end_of_the_clock_still_waits_for_its_symptoms() {
+    // A record's time is as hostile as its arguments: the window's end must not wrap
+    // round to the start of the clock and release the alert at once.
+    let t = u64::MAX - 100 * MS;
+    let mut run = Run::new();
+    run.feed(select(100, t, 1100)).tick(t + MS);
+    assert!(run.alerts().is_empty(), "released before its symptom window: {:#?}", run.out);
+    run.finish(u64::MAX);
+    assert_eq!(run.alerts().len(), 1);
+}
+
+#[test]
+fn a_pipe_leak_near_the_end_of_the_clock_still_waits_for_its_grace_period() {
+    let t = u64::MAX - 600 * MS;
+    let mut run = Run::new();
+    run.feed(pipe(100, t + 1, [3, 4], 50, O_CLOEXEC));
+    run.feed(fork(100, 200, t + 2, false, false)).feed(dup2(200, t + 3, 4, 1)).feed(exec(200, t + 4, "/bin/sh"));
+    run.feed(close(100, t + 5, 4));
+    run.feed(fork(200, 300, t + 6, false, false)).feed(exec(300, t + 7, "/usr/bin/mysqld_safe"));
+    run.feed(exit(200, t + 10 * MS));
+    run.tick(t + 500 * MS);
+    assert!(run.alerts().is_empty(), "alerted within the grace period: {:#?}", run.out);
+    run.tick(u64::MAX);
+    assert_eq!(run.alerts().len(), 1, "the grace period ends with the clock");
+}
