@@ -51,6 +51,7 @@ pub fn story(model: &Model, origin: &Origin) -> String {
             Step::Dup { kind, from_fd } => format!("moved from fd {from_fd} by {}()", kind.name()),
             Step::Inherited { from_pid } => format!("inherited from {}", who(model, from_pid)),
             Step::SurvivedExec => "kept across exec without CLOEXEC".to_owned(),
+            Step::Elided { steps } => format!("{steps} more steps"),
         };
         if phrases.last() != Some(&phrase) {
             phrases.push(phrase);

@@ -84,12 +84,13 @@ fn foreign(fd: i32, entry: &FdEntry, o: &Object) -> bool {
 }
 
 /// A foreign object created on this very number (not moved here by a dup), kept
-/// across forks and execs: it landed on a freed stdio number.
+/// across forks and execs: it landed on a freed stdio number. A history cut short
+/// (`Elided`) may have hidden a dup, so it does not count as landed.
 fn landed(fd: i32, entry: &FdEntry, o: &Object) -> bool {
     let chain = entry.origin.chain();
     foreign(fd, entry, o)
-        && matches!(chain[0].step, Step::Created(_))
-        && !chain.iter().any(|s| matches!(s.step, Step::Dup { .. }))
+        && chain.first().is_some_and(|s| matches!(s.step, Step::Created(_)))
+        && !chain.iter().any(|s| matches!(s.step, Step::Dup { .. } | Step::Elided { .. }))
 }
 
 fn allowed(model: &Model, config: &Config, pid: Pid) -> bool {
@@ -378,8 +379,8 @@ impl Stdio {
         let pid = event.header.pid;
         let comm = model.process(pid).map_or_else(|| event.comm().into_owned(), |p| p.comm.to_string());
         let (was, now) = (explain::object(dst), explain::object(src));
-        let created = match dst_entry.origin.chain()[0].step {
-            Step::Created(kind) => format!("{}()", kind.name()),
+        let created = match dst_entry.origin.chain().first().map(|s| s.step) {
+            Some(Step::Created(kind)) => format!("{}()", kind.name()),
             _ => "a creating call".to_owned(),
         };
         let message = format!(

@@ -51,6 +51,11 @@ fn step(origin: &StepAt, clock: &Clock) -> Value {
             f.push(("from_pid", Value::Int(from_pid as i64)));
         }
         Step::SurvivedExec => f.push(("step", s("survived_exec"))),
+        // A history longer than MAX_STEPS: how many steps are left out here.
+        Step::Elided { steps } => {
+            f.push(("step", s("elided")));
+            f.push(("steps", Value::Int(steps as i64)));
+        }
     }
     f.push(("pid", Value::Int(origin.pid as i64)));
     f.push(("ts", s(clock.rfc3339(origin.ts_ns))));

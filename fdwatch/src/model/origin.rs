@@ -5,6 +5,14 @@
 //! step is kept inline in the fd's table slot: 16 bytes and no allocation per fd. A
 //! dup, a fork or an exec adds a step in a shared node (`Rc`), so a fork that copies a
 //! table of N fds adds N small nodes, not N copies of each history.
+//!
+//! A history keeps at most [`MAX_STEPS`] steps. Any program can dup an fd back and
+//! forth, or re-exec itself, for as long as it likes, and every step was a node: the
+//! collector's memory grew with the loop, each `chain()` walked all of it, and dropping
+//! such a history recursed once per node until the stack overflowed (a 200k-iteration
+//! `dup2(3, 4); dup2(4, 3)` loop killed the collector). Past the limit the first step
+//! (the creation) and the newest steps stay, and one [`Step::Elided`] counts those
+//! between.
 use std::rc::Rc;
 
 use fdwatch_common::Kind;
@@ -25,7 +33,17 @@ pub enum Step {
     Inherited { from_pid: Pid },
     /// Kept across execve because CLOEXEC was not set.
     SurvivedExec,
+    /// `steps` steps left out of a history that grew past [`MAX_STEPS`]; its pid and
+    /// time are those of the last of them.
+    Elided { steps: u32 },
 }
+
+/// Steps a history keeps at most: deeper than any process tree's fork, exec and dup
+/// steps (about three per generation), far below what a loop can make.
+pub const MAX_STEPS: usize = 32;
+/// Newest steps kept when a history is cut back, so it is cut once per
+/// `MAX_STEPS - KEEP_NEWEST - 2` steps, not on every step past the limit.
+const KEEP_NEWEST: usize = MAX_STEPS / 2;
 
 /// One step of an fd's history: what happened, in which process, when (monotonic ns).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +79,8 @@ struct Node {
     at: StepAt,
     /// `None` only for a history whose first step is not one of `First`'s.
     prev: Option<Origin>,
+    /// Steps in the history up to and including this one.
+    len: u32,
 }
 
 impl Origin {
@@ -70,14 +90,52 @@ impl Origin {
             Step::PresentAtStart => First::PresentAtStart,
             Step::Resynced => First::Resynced,
             Step::Created(kind) => First::Created(kind),
-            _ => return Origin(Repr::Then(Rc::new(Node { at: StepAt { step, pid, ts_ns }, prev: None }))),
+            _ => return Origin(Repr::Then(Rc::new(Node { at: StepAt { step, pid, ts_ns }, prev: None, len: 1 }))),
         };
         Origin(Repr::First { first, pid, ts_ns })
     }
 
-    /// This history with `step` added.
+    /// This history with `step` added; past [`MAX_STEPS`] its middle is cut back.
     pub fn then(&self, step: Step, pid: Pid, ts_ns: u64) -> Origin {
-        Origin(Repr::Then(Rc::new(Node { at: StepAt { step, pid, ts_ns }, prev: Some(self.clone()) })))
+        let at = StepAt { step, pid, ts_ns };
+        if self.len() < MAX_STEPS { self.push(at) } else { self.cut_back().push(at) }
+    }
+
+    fn push(&self, at: StepAt) -> Origin {
+        let len = (self.len() + 1) as u32;
+        Origin(Repr::Then(Rc::new(Node { at, prev: Some(self.clone()), len })))
+    }
+
+    /// Steps in this history.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::First { .. } => 1,
+            Repr::Then(node) => node.len as usize,
+        }
+    }
+
+    /// Never: a history has at least the step it started with.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The first step, one `Elided` for everything up to the newest `KEEP_NEWEST`, and
+    /// those: a new history that shares nothing with the long one.
+    fn cut_back(&self) -> Origin {
+        let steps = self.chain();
+        let Some((first, rest)) = steps.split_first() else { return self.clone() };
+        let (dropped, newest) = rest.split_at(rest.len().saturating_sub(KEEP_NEWEST));
+        let mut out = Origin::root(first.step, first.pid, first.ts_ns);
+        if let Some(last) = dropped.last() {
+            let count = dropped
+                .iter()
+                .fold(0u32, |n, s| n.saturating_add(if let Step::Elided { steps } = s.step { steps } else { 1 }));
+            out = out.push(StepAt { step: Step::Elided { steps: count }, ..*last });
+        }
+        for at in newest {
+            out = out.push(*at);
+        }
+        out
     }
 
     /// The newest step.
@@ -136,6 +194,26 @@ mod tests {
     fn a_history_may_start_with_any_step() {
         let odd = Origin::root(Step::Inherited { from_pid: 1 }, 2, 5);
         assert_eq!(odd.chain(), [StepAt { step: Step::Inherited { from_pid: 1 }, pid: 2, ts_ns: 5 }]);
+    }
+
+    #[test]
+    fn a_history_keeps_its_creation_and_newest_steps_and_counts_the_rest() {
+        let mut origin = Origin::root(Step::Created(Kind::Socket), 7, 0);
+        let n = 100_000u64;
+        for i in 1..=n {
+            origin = origin.then(Step::Dup { kind: Kind::Dup2, from_fd: (i % 2) as i32 }, 7, i);
+            assert!(origin.len() <= MAX_STEPS, "{} steps after {i}", origin.len());
+        }
+        let chain = origin.chain();
+        assert_eq!(chain.len(), origin.len());
+        assert_eq!(chain[0].step, Step::Created(Kind::Socket), "the creation stays");
+        let Step::Elided { steps } = chain[1].step else { panic!("{:?}", chain[1]) };
+        let kept = chain.len() as u64 - 2;
+        assert_eq!(steps as u64 + kept, n, "every dup is kept or counted");
+        assert_eq!(chain.last().map(|s| s.ts_ns), Some(n), "the newest step is last");
+        assert_eq!(chain[1].ts_ns + 1, chain[2].ts_ns, "the elided step ends where the kept ones start");
+        // Dropping it is a few nodes, not 100k nested drops.
+        drop(origin);
     }
 
     #[test]

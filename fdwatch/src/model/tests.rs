@@ -154,3 +154,23 @@ fn per_fd_structures_stay_small() {
     assert_eq!(size_of::<Option<super::FdEntry>>(), 32);
     assert_eq!(size_of::<super::Object>(), 48);
 }
+
+#[test]
+fn a_dup_loop_of_any_length_keeps_a_bounded_history_and_closes_cleanly() {
+    // `for (;;) { dup2(3, 4); dup2(4, 3); }`: each dup made its fd's history one step
+    // longer, and closing the fds dropped a chain of 400k nodes by recursion: the
+    // collector's stack overflowed.
+    let mut m = model_with(100);
+    m.apply(&socket(100, 1, 3, 9, false));
+    for i in 0..200_000u64 {
+        m.apply(&call(Kind::Dup2, 100, 2 + 2 * i, 4, &[3, 4], Payload::None));
+        m.apply(&call(Kind::Dup2, 100, 3 + 2 * i, 3, &[4, 3], Payload::None));
+    }
+    for fd in [3, 4] {
+        let (entry, _) = m.fd(100, fd).unwrap();
+        assert!(entry.origin.chain().len() <= super::origin::MAX_STEPS, "fd {fd}: {}", entry.origin.chain().len());
+    }
+    assert_eq!(m.apply(&call(Kind::Close, 100, 1 << 40, 0, &[3], Payload::None)), Applied::Changed);
+    assert_eq!(m.apply(&call(Kind::Close, 100, 1 << 40, 0, &[4], Payload::None)), Applied::Changed);
+    assert_eq!(fds_of(&m, 100), vec![0, 1, 2]);
+}
