@@ -297,6 +297,9 @@ impl Model {
 
     #[allow(clippy::too_many_arguments)]
     fn dup(&mut self, pid: Pid, table: TableId, old: i32, new: i32, cloexec: bool, kind: Kind, ts: u64) -> Applied {
+        if new < 0 {
+            return Applied::Resync { pid, reason: "dup onto an fd the kernel cannot have given (negative)" };
+        }
         let Some(src) = self.tables.get(&table).and_then(|t| t.fds.get(old)).cloned() else {
             return Applied::Resync { pid, reason: "dup of an fd the model does not know" };
         };
@@ -324,8 +327,15 @@ impl Model {
     }
 
     /// Install a newly created fd. The kernel only hands out free numbers, so a taken
-    /// one means the model missed a close.
+    /// one means the model missed a close. pipe(2) and socketpair(2) write their fds to
+    /// the caller's memory, where the probe reads them back after the call: a program
+    /// can overwrite them in between, so a negative one is not installed but read
+    /// from /proc.
     fn put_new(&mut self, pid: Pid, table: TableId, fd: i32, entry: FdEntry) -> Applied {
+        if fd < 0 {
+            self.release_if_unheld(entry.object);
+            return Applied::Resync { pid, reason: "new fd the kernel cannot have given (negative)" };
+        }
         let taken = self.tables.get(&table).is_some_and(|t| t.fds.contains_key(fd));
         self.install(table, fd, entry);
         if taken {

@@ -174,3 +174,18 @@ fn a_dup_loop_of_any_length_keeps_a_bounded_history_and_closes_cleanly() {
     assert_eq!(m.apply(&call(Kind::Close, 100, 1 << 40, 0, &[4], Payload::None)), Applied::Changed);
     assert_eq!(fds_of(&m, 100), vec![0, 1, 2]);
 }
+
+#[test]
+fn negative_new_fds_are_not_installed_but_read_from_proc() {
+    // pipe(2) writes its fds to the caller's memory, which the probe reads back at exit:
+    // a thread of the caller can overwrite them in between.
+    let mut m = model_with(100);
+    let resync = |a: Applied| matches!(a, Applied::Resync { pid: 100, .. });
+    assert!(resync(m.apply(&pipe(100, 1, [-1, 5], 70, 0))));
+    assert_eq!(fds_of(&m, 100), vec![0, 1, 2, 5]);
+    assert!(resync(m.apply(&pipe(100, 2, [-3, i32::MIN], 71, 0))));
+    assert_eq!(fds_of(&m, 100), vec![0, 1, 2, 5]);
+    assert!(m.object_by_inode(super::InodeKey::Pipe(71)).is_none(), "an object nobody holds is not kept");
+    assert!(resync(m.apply(&call(Kind::Dup2, 100, 3, 0, &[5, u32::MAX as u64], Payload::None))));
+    assert_eq!(fds_of(&m, 100), vec![0, 1, 2, 5]);
+}
