@@ -23,7 +23,8 @@ impl Clock {
         Self { realtime_minus_monotonic: real - (before + after) / 2 }
     }
 
-    #[cfg(test)]
+    /// A clock `realtime_minus_monotonic` ns ahead of CLOCK_MONOTONIC, for tests and
+    /// the fuzz target, which must not depend on the time they run at.
     pub fn fixed(realtime_minus_monotonic: i128) -> Self {
         Self { realtime_minus_monotonic }
     }

@@ -79,8 +79,38 @@ impl Signals {
     }
 }
 
+/// What the collector reads from the host besides the ring buffer: the clock and
+/// /proc. The loop's pure part (decode, model, detectors, sinks) runs the same over
+/// any host: [`Proc`] for real, and the fuzz target (fuzz/) one that answers from its
+/// input without I/O.
+pub trait Host {
+    /// CLOCK_MONOTONIC now: the clock event times are on.
+    fn now_ns(&self) -> u64;
+    /// A fresh reading of `pid` and its fds, or None if it is gone.
+    fn snapshot(&mut self, pid: Pid) -> Option<ProcSnapshot>;
+    /// What fd `fd` of `pid` points to now (a file's current path).
+    fn fd_link(&mut self, pid: Pid, fd: i32) -> Option<Vec<u8>>;
+}
+
+/// The running system.
+pub struct Proc;
+
+impl Host for Proc {
+    fn now_ns(&self) -> u64 {
+        Clock::monotonic_now_ns()
+    }
+
+    fn snapshot(&mut self, pid: Pid) -> Option<ProcSnapshot> {
+        procfs::snapshot(pid)
+    }
+
+    fn fd_link(&mut self, pid: Pid, fd: i32) -> Option<Vec<u8>> {
+        procfs::fd_link(pid, fd)
+    }
+}
+
 /// Everything the loop owns besides the kernel maps.
-pub struct Collector {
+pub struct Collector<H = Proc> {
     pub model: Model,
     detectors: Detectors,
     sink: Sink,
@@ -89,6 +119,7 @@ pub struct Collector {
     counters: Counters,
     last_resync_ns: HashMap<Pid, u64>,
     pending_resync: HashMap<Pid, &'static str>,
+    host: H,
 }
 
 /// What the startup reading of /proc found.
@@ -98,8 +129,14 @@ pub struct StartupScan {
     pub elapsed_ns: u64,
 }
 
-impl Collector {
+impl Collector<Proc> {
     pub fn new(model: Model, detectors: Detectors, sink: Sink, clock: Clock, options: Options) -> Self {
+        Self::with_host(model, detectors, sink, clock, options, Proc)
+    }
+}
+
+impl<H: Host> Collector<H> {
+    pub fn with_host(model: Model, detectors: Detectors, sink: Sink, clock: Clock, options: Options, host: H) -> Self {
         Self {
             model,
             detectors,
@@ -116,6 +153,7 @@ impl Collector {
             },
             last_resync_ns: HashMap::default(),
             pending_resync: HashMap::default(),
+            host,
         }
     }
 
@@ -165,7 +203,17 @@ impl Collector {
         StartupScan { processes, fds: self.model.tracked_fds(), elapsed_ns: Clock::monotonic_now_ns() - started }
     }
 
-    fn handle(&mut self, event: &Event) {
+    /// One record as the ring buffer holds it: decoded and handled, or counted as lost.
+    pub fn record(&mut self, bytes: &[u8]) {
+        match &decode(bytes) {
+            // Borrowed, not moved out of the Result: an `Event` is 432 bytes, and the
+            // move was a memcpy per event (3.6% of the collector with --events).
+            Ok(event) => self.handle(event),
+            Err(_) => self.counters.undecodable += 1,
+        }
+    }
+
+    pub fn handle(&mut self, event: &Event) {
         let pid = event.header.pid;
         if !self.options.watch.admits(pid) {
             self.counters.out_of_scope += 1;
@@ -197,13 +245,13 @@ impl Collector {
 
     /// Re-read `pid` from /proc now, or soon if it was re-read a moment ago.
     fn resync(&mut self, pid: Pid, reason: &'static str) {
-        let now = Clock::monotonic_now_ns();
+        let now = self.host.now_ns();
         if self.last_resync_ns.get(&pid).is_some_and(|&t| now.saturating_sub(t) < RESYNC_MIN_GAP_NS) {
             self.pending_resync.entry(pid).or_insert(reason);
             return;
         }
         self.last_resync_ns.insert(pid, now);
-        match procfs::snapshot(pid) {
+        match self.host.snapshot(pid) {
             Some(snap) => {
                 let differed = self.model.load_snapshot(&snap, Step::Resynced);
                 self.sink.resync(Some((pid, snap.comm.as_slice())), reason, 1, differed);
@@ -217,7 +265,7 @@ impl Collector {
         if self.pending_resync.is_empty() {
             return;
         }
-        let now = Clock::monotonic_now_ns();
+        let now = self.host.now_ns();
         let due: Vec<(Pid, &'static str)> = self
             .pending_resync
             .iter()
@@ -261,7 +309,7 @@ impl Collector {
                 // may have been renamed or deleted since: /proc knows its current name.
                 // Asked only here, so the event path pays nothing for it.
                 let name = match self.model.fd(pid, fd) {
-                    Some((_, o)) if matches!(o.kind, ObjectKind::File { .. }) => procfs::fd_link(pid, fd),
+                    Some((_, o)) if matches!(o.kind, ObjectKind::File { .. }) => self.host.fd_link(pid, fd),
                     _ => None,
                 };
                 if let Some(fields) = describe::fd_fields(&self.model, pid, fd, &self.clock, name) {
@@ -273,16 +321,17 @@ impl Collector {
 
     /// Read at most `DRAIN_BUDGET` bytes of records; true if more are waiting.
     fn drain(&mut self, ring: &mut EventRing) -> bool {
-        let more = ring.drain(DRAIN_BUDGET, |bytes| match &decode(bytes) {
-            // Borrowed, not moved out of the Result: an `Event` is 432 bytes, and the
-            // move was a memcpy per event (3.6% of the collector with --events).
-            Ok(event) => self.handle(event),
-            Err(_) => self.counters.undecodable += 1,
-        });
-        self.run_pending_resyncs();
-        self.detectors.tick(&self.model, Clock::monotonic_now_ns());
-        self.write_alerts();
+        let more = ring.drain(DRAIN_BUDGET, |bytes| self.record(bytes));
+        self.after_batch();
         more
+    }
+
+    /// After each batch of records: the resyncs that had to wait, the detectors' timers,
+    /// and what they have for the sinks.
+    pub fn after_batch(&mut self) {
+        self.run_pending_resyncs();
+        self.detectors.tick(&self.model, self.host.now_ns());
+        self.write_alerts();
     }
 
     fn write_alerts(&mut self) {
@@ -311,6 +360,12 @@ impl Collector {
             self.sink.loss(LossSite::KernelRingBuffer, &delta, total);
             self.resync_all(task_files, "events were lost in the kernel ring buffer");
         }
+        self.report_userspace_losses();
+    }
+
+    /// `loss` records for the records that did not decode and the fds the model left
+    /// untracked since the last report.
+    pub fn report_userspace_losses(&mut self) {
         if self.counters.undecodable > 0 {
             let n = std::mem::take(&mut self.counters.undecodable);
             self.counters.userspace_lost_total += n;
@@ -390,12 +445,8 @@ impl Collector {
                 }
             }
             self.report_losses(&lost, &mut task_files);
-            self.detectors.finish(Clock::monotonic_now_ns());
-            self.write_alerts();
-            if self.options.dump_on_exit {
-                self.dump();
-            }
-            self.sink.stats(&self.stats(started));
+            self.end();
+            self.sink.stats(&self.stats(Clock::monotonic_now_ns().saturating_sub(started)));
             output = self.sink.flush();
         }
         match output {
@@ -403,7 +454,7 @@ impl Collector {
             // Whoever read our output is gone (`| head`): nobody to tell, a normal stop.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             Err(e) => {
-                let s = self.stats(started);
+                let s = self.stats(Clock::monotonic_now_ns().saturating_sub(started));
                 Err(Failure::output(format!(
                     "cannot write to standard output: {e}; stopped after {} events ({} lost in the kernel ring \
                      buffer, {} in userspace); the output ends at its last complete record",
@@ -415,13 +466,23 @@ impl Collector {
         }
     }
 
-    fn stats(&self, started: u64) -> Stats {
+    /// The end of a run: the alerts still waiting, and with --dump-on-exit the model.
+    pub fn end(&mut self) {
+        self.detectors.finish(self.host.now_ns());
+        self.write_alerts();
+        if self.options.dump_on_exit {
+            self.dump();
+        }
+    }
+
+    /// The totals of a run that took `elapsed_ns`.
+    pub fn stats(&self, elapsed_ns: u64) -> Stats {
         Stats {
             events: self.counters.events,
             kernel_lost: self.counters.kernel_lost_total,
             userspace_lost: self.counters.userspace_lost_total,
             out_of_scope: self.counters.out_of_scope,
-            elapsed_ns: Clock::monotonic_now_ns().saturating_sub(started),
+            elapsed_ns,
             tracked_fds: self.model.tracked_fds(),
             processes: self.model.processes.len(),
         }
