@@ -1,8 +1,9 @@
 //! Compiles the C test helpers into OUT_DIR and hands their paths to the crate:
 //! tests/helpers/fdops.c (the process the integration tests run under fdwatch) as
 //! FDOPS_BIN, tests/helpers/monitor.c (the fd-pool monitor of the select incident) as
-//! MONITOR_BIN, tests/helpers/hostile.c (a process with hostile names) as HOSTILE_BIN.
-//! The C compiler is $CC, else `cc` (the one rustc links with), else `gcc`; `cargo xtask
+//! MONITOR_BIN, tests/helpers/hostile.c (a process with hostile names) as HOSTILE_BIN,
+//! tests/helpers/hostile_abi.c (an unprivileged process's abuse of the syscall ABI) as
+//! HOSTILE_ABI_BIN. The C compiler is $CC, else `cc` (the one rustc links with), else `gcc`; `cargo xtask
 //! setup` installs gcc.
 use std::{env, path::PathBuf, process::Command};
 
@@ -12,6 +13,7 @@ fn main() {
     build("fdops", "FDOPS_BIN");
     build("monitor", "MONITOR_BIN");
     build("hostile", "HOSTILE_BIN");
+    build("hostile_abi", "HOSTILE_ABI_BIN");
 }
 
 fn build(name: &str, env_name: &str) {

@@ -74,6 +74,11 @@ pub fn fdops_bin() -> PathBuf {
     PathBuf::from(env!("FDOPS_BIN"))
 }
 
+/// The syscall-ABI abuser compiled by build.rs (helpers/hostile_abi.c).
+pub fn hostile_abi_bin() -> PathBuf {
+    PathBuf::from(env!("HOSTILE_ABI_BIN"))
+}
+
 /// This test process's pid: the `ppid` of every helper it spawns.
 pub fn my_pid() -> i64 {
     i64::from(std::process::id())

@@ -39,6 +39,8 @@ pub fn setup() -> Result<()> {
     s.apt_tool("python3", "--version", "python3")?;
     // The select_high_fd tests make a tun device where SYNs vanish.
     s.apt_tool("ip", "-V", "iproute2")?;
+    // `cargo xtask fuzz` and the end of `cargo xtask test` run the fuzz target.
+    crate::fuzz::setup_cargo_fuzz(s.dry_run)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: setup, the gates (rustfmt and clippy over every crate), a release
 //! build of fdwatch, then every test with FDWATCH_BIN pointing at that build (the
-//! integration tests in tests/ run it; they need root because fdwatch loads eBPF programs).
+//! integration tests in tests/ run it; they need root because fdwatch loads eBPF programs),
+//! then the fuzz target for a minute (fuzz.rs).
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -30,7 +31,15 @@ pub fn test(extra: &[OsString]) -> Result<()> {
             ])
             .args(extra)
             .env("FDWATCH_BIN", &bin),
-    )
+    )?;
+    // Then the fuzz target over the whole pipeline, for a bounded time.
+    match crate::fuzz::test_seconds()? {
+        0 => {
+            eprintln!("test: FDWATCH_FUZZ_SECONDS=0: not fuzzing");
+            Ok(())
+        }
+        seconds => crate::fuzz::run(seconds),
+    }
 }
 
 /// Formatting and lints, before anything slow, so that a slip fails in seconds. Lint

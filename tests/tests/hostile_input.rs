@@ -1,0 +1,230 @@
+//! Hostile input: an unprivileged process (helpers/hostile_abi.c, running as `nobody`)
+//! makes syscalls that fdwatch must survive. Each test checks that the collector is
+//! still running afterwards, that it reports what the process did later exactly, and
+//! that it stops cleanly (exit 0, a final `stats` record): a collector that died on the
+//! way would have ended its output early or exited with a signal or a panic's 101.
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::mpsc::{self, Receiver},
+    thread,
+    time::Instant,
+};
+
+use fdwatch_tests::*;
+
+/// The helper as `nobody`, its stderr read line by line.
+struct Hostile {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    pid: i64,
+}
+
+impl Hostile {
+    /// Starts `hostile_abi ARGS`, waits for it to have become `nobody`.
+    fn start(args: &[&str]) -> Hostile {
+        let mut child = Command::new(hostile_abi_bin())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", hostile_abi_bin().display()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        let mut h = Hostile { child, stdin, lines, pid: 0 };
+        let first = h.line("pid=N uid=N");
+        let (pid, uid) = first
+            .strip_prefix("pid=")
+            .and_then(|r| r.split_once(" uid="))
+            .and_then(|(p, u)| Some((p.parse::<i64>().ok()?, u.parse::<u32>().ok()?)))
+            .unwrap_or_else(|| panic!("hostile_abi said {first:?}"));
+        assert_ne!(uid, 0, "the helper must run unprivileged");
+        h.pid = pid;
+        h
+    }
+
+    /// The next stderr line, within the deadline.
+    fn line(&self, what: &str) -> String {
+        self.lines
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|e| panic!("hostile_abi: no {what} line within {DEADLINE:?}: {e}"))
+    }
+
+    /// Lets it run its scenario and returns its `op=NAME ret=N errno=N` lines up to `done`.
+    fn go(&mut self) -> Vec<(String, i64)> {
+        let stdin = self.stdin.as_mut().expect("stdin");
+        stdin.write_all(b"go\n").expect("write go");
+        let mut ops = Vec::new();
+        loop {
+            let line = self.line("op or done");
+            if line == "done" {
+                return ops;
+            }
+            let mut fields = line.split(' ').filter_map(|w| w.split_once('='));
+            let (Some(("op", op)), Some(("ret", ret))) = (fields.next(), fields.next()) else {
+                panic!("hostile_abi said {line:?}")
+            };
+            ops.push((op.to_owned(), ret.parse().unwrap_or_else(|_| panic!("hostile_abi said {line:?}"))));
+        }
+    }
+
+    /// The return value it printed for `op`.
+    fn ret(ops: &[(String, i64)], op: &str) -> i64 {
+        ops.iter().find(|(o, _)| o == op).unwrap_or_else(|| panic!("no {op} in {ops:?}")).1
+    }
+
+    /// Closes its stdin (it exits) and waits for it.
+    fn finish(mut self) {
+        drop(self.stdin.take());
+        let until = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "hostile_abi exited with {status}");
+                return;
+            }
+            assert!(Instant::now() < until, "hostile_abi did not exit within {DEADLINE:?}");
+            thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An event record of the helper, with its argument fields.
+fn event(pid: i64, syscall: &str, args: Value) -> Value {
+    let mut e =
+        json!({"type": "event", "pid": pid, "tid": pid, "ppid": my_pid(), "comm": "hostile_abi", "syscall": syscall});
+    let obj = e.as_object_mut().unwrap();
+    for (k, v) in args.as_object().expect("args is an object") {
+        obj.insert(k.clone(), v.clone());
+    }
+    e
+}
+
+/// Stops fdwatch and checks that it was alive to the end: exit 0 and `stats` last.
+fn stop_cleanly(fw: Fdwatch) -> Vec<Value> {
+    let (status, records) = fw.stop();
+    assert!(status.success(), "fdwatch did not stop cleanly: {status}");
+    assert_eq!(records.last().map(|r| r["type"].clone()), Some(json!("stats")), "the last record is not stats");
+    records
+}
+
+#[test]
+fn a_close_of_a_register_wider_than_an_fd_is_reported_as_the_kernel_did_it_and_fdwatch_goes_on() {
+    // System-wide, as the always-on agent runs.
+    let fw = Fdwatch::start(&[]);
+    let mut h = Hostile::start(&["close-wide"]);
+    let pid = h.pid;
+    let ops = h.go();
+    assert_eq!(Hostile::ret(&ops, "close_wide"), 0, "the kernel closed fd 1: {ops:?}");
+    assert_eq!(Hostile::ret(&ops, "socket_udp"), 1, "the lowest free fd was 1: {ops:?}");
+    let tcp = Hostile::ret(&ops, "socket_tcp");
+    h.finish();
+
+    // Everything after the close, exactly, in order, ending with the exit.
+    fw.expect_event(pid, "exit", |_| true);
+    let events = fw.events_of(pid);
+    let from = events
+        .iter()
+        .position(|e| e["syscall"] == "close" && e["fd"] == 1)
+        .unwrap_or_else(|| panic!("{}", fw.report(&format!("no close of fd 1 by pid {pid}"))));
+    let later = &events[from..];
+    let expected = [
+        // The kernel took the low 32 bits of 0x100000001: fd 1.
+        event(pid, "close", json!({"fd": 1, "ret": 0})),
+        event(
+            pid,
+            "socket",
+            json!({"domain": "AF_INET", "socket_type": "SOCK_DGRAM", "protocol": "IPPROTO_IP", "object": ANY, "ret": 1}),
+        ),
+        event(
+            pid,
+            "socket",
+            json!({"domain": "AF_INET", "socket_type": "SOCK_STREAM", "protocol": "IPPROTO_IP", "object": ANY, "ret": tcp}),
+        ),
+        event(pid, "dup2", json!({"oldfd": tcp, "newfd": 0, "ret": 0})),
+        event(pid, "close", json!({"fd": tcp, "ret": 0})),
+        event(pid, "exit", json!({"group_dead": true, "exit_code": 0})),
+    ];
+    assert_eq!(
+        later.len(),
+        expected.len(),
+        "{}",
+        fw.report(&format!("events of pid {pid} after the close: {later:#?}"))
+    );
+    for (actual, expected) in later.iter().zip(&expected) {
+        assert_event(actual, expected);
+    }
+    assert_eq!(later[1]["object"]["type"], "socket");
+
+    // The model took the close as closing stdout: the UDP socket landed on it, and the
+    // TCP socket was put on stdin.
+    let alert = |shape: &str| {
+        fw.expect(&format!("a {shape} alert for pid {pid}"), DEADLINE, |r| {
+            r["type"] == "alert" && r["pid"] == pid && r["kind"] == "stdio_hijack" && r["shape"] == shape
+        })
+    };
+    let landed = alert("landed_on_stdio");
+    assert_eq!(landed["fds"], json!([1]), "{landed}");
+    assert_eq!(landed["evidence"][0]["args"], json!({"fd": 1}), "the close is the first link: {landed}");
+    assert_eq!(alert("socket_onto_stdio")["fds"], json!([0]));
+    stop_cleanly(fw);
+}
+
+#[test]
+fn a_dup2_loop_of_any_length_leaves_fdwatch_running_with_the_right_fds() {
+    // Each dup2 made the new fd's history one step longer, without bound, and closing
+    // the fds dropped that history by recursion: the collector's stack overflowed.
+    // 800k steps: twice what overflowed the main thread's 8 MiB stack. Watched alone
+    // and without --events, so the events reach the model without loss (a loss re-reads
+    // the process, which resets the histories).
+    let mut h = Hostile::start(&["dup-loop", "400000"]);
+    let pid = h.pid;
+    let fw = Fdwatch::spawn_raw(&["--json", "--pid", &pid.to_string()]);
+    fw.expect("ready", START_DEADLINE, |r| r["type"] == "ready");
+    let ops = h.go();
+    let (a, b) = (Hostile::ret(&ops, "socket"), Hostile::ret(&ops, "dup"));
+    assert_eq!(Hostile::ret(&ops, "close_b"), 0, "{ops:?}");
+
+    // What the helper holds now, and what fdwatch's model says after all of that
+    // (SIGUSR1 dumps it, one `fd` record per fd in fd order).
+    let mut open: Vec<i64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the helper's /proc/PID/fd")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    open.sort_unstable();
+    assert!(!open.contains(&a) && !open.contains(&b), "the helper closed {a} and {b}: {open:?}");
+    let last = *open.last().expect("the helper has stdio");
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+    unsafe { libc::kill(fw.pid() as i32, libc::SIGUSR1) };
+    fw.expect(&format!("the fd record of fd {last} of pid {pid}"), DEADLINE, |r| {
+        r["type"] == "fd" && r["pid"] == pid && r["fd"] == last
+    });
+    let fds: Vec<i64> = fw
+        .records()
+        .iter()
+        .filter(|r| r["type"] == "fd" && r["pid"] == pid)
+        .map(|r| r["fd"].as_i64().unwrap_or(-1))
+        .collect();
+    assert_eq!(fds, open, "fdwatch's model is not what /proc says: {}", fw.report("the fd dump"));
+    h.finish();
+    let records = stop_cleanly(fw);
+    let stats = records.last().expect("stats");
+    assert_eq!((&stats["kernel_lost"], &stats["userspace_lost"]), (&json!(0), &json!(0)), "{stats}");
+    assert!(stats["by_kind"]["dup2"].as_u64().unwrap_or(0) >= 800_000, "every dup2 reached the model: {stats}");
+}
