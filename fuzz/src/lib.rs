@@ -21,7 +21,7 @@
 //! | 9 | a raw record of one kind: `record_size(kind)` bytes as they are | kind, bytes |
 //! | 10 | raw bytes of any length (short, unknown kinds) | length (u16 LE), bytes |
 //! | 11 | time passes, then the collector's after-batch step (timers) | how long |
-//! | 12 | SIGUSR1: dump every fd of the model | - |
+//! | 12 | SIGUSR1: dump every fd of the model (the first two per input) | - |
 //! | 13 | `loss` and `resync` records with arbitrary counts | site, kind, count (u64), total (u64) |
 //! | 14 | the periodic memory trim (`Model::shrink_to_fit`) | - |
 //! | 15 | the host's next answers (/proc readings, fd links), then a flush | seed |
@@ -79,6 +79,8 @@ const REALTIME_OFFSET: i128 = 1_790_000_000_000_000_000;
 /// The processes compact records come from: few, so records meet each other's fds.
 const PIDS: [u32; 6] = [100, 101, 102, 103, 200, 300];
 const O_CLOEXEC: u64 = 0o2000000;
+/// SIGUSR1 dumps honoured per input (op 12).
+const MAX_DUMPS: u32 = 2;
 
 /// Reads an input front to back; past its end, zeros.
 pub struct Input<'a> {
@@ -312,7 +314,7 @@ pub fn run(data: &[u8]) {
     let scope = options.scope();
     let ready = Ready { probes: 7, watched: scope.pids(), follow: scope.follow(), processes: 2, fds: 6, scan_ns: 1 };
     let _ = sides[0].collector.sink().ready(&ready);
-    let mut records = 0u64;
+    let (mut records, mut dumps) = (0u64, 0);
     while !input.done() {
         let op = input.byte() & 0xf;
         match op {
@@ -342,7 +344,13 @@ pub fn run(data: &[u8]) {
                 host.now.set(host.now.get().saturating_add(step));
                 sides.iter_mut().for_each(|s| s.collector.after_batch());
             }
-            12 => sides.iter_mut().for_each(|s| s.collector.dump()),
+            // A dump renders every fd of every process: a few per input find what
+            // there is to find, more only slow the target down.
+            12 if dumps < MAX_DUMPS => {
+                dumps += 1;
+                sides.iter_mut().for_each(|s| s.collector.dump());
+            }
+            12 => {}
             13 => {
                 let site =
                     [LossSite::KernelRingBuffer, LossSite::Userspace, LossSite::FdModel][input.byte() as usize % 3];
@@ -377,7 +385,12 @@ pub fn run(data: &[u8]) {
     let [json, text] = &sides;
     assert_eq!(json.collector.model.tracked_fds(), text.collector.model.tracked_fds(), "the two runs diverged");
     assert_eq!(json.collector.model.processes.len(), text.collector.model.processes.len(), "the two runs diverged");
-    RECORDS.fetch_add(records, Ordering::Relaxed);
+    // A progress line every million records: a long run stopped from outside (which
+    // skips atexit) still says how far it got.
+    let before = RECORDS.fetch_add(records, Ordering::Relaxed);
+    if before / 1_000_000 != (before + records) / 1_000_000 {
+        report_counts();
+    }
 }
 
 /// An argument register: small fds and counts, fds around FD_SETSIZE, common flag
