@@ -155,7 +155,7 @@ const SNAPSHOT_FDS: [i32; 8] = [3, 4, 5, 7, 1023, 1024, 1 << 20, i32::MAX];
 impl FuzzHost {
     fn reading(&self, pid: Pid) -> Option<ProcSnapshot> {
         let seed = self.seed.get();
-        if seed % 5 == 0 {
+        if seed.is_multiple_of(5) {
             return None; // gone
         }
         let mut fds = Vec::new();
