@@ -13,6 +13,14 @@ use std::{
 
 use fdwatch_tests::*;
 
+/// One test at a time: the dup2 loop's 800k events would flood the system-wide
+/// collector of the other test, whose ring buffer could then lose the events it checks.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The helper as `nobody`, its stderr read line by line.
 struct Hostile {
     child: Child,
@@ -126,6 +134,7 @@ fn stop_cleanly(fw: Fdwatch) -> Vec<Value> {
 
 #[test]
 fn a_close_of_a_register_wider_than_an_fd_is_reported_as_the_kernel_did_it_and_fdwatch_goes_on() {
+    let _serial = one_at_a_time();
     // System-wide, as the always-on agent runs.
     let fw = Fdwatch::start(&[]);
     let mut h = Hostile::start(&["close-wide"]);
@@ -193,6 +202,7 @@ fn a_dup2_loop_of_any_length_leaves_fdwatch_running_with_the_right_fds() {
     // 800k steps: twice what overflowed the main thread's 8 MiB stack. Watched alone
     // and without --events, so the events reach the model without loss (a loss re-reads
     // the process, which resets the histories).
+    let _serial = one_at_a_time();
     let mut h = Hostile::start(&["dup-loop", "400000"]);
     let pid = h.pid;
     let fw = Fdwatch::spawn_raw(&["--json", "--pid", &pid.to_string()]);
