@@ -213,6 +213,8 @@ impl<H: Host> Collector<H> {
         }
     }
 
+    /// One decoded event: counted, written with --events, shown to the detectors before
+    /// and after the model applies it, and a contradiction re-read from the host.
     pub fn handle(&mut self, event: &Event) {
         let pid = event.header.pid;
         if !self.options.watch.admits(pid) {
