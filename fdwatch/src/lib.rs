@@ -18,3 +18,4 @@ pub mod procfs;
 pub mod scan;
 pub mod scope;
 pub mod sinks;
+pub mod value;

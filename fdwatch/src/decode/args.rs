@@ -6,6 +6,8 @@ use smallvec::{SmallVec, smallvec};
 
 use fdwatch_common::{FdObject, Kind, PollFd, SockAddr};
 
+use crate::value::Value;
+
 use super::{
     event::{Body, Event, Payload},
     names::{
@@ -13,23 +15,6 @@ use super::{
         sockaddr::{format_sockaddr, unix_path},
     },
 };
-
-/// A readable argument value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    Int(i64),
-    Str(Cow<'static, str>),
-    /// Bytes the traced program chose (a path): not necessarily UTF-8. JSON shows them
-    /// as a string with invalid sequences replaced (U+FFFD); text output shows such
-    /// bytes escaped (`\xNN`), so the raw bytes are kept until then.
-    Bytes(Vec<u8>),
-    Bool(bool),
-    Null,
-    List(Vec<Value>),
-    Object(Vec<(&'static str, Value)>),
-}
-
-pub type Fields = Vec<(&'static str, Value)>;
 
 /// An event's fields: a handful, kept inline (no allocation per event; most syscalls
 /// have one to four arguments).

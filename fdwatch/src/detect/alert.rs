@@ -1,9 +1,6 @@
 //! What the detectors produce: alerts with their evidence, and the follow-ups (repeat
 //! counts, resolutions). Plain data; the sinks render it.
-use crate::{
-    decode::{Event, args::Fields},
-    model::Pid,
-};
+use crate::{decode::Event, model::Pid, value::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {

@@ -4,8 +4,9 @@
 use super::alert::Fact;
 use crate::{
     clock::Clock,
-    decode::{args::Value, names::flags},
+    decode::names::flags,
     model::{FdEntry, Model, Object, ObjectKind, Origin, Pid, Step, describe},
+    value::Value,
 };
 
 /// `pid 4711 (monitor)`, or `pid 4711` when the model no longer knows it.

@@ -18,8 +18,9 @@ use super::{
 };
 use crate::{
     clock::Clock,
-    decode::{Body, Event, args::Value},
+    decode::{Body, Event},
     model::{Access, FdEntry, InodeKey, Model, ObjectId, ObjectKind, Pid, Step},
+    value::Value,
 };
 
 const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;

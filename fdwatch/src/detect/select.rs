@@ -15,8 +15,9 @@ use super::{
 };
 use crate::{
     clock::Clock,
-    decode::{Body, Event, args::Value},
+    decode::{Body, Event},
     model::{Model, Pid},
+    value::Value,
 };
 
 /// glibc's FD_SETSIZE (include/linux/posix_types.h __FD_SETSIZE).

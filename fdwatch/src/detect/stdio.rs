@@ -22,8 +22,9 @@ use super::{
 };
 use crate::{
     clock::Clock,
-    decode::{Body, Event, Payload, args::Value},
+    decode::{Body, Event, Payload},
     model::{Access, FdEntry, Model, Object, ObjectKind, Pid, Step},
+    value::Value,
 };
 
 const SOCKET_ONTO: u8 = 0;

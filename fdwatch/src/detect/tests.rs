@@ -9,8 +9,9 @@ use super::{
 };
 use crate::{
     clock::Clock,
-    decode::{Event, Payload, args::Value},
+    decode::{Event, Payload},
     model::{Model, synthetic::*},
+    value::Value,
 };
 
 const MS: u64 = 1_000_000;

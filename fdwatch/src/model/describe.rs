@@ -2,10 +2,7 @@
 use std::borrow::Cow;
 
 use super::{FdEntry, Model, Object, ObjectKind, Pid, Step, StepAt};
-use crate::{
-    clock::Clock,
-    decode::{args::Value, names::flags},
-};
+use crate::{clock::Clock, decode::names::flags, value::Value};
 
 fn s(text: impl Into<String>) -> Value {
     Value::Str(Cow::Owned(text.into()))

@@ -6,15 +6,12 @@ use std::{borrow::Cow, io::Write as _};
 use super::{Format, Sink, escape, text};
 use crate::{
     clock::Clock,
-    decode::{
-        Event,
-        args::{self, Value},
-        names::errno::errno_name,
-    },
+    decode::{Event, args, names::errno::errno_name},
     detect::{
         Output,
         alert::{Alert, Evidence},
     },
+    value::Value,
 };
 
 fn s(text: impl Into<Cow<'static, str>>) -> Value {

@@ -1,6 +1,6 @@
 //! NDJSON records (the output contract in DESIGN.md): one object per line, written
 //! straight into the output buffer without building a tree per event.
-use crate::decode::args::Value;
+use crate::value::Value;
 
 /// Writes one JSON object; `end()` closes it and the line.
 pub struct Obj<'a> {

@@ -17,6 +17,7 @@ use fdwatch_common::Kind;
 use crate::{
     clock::Clock,
     decode::{Event, args},
+    value::{Fields, Value},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,12 +98,12 @@ pub struct Stats {
     pub processes: usize,
 }
 
-fn kind_counts(counts: &PerKind) -> args::Value {
-    args::Value::Object(
+fn kind_counts(counts: &PerKind) -> Value {
+    Value::Object(
         Kind::ALL
             .iter()
             .filter(|k| counts[**k as usize] > 0)
-            .map(|k| (k.name(), args::Value::Int(counts[*k as usize] as i64)))
+            .map(|k| (k.name(), Value::Int(counts[*k as usize] as i64)))
             .collect(),
     )
 }
@@ -118,7 +119,7 @@ impl Sink {
     /// fuzz target, which does no I/O, names one).
     pub fn named(format: Format, clock: Clock, host: String, out: Box<dyn Write>) -> Self {
         let mut host_then_pid = b"\",\"host\":".to_vec();
-        json::write_value(&mut host_then_pid, &args::Value::Str(host.clone().into()));
+        json::write_value(&mut host_then_pid, &Value::Str(host.clone().into()));
         host_then_pid.extend_from_slice(b",\"pid\":");
         Self {
             format,
@@ -145,12 +146,12 @@ impl Sink {
     pub fn ready(&mut self, ready: &Ready) -> io::Result<()> {
         match self.format {
             Format::Json => {
-                let watched = args::Value::List(ready.watched.iter().map(|p| args::Value::Int(*p as i64)).collect());
+                let watched = Value::List(ready.watched.iter().map(|p| Value::Int(*p as i64)).collect());
                 self.record("ready", Clock::monotonic_now_ns())
                     .int("probes", ready.probes as i64)
                     .int("collector_pid", std::process::id() as i64)
                     .value("watched", &watched)
-                    .value("follow", &args::Value::Bool(ready.follow))
+                    .value("follow", &Value::Bool(ready.follow))
                     .int("processes", ready.processes as i64)
                     .int("fds", ready.fds as i64)
                     .int("scan_ns", ready.scan_ns as i64)
@@ -291,7 +292,7 @@ impl Sink {
     }
 
     /// One fd of the model (SIGUSR1, --dump-on-exit).
-    pub fn fd(&mut self, fields: &args::Fields) {
+    pub fn fd(&mut self, fields: &Fields) {
         match self.format {
             Format::Json => {
                 let mut obj = self.record("fd", Clock::monotonic_now_ns());

@@ -3,7 +3,10 @@
 //! all) and written out only through [`escape::line`](super::escape::line).
 use std::io::Write as _;
 
-use crate::decode::{Body, Event, args::Value, names::errno::errno_name};
+use crate::{
+    decode::{Body, Event, names::errno::errno_name},
+    value::Value,
+};
 
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
