@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod kind;
+pub mod object;
 pub mod offsets;
 
 pub use kind::Kind;

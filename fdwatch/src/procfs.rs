@@ -121,14 +121,6 @@ fn parse_fdinfo(text: &str) -> (u32, u64) {
     (flags, ino)
 }
 
-fn access_of(flags: u32) -> Access {
-    match flags & 0o3 {
-        0 => Access::Read,
-        1 => Access::Write,
-        _ => Access::ReadWrite,
-    }
-}
-
 /// An open directory fd, closed on drop.
 struct Dir(libc::c_int);
 
@@ -194,7 +186,7 @@ pub fn snapshot(pid: u32) -> Option<ProcSnapshot> {
         let link = link.to_vec();
         let Some(info) = read_at(&info_dir, cname, &mut info_buf) else { continue };
         let (flags, ino) = parse_fdinfo(&String::from_utf8_lossy(info));
-        fds.push(FdSnapshot { fd, link, cloexec: flags & O_CLOEXEC != 0, access: access_of(flags), ino });
+        fds.push(FdSnapshot { fd, link, cloexec: flags & O_CLOEXEC != 0, access: Access::of_flags(flags), ino });
     }
     fds.sort_by_key(|f| f.fd);
     Some(ProcSnapshot { pid, ppid, comm, exe, read_at_ns, fds })

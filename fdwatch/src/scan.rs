@@ -4,35 +4,30 @@
 //! /proc, so startup and healing share one path into the model.
 use std::collections::BTreeMap;
 
-use fdwatch_common::TaskFile;
+use fdwatch_common::{
+    TaskFile,
+    object::{CharDevice, FileType},
+};
 
 use crate::{
     clock::Clock,
-    model::{
-        object::access_of,
-        snapshot::{FdSnapshot, ProcSnapshot},
-    },
+    model::snapshot::{FdSnapshot, ProcSnapshot},
     procfs,
 };
-
-const S_IFMT: u16 = 0o170000;
-const S_IFIFO: u16 = 0o010000;
-const S_IFCHR: u16 = 0o020000;
-const S_IFSOCK: u16 = 0o140000;
 
 /// The /proc/PID/fd link text of a record, or None when only /proc knows it (paths).
 fn link_of(record: &TaskFile) -> Option<String> {
     let o = &record.object;
     let name_end = record.name.iter().position(|&b| b == 0).unwrap_or(record.name.len());
     let name = String::from_utf8_lossy(&record.name[..name_end]);
-    match o.mode & S_IFMT {
-        S_IFIFO => Some(format!("pipe:[{}]", o.ino)),
-        S_IFSOCK => Some(format!("socket:[{}]", o.ino)),
+    match o.file_type() {
+        FileType::Fifo => Some(format!("pipe:[{}]", o.ino)),
+        FileType::Socket => Some(format!("socket:[{}]", o.ino)),
         // Anonymous inodes carry no file type; their dentry is named like /proc shows
         // them after "anon_inode:" ("[eventfd]", "inotify", ...).
-        0 => Some(format!("anon_inode:{name}")),
-        // 1:3 is /dev/null (devices.txt); other devices need their path.
-        S_IFCHR if o.rdev == (1 << 20 | 3) => Some("/dev/null".to_owned()),
+        FileType::Anonymous => Some(format!("anon_inode:{name}")),
+        // Other devices need their path.
+        FileType::CharDevice if CharDevice::of(o.rdev()) == CharDevice::Null => Some("/dev/null".to_owned()),
         _ => None,
     }
 }
@@ -70,7 +65,7 @@ pub fn snapshots(records: &[TaskFile], only: Option<&[u32]>) -> Vec<ProcSnapshot
                 fd: r.fd,
                 link,
                 cloexec: r.cloexec != 0,
-                access: access_of(r.object.file_flags),
+                access: r.object.access(),
                 ino: r.object.ino,
             });
         }
@@ -101,11 +96,11 @@ mod tests {
 
     #[test]
     fn links_match_what_proc_shows() {
-        assert_eq!(link_of(&record(S_IFIFO | 0o600, 0, "pipe:")).as_deref(), Some("pipe:[42]"));
-        assert_eq!(link_of(&record(S_IFSOCK | 0o777, 0, "")).as_deref(), Some("socket:[42]"));
+        assert_eq!(link_of(&record(0o010600, 0, "pipe:")).as_deref(), Some("pipe:[42]"));
+        assert_eq!(link_of(&record(0o140777, 0, "")).as_deref(), Some("socket:[42]"));
         assert_eq!(link_of(&record(0o600, 0, "[eventfd]")).as_deref(), Some("anon_inode:[eventfd]"));
-        assert_eq!(link_of(&record(S_IFCHR | 0o666, 1 << 20 | 3, "null")).as_deref(), Some("/dev/null"));
-        assert_eq!(link_of(&record(S_IFCHR | 0o620, 136 << 20 | 1, "1")), None, "a tty needs its path");
+        assert_eq!(link_of(&record(0o020666, 1 << 20 | 3, "null")).as_deref(), Some("/dev/null"));
+        assert_eq!(link_of(&record(0o020620, 136 << 20 | 1, "1")), None, "a tty needs its path");
         assert_eq!(link_of(&record(0o100644, 0, "passwd")), None, "a file needs its path");
     }
 }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use smallvec::{SmallVec, smallvec};
 
-use fdwatch_common::{FdObject, Kind, PollFd, SockAddr};
+use fdwatch_common::{FdObject, Kind, PollFd, SockAddr, object::Dev};
 
 use crate::value::Value;
 
@@ -79,9 +79,8 @@ fn poll_fds(entries: &[PollFd], show_revents: bool) -> Value {
     )
 }
 
-/// The kernel's dev_t: major in the high 12 bits above 20 minor bits (kdev_t.h).
-fn dev_text(dev: u32) -> String {
-    format!("{}:{}", dev >> 20, dev & 0xfffff)
+fn dev_text(dev: Dev) -> String {
+    format!("{}:{}", dev.major(), dev.minor())
 }
 
 /// The object a syscall installed, typed as the fd model and `fd` records type it
@@ -90,19 +89,16 @@ fn object(o: &FdObject, kind: Kind) -> Value {
     if o.valid == 0 {
         return Value::Null;
     }
-    let object_kind = match kind {
+    let type_name = match kind {
         // pidfs inodes look like regular files inside; /proc shows anon_inode:[pidfd].
-        Kind::PidfdOpen => crate::model::ObjectKind::Anon { name: "[pidfd]".into() },
-        _ => crate::model::object::kind_from_kernel(o, None, ""),
+        Kind::PidfdOpen => "anon",
+        _ => o.type_name(),
     };
-    // A directory is a "file" to the fd model (/proc cannot tell them apart), but the
-    // event knows better.
-    let type_name = if u32::from(o.mode) & libc::S_IFMT == libc::S_IFDIR { "dir" } else { object_kind.type_name() };
     let mut fields = vec![("type", Value::Str(Cow::Borrowed(type_name))), ("ino", Value::Int(o.ino as i64))];
     match type_name {
-        "pipe" => fields.push(("end", Value::Str(Cow::Borrowed(crate::model::object::access_of(o.file_flags).name())))),
-        "tty" | "null" => fields.push(("rdev", text(dev_text(o.rdev)))),
-        _ => fields.push(("dev", text(dev_text(o.dev)))),
+        "pipe" => fields.push(("end", Value::Str(Cow::Borrowed(o.access().name())))),
+        "tty" | "null" => fields.push(("rdev", text(dev_text(o.rdev())))),
+        _ => fields.push(("dev", text(dev_text(o.dev())))),
     }
     Value::Object(fields)
 }

@@ -6,7 +6,7 @@ use fdwatch_common::Kind;
 
 use super::{
     Access, FdEntry, Model, Pid, Process, TableId,
-    object::{ObjectKind, access_of, kind_from_kernel},
+    object::{ObjectKind, kind_from_kernel},
     origin::{Origin, Step},
 };
 use crate::decode::{Body, Event, Payload, names::sockaddr::format_sockaddr};
@@ -248,7 +248,7 @@ impl Model {
                     _ => 0, // creat(2) is O_CREAT|O_WRONLY|O_TRUNC
                 };
                 let kind_ = kind_from_kernel(&p.object, Some(&path), "");
-                let access = access_of(p.object.file_flags);
+                let access = p.object.access();
                 self.create(pid, table, fd, kind_, p.object.ino, flags & O_CLOEXEC != 0, access, kind, ts)
             }
             // accept(2)/accept4(2): a socket like the listener, connected to the peer.
@@ -273,7 +273,7 @@ impl Model {
                     (_, ObjectKind::File { .. }) => ObjectKind::File { path: format!("/{anon}").into() },
                     (_, other) => other,
                 };
-                let access = access_of(p.object.file_flags);
+                let access = p.object.access();
                 self.create(pid, table, fd, kind_, p.object.ino, cloexec, access, kind, ts)
             }
             _ => Applied::Unchanged,

@@ -26,26 +26,9 @@ pub use object::{InodeKey, Object, ObjectId, ObjectKind};
 pub use object_store::Objects;
 pub use origin::{Origin, Step, StepAt};
 
+pub use fdwatch_common::object::Access;
+
 pub type Pid = u32;
-
-/// Which way an fd's open file description reads or writes (O_ACCMODE); for a pipe
-/// it says which end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-    ReadWrite,
-}
-
-impl Access {
-    pub fn name(self) -> &'static str {
-        match self {
-            Access::Read => "read",
-            Access::Write => "write",
-            Access::ReadWrite => "read-write",
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct FdEntry {

@@ -1,9 +1,12 @@
 //! Open objects (pipes, sockets, files, ...) with identity: every fd that refers to the
 //! same object, in any process, points to the same `ObjectId`, and the object lists
 //! its holders, so "who holds the write end of pipe:[N]" is a lookup.
-use fdwatch_common::FdObject;
+use fdwatch_common::{
+    FdObject,
+    object::{CharDevice, Dev, FileType},
+};
 
-use super::{Access, Holders};
+use super::Holders;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub u64);
@@ -89,29 +92,12 @@ impl Object {
     }
 }
 
-/// `S_IFMT` bits of an inode's mode (inode(7)).
-const S_IFMT: u16 = 0o170000;
-const S_IFIFO: u16 = 0o010000;
-const S_IFCHR: u16 = 0o020000;
-const S_IFSOCK: u16 = 0o140000;
-
-/// Character device numbers (Documentation/admin-guide/devices.txt): 1:3 is /dev/null;
-/// 4:* virtual consoles and serial, 5:0 /dev/tty, 5:1 /dev/console, 136-143 pts.
-pub fn chr_kind(rdev: u32, path: &str) -> ObjectKind {
-    let (major, minor) = (rdev >> 20, rdev & 0xfffff);
-    match (major, minor) {
-        (1, 3) => ObjectKind::DevNull,
-        (4, _) | (5, 0) | (5, 1) | (136..=143, _) => ObjectKind::Tty { path: path.into() },
-        _ => ObjectKind::File { path: path.into() },
-    }
-}
-
-/// Access mode of an open file from its `f_flags` (O_ACCMODE).
-pub fn access_of(file_flags: u32) -> Access {
-    match file_flags & 0o3 {
-        0 => Access::Read,
-        1 => Access::Write,
-        _ => Access::ReadWrite,
+/// A character device's kind; `path` is what the syscall or /proc named it.
+pub fn chr_kind(rdev: Dev, path: &str) -> ObjectKind {
+    match CharDevice::of(rdev) {
+        CharDevice::Null => ObjectKind::DevNull,
+        CharDevice::Terminal => ObjectKind::Tty { path: path.into() },
+        CharDevice::Other => ObjectKind::File { path: path.into() },
     }
 }
 
@@ -119,11 +105,12 @@ pub fn access_of(file_flags: u32) -> Access {
 /// syscall named (open) and `anon` the name /proc gives anonymous inodes
 /// (`[eventfd]`, `inotify`, ...).
 pub fn kind_from_kernel(object: &FdObject, path: Option<&str>, anon: &str) -> ObjectKind {
-    match object.mode & S_IFMT {
-        S_IFIFO => ObjectKind::Pipe,
-        S_IFSOCK => ObjectKind::Socket { domain: 0, sock_type: 0, protocol: 0, peer: None },
-        S_IFCHR => chr_kind(object.rdev, path.unwrap_or("")),
-        0 => ObjectKind::Anon { name: anon.into() },
+    match object.file_type() {
+        FileType::Fifo => ObjectKind::Pipe,
+        FileType::Socket => ObjectKind::Socket { domain: 0, sock_type: 0, protocol: 0, peer: None },
+        FileType::CharDevice => chr_kind(object.rdev(), path.unwrap_or("")),
+        FileType::Anonymous => ObjectKind::Anon { name: anon.into() },
+        // A directory is a file to the model: /proc cannot tell them apart.
         _ => ObjectKind::File { path: path.unwrap_or("").into() },
     }
 }
@@ -172,13 +159,30 @@ mod tests {
     #[test]
     fn kernel_objects_classify_by_mode_and_rdev() {
         let o = |mode: u16, rdev: u32| FdObject { mode, rdev, valid: 1, ..Default::default() };
-        assert_eq!(kind_from_kernel(&o(S_IFIFO | 0o600, 0), None, "x"), ObjectKind::Pipe);
-        assert_eq!(kind_from_kernel(&o(S_IFCHR | 0o666, 1 << 20 | 3), Some("/dev/null"), "x"), ObjectKind::DevNull);
+        assert_eq!(kind_from_kernel(&o(0o010600, 0), None, "x"), ObjectKind::Pipe);
+        assert_eq!(kind_from_kernel(&o(0o020666, 1 << 20 | 3), Some("/dev/null"), "x"), ObjectKind::DevNull);
         assert_eq!(
-            kind_from_kernel(&o(S_IFCHR | 0o620, 136 << 20 | 2), Some("/dev/pts/2"), "x"),
+            kind_from_kernel(&o(0o020620, 136 << 20 | 2), Some("/dev/pts/2"), "x"),
             ObjectKind::Tty { path: "/dev/pts/2".into() }
         );
         assert_eq!(kind_from_kernel(&o(0o600, 0), None, "[eventfd]"), ObjectKind::Anon { name: "[eventfd]".into() });
-        assert_eq!(access_of(0o2000001), Access::Write);
+    }
+
+    #[test]
+    fn events_and_the_model_name_types_alike() {
+        // Every kind of inode but a directory (a file to the model, see kind_from_kernel).
+        for (mode, rdev) in [
+            (0o010600, 0),
+            (0o140777, 0),
+            (0o020666, 1 << 20 | 3),
+            (0o020620, 136 << 20),
+            (0o020666, 1 << 20 | 5),
+            (0o600, 0),
+            (0o100644, 0),
+            (0o060660, 8 << 20),
+        ] {
+            let o = FdObject { mode, rdev, valid: 1, ..Default::default() };
+            assert_eq!(kind_from_kernel(&o, Some("/x"), "[x]").type_name(), o.type_name(), "mode {mode:o}");
+        }
     }
 }
