@@ -6,10 +6,12 @@
 //! userspace cannot drift apart. Kinds have explicit ids that are never reused.
 #![no_std]
 
+pub mod config;
 pub mod kind;
 pub mod object;
 pub mod offsets;
 
+pub use config::ProbeConfig;
 pub use kind::Kind;
 pub use offsets::KernelOffsets;
 
@@ -272,6 +274,7 @@ const _: () = {
     assert!(size_of::<TaskFile>() == 40 + DENTRY_NAME_LEN);
     assert!(align_of::<SyscallEvent<OpenPayload>>() == 8);
     assert!(size_of::<KernelOffsets>().is_multiple_of(8));
+    assert!(size_of::<ProbeConfig>() == 24 + size_of::<KernelOffsets>());
 };
 
 #[cfg(feature = "user")]
@@ -280,4 +283,8 @@ mod pod {
     // SAFETY: KernelOffsets is #[repr(C)] with only u32 fields (22 of them, a multiple of
     // 8 bytes: asserted above), so it has no padding and every bit pattern is a valid value.
     unsafe impl aya::Pod for super::KernelOffsets {}
+    // SAFETY: ProbeConfig is #[repr(C)]: four u32 (one of them explicit padding), a u64
+    // and a KernelOffsets (above), 24 + its size bytes (asserted above): no implicit
+    // padding, and every bit pattern is a valid value.
+    unsafe impl aya::Pod for super::ProbeConfig {}
 }

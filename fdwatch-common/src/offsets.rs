@@ -32,3 +32,31 @@ pub struct KernelOffsets {
     /// `char comm[16]`, NUL-padded by set_task_comm (strscpy_pad).
     pub task_comm: u32,
 }
+
+impl KernelOffsets {
+    /// All zero: what the eBPF object holds until the loader writes the real offsets.
+    pub const UNSET: KernelOffsets = KernelOffsets {
+        task_pid: 0,
+        task_tgid: 0,
+        task_real_parent: 0,
+        task_files: 0,
+        task_exit_code: 0,
+        files_fdt: 0,
+        fdtable_max_fds: 0,
+        fdtable_fd: 0,
+        file_inode: 0,
+        file_flags: 0,
+        inode_mode: 0,
+        inode_ino: 0,
+        inode_rdev: 0,
+        inode_sb: 0,
+        super_block_dev: 0,
+        binprm_filename: 0,
+        fdtable_close_on_exec: 0,
+        file_path: 0,
+        path_dentry: 0,
+        dentry_name: 0,
+        qstr_name: 0,
+        task_comm: 0,
+    };
+}

@@ -3,16 +3,19 @@ use aya_ebpf::{
     macros::map,
     maps::{HashMap, PerCpuArray, RingBuf},
 };
-use fdwatch_common::MAX_KIND;
+use fdwatch_common::{
+    MAX_KIND,
+    config::{DEFAULT_RING_BYTES, MAX_WATCHED},
+};
 
 /// Every event, as a typed record (fdwatch-common). The collector may resize it.
 #[map]
-pub static EVENTS: RingBuf = RingBuf::with_byte_size(16 << 20, 0);
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
 
 /// Failed ring-buffer reservations, per CPU, indexed by kind id: never silent.
 #[map]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_KIND, 0);
 
-/// tgids to report when `FILTER_WATCHED` is set (value unused).
+/// tgids to report when `filter_watched` is set (value unused).
 #[map]
-pub static WATCHED: HashMap<u32, u8> = HashMap::with_max_entries(1 << 16, 0);
+pub static WATCHED: HashMap<u32, u8> = HashMap::with_max_entries(MAX_WATCHED, 0);

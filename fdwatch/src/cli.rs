@@ -17,7 +17,7 @@ pub mod limits {
     /// this; 256 MiB holds ~2 s of events at 1M events/s.
     pub const MIN_RING_BYTES: u64 = 4096;
     pub const MAX_RING_BYTES: u64 = 256 << 20;
-    pub const DEFAULT_RING_BYTES: u32 = 8 << 20;
+    pub const DEFAULT_RING_BYTES: u32 = fdwatch_common::config::DEFAULT_RING_BYTES;
     /// `--wakeup-bytes`: at most half the ring, or the ring could fill before a wake-up.
     pub const DEFAULT_WAKEUP_BYTES: u64 = 256 << 10;
     /// `--max-fds`: ~100 bytes each in the model.

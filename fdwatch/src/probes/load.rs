@@ -6,7 +6,10 @@ use aya::{
     maps::{HashMap, MapData, PerCpuArray},
     programs::{BtfTracePoint, Iter, ProgramError},
 };
-use fdwatch_common::{KernelOffsets, TaskFile};
+use fdwatch_common::{
+    KernelOffsets, ProbeConfig, TaskFile,
+    config::{PROBE_CONFIG, maps},
+};
 
 use super::{
     kernel_log::{self, KernelLog},
@@ -89,17 +92,18 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
             "cannot read kernel BTF /sys/kernel/btf/vmlinux ({e}); fdwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"
         ))
     })?;
-    let own_tgid = std::process::id();
-    let filter = u32::from(!settings.scope.is_host());
-    let follow = u32::from(settings.scope.follow());
+    let config = ProbeConfig {
+        own_tgid: std::process::id(),
+        filter_watched: u32::from(!settings.scope.is_host()),
+        follow_children: u32::from(settings.scope.follow()),
+        _pad: 0,
+        wakeup_bytes: settings.wakeup_bytes,
+        offsets: *offsets,
+    };
     let mut ebpf = EbpfLoader::new()
         .btf(Some(&btf))
-        .override_global("FDWATCH_TGID", &own_tgid, true)
-        .override_global("FILTER_WATCHED", &filter, true)
-        .override_global("FOLLOW_CHILDREN", &follow, true)
-        .override_global("WAKEUP_BYTES", &settings.wakeup_bytes, true)
-        .override_global("OFFSETS", offsets, true)
-        .map_max_entries("EVENTS", settings.ring_bytes)
+        .override_global(PROBE_CONFIG, &config, true)
+        .map_max_entries(maps::EVENTS, settings.ring_bytes)
         .map_max_entries(kernel_log::MAP, kernel_log::RING_BYTES)
         .load(OBJECT)
         .map_err(|e| privileges::explain("cannot load the eBPF object", &e))?;
@@ -108,7 +112,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
     let watched = match settings.scope {
         Scope::Host => None,
         Scope::Processes { pids, .. } => {
-            let map = ebpf.take_map("WATCHED").ok_or_else(|| missing_map("WATCHED"))?;
+            let map = ebpf.take_map(maps::WATCHED).ok_or_else(|| missing_map(maps::WATCHED))?;
             let mut watched: HashMap<_, u32, u8> =
                 HashMap::try_from(map).map_err(|e| privileges::explain("map WATCHED", &e))?;
             for &pid in pids {
@@ -130,12 +134,12 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
         iter.load("task_file", &btf).map_err(|e| describe_program_error(ITER_PROGRAM, "iter/task_file", e))?;
     }
 
-    let events = ebpf.take_map("EVENTS").ok_or_else(|| missing_map("EVENTS"))?;
+    let events = ebpf.take_map(maps::EVENTS).ok_or_else(|| missing_map(maps::EVENTS))?;
     let aya::maps::Map::RingBuf(events) = events else {
         return Err(Failure::env("map EVENTS is not a ring buffer".to_owned()));
     };
     let events = EventRing::new(events).map_err(|e| Failure::env(format!("cannot map the EVENTS ring buffer: {e}")))?;
-    let lost = ebpf.take_map("LOST").ok_or_else(|| missing_map("LOST"))?;
+    let lost = ebpf.take_map(maps::LOST).ok_or_else(|| missing_map(maps::LOST))?;
     let lost = PerCpuArray::try_from(lost).map_err(|e| Failure::env(format!("map LOST: {e}")))?;
     let kernel_log = Some(KernelLog::new(&mut ebpf)?);
     Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached, watched, kernel_log })
