@@ -44,7 +44,7 @@ impl fmt::Display for Failure {
 pub fn report(line: fmt::Arguments<'_>) {
     let text = format!("fdwatch: {line}");
     let mut out = Vec::with_capacity(text.len() + 1);
-    crate::sinks::escape::line(&mut out, text.as_bytes());
+    crate::escape::line(&mut out, text.as_bytes());
     let _ = std::io::stderr().lock().write_all(&out);
 }
 

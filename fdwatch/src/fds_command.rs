@@ -5,9 +5,10 @@ use std::io::Write as _;
 use crate::{
     clock::Clock,
     error::Failure,
+    escape,
     model::{Model, Step, describe, snapshot::ProcSnapshot},
     procfs,
-    sinks::{escape, json},
+    sinks::json,
 };
 
 pub fn run(pid: u32, as_json: bool) -> Result<(), Failure> {

@@ -8,8 +8,11 @@ pub mod collect;
 pub mod decode;
 pub mod detect;
 pub mod error;
+pub mod escape;
 pub mod fds_command;
 pub mod heap;
+#[cfg(test)]
+mod hostile_records;
 pub mod model;
 pub mod pidfd;
 pub mod privileges;

@@ -5,5 +5,3 @@ pub mod event;
 pub mod names;
 
 pub use event::{Body, Event, Payload, decode};
-#[cfg(test)]
-mod hostile;

@@ -3,7 +3,8 @@
 //! message first, then the evidence one line each.
 use std::{borrow::Cow, io::Write as _};
 
-use super::{Format, Sink, escape, text};
+use super::{Format, Sink, text};
+use crate::escape;
 use crate::{
     clock::Clock,
     decode::{Event, args, names::errno::errno_name},

@@ -7,7 +7,8 @@ use std::{cell::RefCell, io, rc::Rc};
 
 use fdwatch_common::{AddrPayload, ExecEvent, FdObject, Kind, NewFd, OpenPayload, PATH_LEN, Path, SockAddr};
 
-use super::{Format, LossSite, Sink, escape};
+use super::{Format, LossSite, Sink};
+use crate::escape;
 use crate::{
     clock::Clock,
     decode::{Body, Event, Payload},

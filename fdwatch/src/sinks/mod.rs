@@ -3,7 +3,6 @@
 //! is complete and none waits longer than one batch. Text lines, here and on stderr,
 //! go out only through `escape::line`: one record, one line, no control characters.
 mod alerts;
-pub mod escape;
 #[cfg(test)]
 mod hostile_text;
 pub mod json;
@@ -17,6 +16,7 @@ use fdwatch_common::Kind;
 use crate::{
     clock::Clock,
     decode::{Event, args},
+    escape,
     value::{Fields, Value},
 };
 

@@ -1,6 +1,6 @@
 //! Human-readable lines, strace-like: `time comm[pid/tid] syscall(args) = ret ERRNO`.
 //! Lines are assembled raw here (values as the kernel or /proc gave them, bytes and
-//! all) and written out only through [`escape::line`](super::escape::line).
+//! all) and written out only through [`escape::line`](crate::escape::line).
 use std::io::Write as _;
 
 use crate::{
