@@ -16,9 +16,13 @@ pub fn run(pid: u32, as_json: bool) -> Result<(), Failure> {
         Failure::usage(format!("no process with pid {pid} (or its /proc/{pid}/fd is not readable: try as root)"))
     })?;
     let out = render(&snap, as_json, &Clock::sample());
-    // A closed stdout (e.g. `| head`) is not an error worth a message.
-    let _ = std::io::stdout().write_all(&out);
-    Ok(())
+    match crate::sinks::stdout::Stdout::new().write_all(&out) {
+        // A closed stdout (e.g. `| head`) is not an error worth a message.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::output(format!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The table of `snap`'s process: `fd` records, or text lines (each through
