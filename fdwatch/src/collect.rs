@@ -184,7 +184,7 @@ impl<H: Host> Collector<H> {
             Ok(records) => scan::snapshots(&records, scope.as_deref()),
             Err(e) => {
                 // Slower (a readlink and an fdinfo read per fd) but complete.
-                crate::error::report(format_args!("the task_file iterator failed ({e}); reading /proc instead"));
+                crate::error::report(format_args!("the task_file iterator failed ({e:#}); reading /proc instead"));
                 procfs::snapshots(&scope.unwrap_or_else(|| self.scope()))
             }
         }

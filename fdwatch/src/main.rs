@@ -42,7 +42,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     privileges::check()?;
     let offsets = probes::btf::load_kernel_offsets().map_err(|e| Failure::env(e.to_string()))?;
     let settings = probes::Settings { scope: &resolved.scope, ring_bytes: cli.ring_bytes, wakeup_bytes };
-    let mut loaded = probes::load(&settings, &offsets)?;
+    let mut loaded = probes::load(&settings, &offsets).map_err(|e| privileges::explain(&e))?;
     // A chosen process that exited before the exit probe was attached is still on the
     // kernel's watch list, where a process that reuses its pid would be watched.
     let mut watch = scope::Watch::new(&resolved.scope);
@@ -90,7 +90,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     runtime.block_on(async move {
         // Handlers first: a script may signal us the moment it reads `ready`.
         let signals = collect::Signals::install()?;
-        loaded.spawn_kernel_log()?;
+        loaded.spawn_kernel_log().map_err(|e| privileges::explain(&e))?;
         match collector.sink().ready(&ready) {
             Ok(()) => collector.run(loaded, signals).await,
             // Standard output already closed: nobody to report to.

@@ -13,7 +13,7 @@
 //!
 //! CAP_SYS_RESOURCE (to raise RLIMIT_MEMLOCK) is not needed since Linux 5.11, which
 //! charges BPF memory to the memory cgroup instead.
-use std::{error::Error, io};
+use std::io;
 
 use crate::error::Failure;
 
@@ -84,34 +84,13 @@ pub fn check() -> Result<(), Failure> {
     Ok(())
 }
 
-/// The whole chain of an error, outermost first, each cause once (aya's errors put
-/// the errno two levels down: "failed to create map X" <- "Operation not permitted").
-pub fn chain(error: &dyn Error) -> String {
-    let mut parts: Vec<String> = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    parts.join(": ")
-}
-
-/// `what` failed with `error`: one line with the errno, and for EPERM/EACCES the
-/// capability to grant (the kernel answers a missing capability with EPERM).
-pub fn explain(what: &str, error: &(dyn Error + 'static)) -> Failure {
-    let errno = io_errno(error);
-    Failure::env(with_hint(format!("{what}: {}", chain(error)), errno))
-}
-
-pub fn explain_io(what: &str, error: &io::Error) -> Failure {
-    Failure::env(with_hint(format!("{what}: {error}"), error.raw_os_error()))
-}
-
-fn with_hint(line: String, errno: Option<i32>) -> String {
-    match errno {
+/// A failure to load or attach the probes, as one line: the whole chain of the error
+/// (what failed, then why, down to the errno: "{e:#}"), and for EPERM/EACCES the
+/// capability to grant, since the kernel answers a missing capability with EPERM.
+pub fn explain(error: &anyhow::Error) -> Failure {
+    let line = format!("{error:#}");
+    let errno = error.chain().find_map(|e| e.downcast_ref::<io::Error>()?.raw_os_error());
+    Failure::env(match errno {
         Some(libc::EPERM | libc::EACCES) => {
             let lacking = effective().map(|e| missing(e, &FOR_PROBES)).unwrap_or_default();
             let need = if lacking.is_empty() { names(&FOR_PROBES) } else { names(&lacking) };
@@ -121,19 +100,7 @@ fn with_hint(line: String, errno: Option<i32>) -> String {
             )
         }
         _ => line,
-    }
-}
-
-/// The errno somewhere in the chain, if any link is an io::Error.
-fn io_errno(error: &(dyn Error + 'static)) -> Option<i32> {
-    let mut current: Option<&(dyn Error + 'static)> = Some(error);
-    while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            return io.raw_os_error();
-        }
-        current = e.source();
-    }
-    None
+    })
 }
 
 #[cfg(test)]
@@ -150,6 +117,8 @@ mod tests {
         assert!(missing(1 << CAP_SYS_ADMIN.bit, &FOR_PROBES).is_empty(), "CAP_SYS_ADMIN implies both");
     }
 
+    use std::error::Error;
+
     #[test]
     fn a_refusal_names_the_errno_and_the_capability() {
         #[derive(Debug)]
@@ -164,11 +133,17 @@ mod tests {
                 Some(&self.0)
             }
         }
-        let e = Outer(io::Error::from_raw_os_error(libc::EPERM));
-        let f = explain("cannot load the eBPF object", &e);
-        assert!(f.message.contains("failed to create map `WATCHED`: Operation not permitted (os error 1)"), "{f}");
+        let e =
+            anyhow::Error::new(Outer(io::Error::from_raw_os_error(libc::EPERM))).context("cannot load the eBPF object");
+        let f = explain(&e);
+        assert!(
+            f.message.contains(
+                "cannot load the eBPF object: failed to create map `WATCHED`: Operation not permitted (os error 1)"
+            ),
+            "{f}"
+        );
         assert!(f.message.contains("CAP_"), "{f}");
-        let f = explain("x", &Outer(io::Error::from_raw_os_error(libc::E2BIG)));
+        let f = explain(&anyhow::Error::new(Outer(io::Error::from_raw_os_error(libc::E2BIG))).context("x"));
         assert!(!f.message.contains("CAP_"), "{f}");
     }
 }

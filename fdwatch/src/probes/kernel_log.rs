@@ -16,7 +16,7 @@ use aya_log::EbpfLogger;
 use log::{Level, Log, Metadata, Record};
 use tokio::io::{Interest, unix::AsyncFd};
 
-use crate::error::Failure;
+use anyhow::Context as _;
 
 /// aya-log-ebpf's ring buffer of records.
 pub const MAP: &str = "AYA_LOGS";
@@ -37,18 +37,18 @@ pub struct KernelLog {
 
 impl KernelLog {
     /// Takes the AYA_LOGS map out of the loaded object.
-    pub fn new(ebpf: &mut Ebpf) -> Result<Self, Failure> {
+    pub fn new(ebpf: &mut Ebpf) -> anyhow::Result<Self> {
         let logger = EbpfLogger::init_with_logger(ebpf, Lines::default())
-            .map_err(|e| Failure::env(format!("cannot read the eBPF programs' reports (map {MAP}): {e}")))?;
+            .with_context(|| format!("cannot read the eBPF programs' reports (map {MAP})"))?;
         Ok(Self { logger })
     }
 
     /// Prints reports as they come, in a task of its own. Needs a running tokio runtime.
-    pub fn spawn(self) -> Result<(), Failure> {
+    pub fn spawn(self) -> anyhow::Result<()> {
         // SAFETY: the logger owns the map's fd (aya's RingBuf<MapData>), which stays open
         // and refers to the same map for as long as the AsyncFd owns the logger.
         let mut ring = unsafe { AsyncFd::register_with_interest(self.logger, Interest::READABLE) }
-            .map_err(|e| Failure::env(format!("cannot poll the eBPF programs' reports: {e}")))?;
+            .context("cannot poll the eBPF programs' reports")?;
         tokio::spawn(async move {
             while let Ok(mut ready) = ring.readable_mut().await {
                 ready.get_inner_mut().flush();

@@ -16,7 +16,9 @@ use super::{
     programs::PROGRAMS,
     ring::EventRing,
 };
-use crate::{error::Failure, privileges, scope::Scope};
+use anyhow::Context as _;
+
+use crate::scope::Scope;
 
 /// What the loader needs to know from the command line.
 pub struct Settings<'a> {
@@ -49,7 +51,7 @@ impl Probes {
 
     /// Starts printing the probes' failure reports on stderr (probes/kernel_log.rs).
     /// Needs a running tokio runtime; later calls do nothing.
-    pub fn spawn_kernel_log(&mut self) -> Result<(), Failure> {
+    pub fn spawn_kernel_log(&mut self) -> anyhow::Result<()> {
         self.kernel_log.take().map_or(Ok(()), KernelLog::spawn)
     }
 }
@@ -61,14 +63,14 @@ pub struct TaskFiles {
 
 impl TaskFiles {
     /// One pass over all open fds on the host.
-    pub fn read(&mut self) -> Result<Vec<TaskFile>, String> {
-        let program = self.ebpf.program_mut(ITER_PROGRAM).ok_or("no iterator program")?;
-        let iter: &mut Iter = program.try_into().map_err(|e| format!("{e}"))?;
-        let link = iter.attach().map_err(|e| format!("attaching the task_file iterator: {e}"))?;
-        let link = iter.take_link(link).map_err(|e| format!("{e}"))?;
-        let mut file = link.into_file().map_err(|e| format!("opening the task_file iterator: {e}"))?;
+    pub fn read(&mut self) -> anyhow::Result<Vec<TaskFile>> {
+        let program = self.ebpf.program_mut(ITER_PROGRAM).ok_or_else(|| missing_program(ITER_PROGRAM))?;
+        let iter: &mut Iter = program.try_into()?;
+        let link = iter.attach().context("attaching the task_file iterator")?;
+        let link = iter.take_link(link)?;
+        let mut file = link.into_file().context("opening the task_file iterator")?;
         let mut bytes = Vec::with_capacity(1 << 20);
-        file.read_to_end(&mut bytes).map_err(|e| format!("reading the task_file iterator: {e}"))?;
+        file.read_to_end(&mut bytes).context("reading the task_file iterator")?;
         let size = std::mem::size_of::<TaskFile>();
         Ok(bytes
             .chunks_exact(size)
@@ -82,16 +84,17 @@ const ITER_PROGRAM: &str = "iter_task_file";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fdwatch"));
 
-pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Failure> {
+/// Load the object, configure it, attach every program. An error carries its whole
+/// chain (what failed, then why, down to the errno): `privileges::explain` makes it
+/// the one line the user reads.
+pub fn load(settings: &Settings, offsets: &KernelOffsets) -> anyhow::Result<Probes> {
     // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; this one charges the
     // cgroup and we may not raise the hard limit (no CAP_SYS_RESOURCE), so a failure
     // here is expected and harmless.
     raise_memlock();
-    let btf = Btf::from_sys_fs().map_err(|e| {
-        Failure::env(format!(
-            "cannot read kernel BTF /sys/kernel/btf/vmlinux ({e}); fdwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"
-        ))
-    })?;
+    let btf = Btf::from_sys_fs().context(
+        "cannot read kernel BTF /sys/kernel/btf/vmlinux; fdwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+    )?;
     let config = ProbeConfig {
         own_tgid: std::process::id(),
         filter_watched: u32::from(!settings.scope.is_host()),
@@ -106,17 +109,16 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
         .map_max_entries(maps::EVENTS, settings.ring_bytes)
         .map_max_entries(kernel_log::MAP, kernel_log::RING_BYTES)
         .load(OBJECT)
-        .map_err(|e| privileges::explain("cannot load the eBPF object", &e))?;
+        .context("cannot load the eBPF object")?;
     release_object_pages();
 
     let watched = match settings.scope {
         Scope::Host => None,
         Scope::Processes { pids, .. } => {
             let map = ebpf.take_map(maps::WATCHED).ok_or_else(|| missing_map(maps::WATCHED))?;
-            let mut watched: HashMap<_, u32, u8> =
-                HashMap::try_from(map).map_err(|e| privileges::explain("map WATCHED", &e))?;
+            let mut watched: HashMap<_, u32, u8> = HashMap::try_from(map).context("map WATCHED")?;
             for &pid in pids {
-                watched.insert(pid, 1, 0).map_err(|e| privileges::explain(&format!("cannot watch pid {pid}"), &e))?;
+                watched.insert(pid, 1, 0).with_context(|| format!("cannot watch pid {pid}"))?;
             }
             Some(watched)
         }
@@ -130,17 +132,17 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> Result<Probes, Fail
 
     {
         let program = ebpf.program_mut(ITER_PROGRAM).ok_or_else(|| missing_program(ITER_PROGRAM))?;
-        let iter: &mut Iter = program.try_into().map_err(|e| Failure::env(format!("{ITER_PROGRAM}: {e}")))?;
-        iter.load("task_file", &btf).map_err(|e| describe_program_error(ITER_PROGRAM, "iter/task_file", e))?;
+        let iter: &mut Iter = program.try_into().context(ITER_PROGRAM)?;
+        iter.load("task_file", &btf).map_err(|e| program_error(ITER_PROGRAM, "iter/task_file", e))?;
     }
 
     let events = ebpf.take_map(maps::EVENTS).ok_or_else(|| missing_map(maps::EVENTS))?;
     let aya::maps::Map::RingBuf(events) = events else {
-        return Err(Failure::env("map EVENTS is not a ring buffer".to_owned()));
+        anyhow::bail!("map {} is not a ring buffer (rebuild fdwatch)", maps::EVENTS);
     };
-    let events = EventRing::new(events).map_err(|e| Failure::env(format!("cannot map the EVENTS ring buffer: {e}")))?;
+    let events = EventRing::new(events).context("cannot map the EVENTS ring buffer")?;
     let lost = ebpf.take_map(maps::LOST).ok_or_else(|| missing_map(maps::LOST))?;
-    let lost = PerCpuArray::try_from(lost).map_err(|e| Failure::env(format!("map LOST: {e}")))?;
+    let lost = PerCpuArray::try_from(lost).context("map LOST")?;
     let kernel_log = Some(KernelLog::new(&mut ebpf)?);
     Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached, watched, kernel_log })
 }
@@ -163,37 +165,37 @@ fn release_object_pages() {
     }
 }
 
-fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, tracepoint: &str) -> Result<(), Failure> {
+fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, tracepoint: &str) -> anyhow::Result<()> {
     let program = ebpf.program_mut(name).ok_or_else(|| missing_program(name))?;
     let result = (|| {
         let p: &mut BtfTracePoint = program.try_into()?;
         p.load(tracepoint, btf)?;
         p.attach().map(drop)
     })();
-    result.map_err(|e| describe_program_error(name, &format!("tp_btf/{tracepoint}"), e))
+    result.map_err(|e| program_error(name, &format!("tp_btf/{tracepoint}"), e))
 }
 
-/// One line naming the program and hook, the errno, and for a verifier rejection the
-/// log's last lines; a refusal names the capability that is missing.
-fn describe_program_error(name: &str, hook: &str, error: ProgramError) -> Failure {
+/// What a program's load or attach said: the program and hook, the errno, and for a
+/// verifier rejection the log's last lines (aya puts the whole log in its message).
+fn program_error(name: &str, hook: &str, error: ProgramError) -> anyhow::Error {
     match error {
         ProgramError::LoadError { io_error, verifier_log } => {
             let log = verifier_log.to_string();
             let tail: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).rev().take(4).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             let verifier = if tail.is_empty() { String::new() } else { format!("; verifier: {}", tail.join(" | ")) };
-            privileges::explain_io(&format!("the kernel refused eBPF program {name} ({hook}){verifier}"), &io_error)
+            anyhow::Error::new(io_error).context(format!("the kernel refused eBPF program {name} ({hook}){verifier}"))
         }
-        other => privileges::explain(&format!("cannot attach eBPF program {name} to {hook}"), &other),
+        other => anyhow::Error::new(other).context(format!("cannot attach eBPF program {name} to {hook}")),
     }
 }
 
-fn missing_program(name: &str) -> Failure {
-    Failure::env(format!("the eBPF object has no program {name} (rebuild fdwatch)"))
+fn missing_program(name: &str) -> anyhow::Error {
+    anyhow::anyhow!("the eBPF object has no program {name} (rebuild fdwatch)")
 }
 
-fn missing_map(name: &str) -> Failure {
-    Failure::env(format!("the eBPF object has no map {name} (rebuild fdwatch)"))
+fn missing_map(name: &str) -> anyhow::Error {
+    anyhow::anyhow!("the eBPF object has no map {name} (rebuild fdwatch)")
 }
 
 fn raise_memlock() {
