@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::Failure;
-
 /// The range of every numeric flag, in one place (the README's Usage section lists them).
 pub mod limits {
     /// Seconds flags: above zero, at most ten years (a `Duration` from f64 panics past
@@ -20,6 +18,9 @@ pub mod limits {
     pub const DEFAULT_RING_BYTES: u32 = fdwatch_common::config::DEFAULT_RING_BYTES;
     /// `--wakeup-bytes`: at most half the ring, or the ring could fill before a wake-up.
     pub const DEFAULT_WAKEUP_BYTES: u64 = 256 << 10;
+    /// `symptom_window` (config file): how long an alert waits for its symptoms; at
+    /// most a minute, or alerts would come that much later.
+    pub const MAX_SYMPTOM_WINDOW_SECS: f64 = 60.0;
     /// `--max-fds`: ~100 bytes each in the model.
     pub const MAX_FDS: u64 = 64 << 20;
     pub const DEFAULT_MAX_FDS: usize = 4 << 20;
@@ -27,7 +28,7 @@ pub mod limits {
     pub const MAX_PID: u64 = 4 << 20;
 }
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(
     name = "fdwatch",
     version,
@@ -51,27 +52,29 @@ pub struct Cli {
     pub allow: Vec<String>,
     /// Raise pipe_leak when a leaked write end is still held this many seconds after
     /// its writer let go (above 0, at most 86400).
-    #[arg(long, value_name = "SECS", default_value = "1", allow_negative_numbers = true, value_parser = parse_window)]
-    pub pipe_leak_grace: Duration,
-    /// Count repeats of an alert and write them every SECS seconds (above 0, at most 86400).
-    #[arg(long, value_name = "SECS", default_value = "10", allow_negative_numbers = true, value_parser = parse_window)]
-    pub repeat_interval: Duration,
+    /// [default: 1]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_window)]
+    pub pipe_leak_grace: Option<Duration>,
+    /// Count repeats of an alert and write them every SECS seconds (above 0, at most 86400)
+    /// [default: 10].
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_window)]
+    pub repeat_interval: Option<Duration>,
     /// Watch only this process (repeatable); filtered in the kernel. A thread id stands
     /// for its process.
     #[arg(long = "pid", value_name = "PID", allow_negative_numbers = true, value_parser = parse_pid)]
     pub pids: Vec<u32>,
     /// With --pid: also watch the processes' children, present and future.
-    #[arg(long, requires = "pids")]
+    #[arg(long)]
     pub follow: bool,
     /// Stop after SECS seconds (fractions allowed; above 0, at most ten years).
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Kernel ring buffer size in bytes (a power of two from 4096 to 268435456). The
     /// kernel maps its pages twice, so it counts double in RSS; 8 MiB holds ~70 ms of
-    /// events at 1M events/s, far more than the collector's 10 ms drain interval.
-    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_RING_BYTES, allow_negative_numbers = true,
-          value_parser = parse_ring_bytes)]
-    pub ring_bytes: u32,
+    /// events at 1M events/s, far more than the collector's 10 ms drain interval
+    /// [default: 8388608].
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true, value_parser = parse_ring_bytes)]
+    pub ring_bytes: Option<u32>,
     /// Wake the collector once this many bytes wait in the ring buffer (it also
     /// drains every 10 ms); from 1 to half of --ring-bytes (default 262144, or a
     /// quarter of a smaller ring). Larger batches cost less CPU per event.
@@ -81,14 +84,34 @@ pub struct Cli {
     #[arg(long)]
     pub dump_on_exit: bool,
     /// Track at most N fds in the model (1 to 67108864); beyond it new fds are reported
-    /// as `loss`.
-    #[arg(long, value_name = "N", default_value_t = limits::DEFAULT_MAX_FDS, allow_negative_numbers = true,
-          value_parser = parse_max_fds)]
-    pub max_fds: usize,
+    /// as `loss` [default: 4194304].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_max_fds)]
+    pub max_fds: Option<usize>,
+    /// Read settings from this TOML file (the service uses /etc/fdwatch/fdwatch.toml);
+    /// flags override it. SIGHUP reads it again.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
+    /// Write records here (repeatable): stdout, file:PATH, syslog (/dev/log),
+    /// syslog:unix:PATH, syslog:udp:HOST:PORT, syslog:tcp:HOST:PORT, tcp:HOST:PORT,
+    /// unix:PATH. Default: stdout.
+    #[arg(long = "output", value_name = "SPEC", value_parser = parse_output)]
+    pub outputs: Vec<crate::outputs::Dest>,
+    /// Serve Prometheus metrics on http://ADDR/metrics and a health check on
+    /// /healthz (e.g. 127.0.0.1:9464). Off unless given.
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_metrics)]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Write a `stats` record every SECS seconds (0: only the last one) [default: 60].
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_stats_interval)]
+    pub stats_interval: Option<Interval>,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum Command {
+    /// The configuration file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Print the open fds of a process, like lsof, from /proc (no eBPF needed).
     Fds {
         /// The process.
@@ -100,9 +123,24 @@ pub enum Command {
     },
 }
 
+#[derive(Subcommand, Debug, Clone)]
+pub enum ConfigAction {
+    /// Check a config file and print the configuration it gives (defaults filled in);
+    /// exit 2 with one line naming the key if it is wrong.
+    Check {
+        /// [default: /etc/fdwatch/fdwatch.toml]
+        path: Option<std::path::PathBuf>,
+    },
+}
+
 /// A number of seconds in (0, max]. clap names the flag in front of the message.
 fn seconds(s: &str, max: f64) -> Result<Duration, String> {
     let secs: f64 = s.trim().parse().map_err(|_| "not a number of seconds".to_owned())?;
+    check_seconds(secs, max)
+}
+
+/// `secs` in (0, max]: the one check of seconds values, for flags and the config file.
+pub fn check_seconds(secs: f64, max: f64) -> Result<Duration, String> {
     if !(secs > 0.0 && secs <= max) {
         return Err(format!("must be above 0 and at most {max} seconds"));
     }
@@ -117,34 +155,79 @@ fn parse_window(s: &str) -> Result<Duration, String> {
     seconds(s, limits::MAX_WINDOW_SECS)
 }
 
-/// A whole number in [min, max].
-fn integer(s: &str, min: u64, max: u64) -> Result<u64, String> {
-    let n: u64 = s.trim().parse().map_err(|_| format!("not a whole number from {min} to {max}"))?;
-    if !(min..=max).contains(&n) {
+/// `n` in [min, max]: the one check of whole numbers, for flags and the config file.
+pub fn check_integer(n: i128, min: u64, max: u64) -> Result<u64, String> {
+    if !(i128::from(min)..=i128::from(max)).contains(&n) {
         return Err(format!("must be from {min} to {max}"));
     }
-    Ok(n)
+    Ok(n as u64)
 }
 
-fn parse_pid(s: &str) -> Result<u32, String> {
-    integer(s, 1, limits::MAX_PID).map(|n| n as u32)
+pub fn check_pid(n: i128) -> Result<u32, String> {
+    check_integer(n, 1, limits::MAX_PID).map(|n| n as u32)
 }
 
-fn parse_ring_bytes(s: &str) -> Result<u32, String> {
-    let n = integer(s, limits::MIN_RING_BYTES, limits::MAX_RING_BYTES)?;
+pub fn check_ring_bytes(n: i128) -> Result<u32, String> {
+    let n = check_integer(n, limits::MIN_RING_BYTES, limits::MAX_RING_BYTES)?;
     if !n.is_power_of_two() {
         return Err(format!("{n} is not a power of two"));
     }
     Ok(n as u32)
 }
 
+pub fn check_wakeup_bytes(n: i128) -> Result<u64, String> {
+    // Checked against the ring size in `config::Settings::wakeup_bytes`.
+    check_integer(n, 1, limits::MAX_RING_BYTES / 2)
+}
+
+pub fn check_max_fds(n: i128) -> Result<usize, String> {
+    check_integer(n, 1, limits::MAX_FDS).map(|n| n as usize)
+}
+
+/// `--stats-interval` and `stats_interval`: 0 (only the last record), or above 0 and at
+/// most a day.
+pub fn check_stats_interval(secs: f64) -> Result<Option<Duration>, String> {
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    check_seconds(secs, limits::MAX_WINDOW_SECS).map(Some).map_err(|e| format!("{e} (or 0: only at exit)"))
+}
+
+fn number(s: &str, min: u64, max: u64) -> Result<i128, String> {
+    s.trim().parse().map_err(|_| format!("not a whole number from {min} to {max}"))
+}
+
+fn parse_pid(s: &str) -> Result<u32, String> {
+    check_pid(number(s, 1, limits::MAX_PID)?)
+}
+
+fn parse_ring_bytes(s: &str) -> Result<u32, String> {
+    check_ring_bytes(number(s, limits::MIN_RING_BYTES, limits::MAX_RING_BYTES)?)
+}
+
 fn parse_wakeup_bytes(s: &str) -> Result<u64, String> {
-    // Checked against --ring-bytes in `Cli::wakeup_bytes`.
-    integer(s, 1, limits::MAX_RING_BYTES / 2)
+    check_wakeup_bytes(number(s, 1, limits::MAX_RING_BYTES / 2)?)
 }
 
 fn parse_max_fds(s: &str) -> Result<usize, String> {
-    integer(s, 1, limits::MAX_FDS).map(|n| n as usize)
+    check_max_fds(number(s, 1, limits::MAX_FDS)?)
+}
+
+/// An interval that may be off (`--stats-interval 0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interval(pub Option<Duration>);
+
+fn parse_stats_interval(s: &str) -> Result<Interval, String> {
+    let secs: f64 = s.trim().parse().map_err(|_| "not a number of seconds".to_owned())?;
+    check_stats_interval(secs).map(Interval)
+}
+
+fn parse_output(s: &str) -> Result<crate::outputs::Dest, String> {
+    crate::outputs::Dest::parse(s)
+}
+
+fn parse_metrics(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.parse().map_err(|_| format!("{s:?} is not an address: expected IP:PORT, e.g. 127.0.0.1:9464"))
 }
 
 /// Parse argv; `Err(code)` means the process should exit with it (help or an error
@@ -174,26 +257,10 @@ pub fn parse() -> Result<Cli, std::process::ExitCode> {
 }
 
 impl Cli {
-    pub fn detect_config(&self) -> crate::detect::Config {
-        let mut config = crate::detect::Config::default();
-        config.allow.extend(self.allow.iter().cloned());
-        config.pipe_leak_grace = self.pipe_leak_grace;
-        config.repeat_every = self.repeat_interval;
-        config
-    }
-
-    /// `--wakeup-bytes`, checked against `--ring-bytes`: the default is a quarter of a
-    /// ring smaller than 1 MiB.
-    pub fn wakeup_bytes(&self) -> Result<u64, Failure> {
-        let ring = u64::from(self.ring_bytes);
-        match self.wakeup_bytes {
-            None => Ok(limits::DEFAULT_WAKEUP_BYTES.min(ring / 4)),
-            Some(n) if n <= ring / 2 => Ok(n),
-            Some(n) => Err(Failure::usage(format!(
-                "--wakeup-bytes {n} is more than half of --ring-bytes {ring}: the ring could fill before the \
-                 collector is woken (use at most {})",
-                ring / 2
-            ))),
-        }
+    /// No flags but `--config PATH`: what `fdwatch config check PATH` resolves.
+    pub fn default_for_check(path: std::path::PathBuf) -> Cli {
+        let mut cli = Cli::parse_from(["fdwatch"]);
+        cli.config = Some(path);
+        cli
     }
 }

@@ -70,7 +70,7 @@ impl Rfc3339Cache {
 
     /// Append the timestamp to `out`. Per event, inside the cached second: one
     /// subtraction and nine digits.
-    pub fn write(&mut self, clock: &Clock, monotonic_ns: u64, out: &mut Vec<u8>) {
+    pub fn write<O: crate::out::Out + ?Sized>(&mut self, clock: &Clock, monotonic_ns: u64, out: &mut O) {
         let mut nanos = monotonic_ns.wrapping_sub(self.second_start);
         if nanos >= self.second_len {
             nanos = self.enter_second(clock, monotonic_ns);

@@ -1,6 +1,8 @@
 //! The collector loop: drain the ring buffer, decode, keep the fd model, run the
 //! detectors, report what was lost or re-read, stop cleanly on SIGINT/SIGTERM/--duration. SIGUSR1 dumps the
-//! model's fds.
+//! model's fds. SIGHUP reopens file outputs and reloads the config file: detector
+//! settings, the allowlist, outputs and the stats interval change in place; the
+//! probes, the ring and the fd model stay as they are.
 use std::time::Duration;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -10,20 +12,23 @@ use fdwatch_common::{Kind, MAX_KIND};
 use tokio::{
     io::{Interest, unix::AsyncFd},
     signal::unix::{SignalKind, signal},
-    time::{MissedTickBehavior, interval, sleep},
+    time::{Interval, MissedTickBehavior, interval, interval_at, sleep},
 };
 
 use crate::{
     clock::Clock,
+    config::{Loader, Settings},
     decode::{Body, Event, decode},
     detect::Detectors,
-    error::Failure,
-    heap,
+    detect::Output,
+    error::{Failure, report},
+    heap, metrics,
     model::{Applied, Model, ObjectKind, Pid, Step, describe, snapshot::ProcSnapshot},
+    outputs::EXIT_DRAIN,
     probes::{Probes, TaskFiles, ring::EventRing},
     procfs, scan,
     scope::Watch,
-    sinks::{LossSite, PerKind, Sink, Stats},
+    sinks::{LossSite, PerKind, Reload, Sink, Stats},
 };
 
 /// How often the ring buffer is drained when no wake-up came (the probes wake us only
@@ -49,22 +54,39 @@ pub struct Options {
     pub stdout: Option<crate::sinks::stdout::Stdout>,
 }
 
+/// What the always-on agent adds to a run (`Collector::serve`): periodic stats, SIGHUP
+/// reloads, the metrics endpoint. None of it by default.
+#[derive(Default)]
+pub struct Service {
+    /// A `stats` record this often (None: only the last).
+    pub stats_interval: Option<Duration>,
+    /// What SIGHUP re-reads, and the configuration running now.
+    pub reload: Option<(Loader, Settings)>,
+    /// The Prometheus endpoint, when configured.
+    pub metrics: Option<metrics::Metrics>,
+}
+
 struct Counters {
     events: PerKind,
     kernel_lost: PerKind,
     kernel_lost_total: u64,
     undecodable: u64,
     userspace_lost_total: u64,
+    fd_model_lost_total: u64,
+    /// Alerts written, by (kind, severity).
+    alerts: std::collections::BTreeMap<(&'static str, &'static str), u64>,
     /// Events of pids outside the scope (a pid of --pid reused after its exit, in the
     /// moment before the kernel's watch list lost it): not reported, counted in stats.
     out_of_scope: u64,
 }
 
-/// The signals the loop answers: SIGINT/SIGTERM stop, SIGUSR1 dumps the model.
+/// The signals the loop answers: SIGINT/SIGTERM stop, SIGUSR1 dumps the model, SIGHUP
+/// reloads.
 pub struct Signals {
     sigint: tokio::signal::unix::Signal,
     sigterm: tokio::signal::unix::Signal,
     sigusr1: tokio::signal::unix::Signal,
+    sighup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -75,6 +97,7 @@ impl Signals {
             sigint: signal(SignalKind::interrupt()).map_err(failed)?,
             sigterm: signal(SignalKind::terminate()).map_err(failed)?,
             sigusr1: signal(SignalKind::user_defined1()).map_err(failed)?,
+            sighup: signal(SignalKind::hangup()).map_err(failed)?,
         })
     }
 }
@@ -116,6 +139,7 @@ pub struct Collector<H = Proc> {
     sink: Sink,
     clock: Clock,
     options: Options,
+    service: Service,
     counters: Counters,
     last_resync_ns: HashMap<Pid, u64>,
     pending_resync: HashMap<Pid, &'static str>,
@@ -143,12 +167,15 @@ impl<H: Host> Collector<H> {
             sink,
             clock,
             options,
+            service: Service::default(),
             counters: Counters {
                 events: [0; MAX_KIND as usize],
                 kernel_lost: [0; MAX_KIND as usize],
                 kernel_lost_total: 0,
                 undecodable: 0,
                 userspace_lost_total: 0,
+                fd_model_lost_total: 0,
+                alerts: Default::default(),
                 out_of_scope: 0,
             },
             last_resync_ns: HashMap::default(),
@@ -159,6 +186,12 @@ impl<H: Host> Collector<H> {
 
     pub fn sink(&mut self) -> &mut Sink {
         &mut self.sink
+    }
+
+    /// Run as the always-on agent: periodic stats, SIGHUP reloads, metrics.
+    pub fn serve(mut self, service: Service) -> Self {
+        self.service = service;
+        self
     }
 
     /// The processes the model covers: the watched ones (with --follow, and their
@@ -338,6 +371,9 @@ impl<H: Host> Collector<H> {
 
     fn write_alerts(&mut self) {
         for output in self.detectors.take() {
+            if let Output::Alert(a) = &output {
+                *self.counters.alerts.entry((a.kind.name(), a.severity.name())).or_default() += 1;
+            }
             self.sink.output(&output);
         }
     }
@@ -375,15 +411,79 @@ impl<H: Host> Collector<H> {
         }
         let dropped = self.model.take_dropped();
         if dropped > 0 {
+            self.counters.fd_model_lost_total += dropped;
             self.sink.loss(LossSite::FdModel, &[0; MAX_KIND as usize], dropped);
         }
+        // Outputs that dropped records and take them again say how many they missed.
+        for (name, lost) in self.sink.outputs().recovered() {
+            report(format_args!(
+                "output {name}: {} records were dropped; it takes records again",
+                lost.iter().sum::<u64>()
+            ));
+            self.sink.output_loss(&name, &lost);
+        }
+    }
+
+    /// SIGHUP: reopen file outputs (logrotate), then read the config file again and
+    /// apply what can change without new probes; a bad file changes nothing.
+    fn reload(&mut self) -> Option<Duration> {
+        let reopened = self.sink.outputs().reopen();
+        let Some((loader, running)) = self.service.reload.clone() else {
+            self.sink.reload(&Reload { path: None, error: None, applied: &[], needs_restart: &[], reopened });
+            return self.service.stats_interval;
+        };
+        let path = loader.path.as_ref().map(|p| p.display().to_string());
+        let refuse = |this: &mut Self, why: &str| {
+            report(format_args!("SIGHUP: {why}; the running configuration is kept"));
+            this.sink.reload(&Reload {
+                path: path.as_deref(),
+                error: Some(why),
+                applied: &[],
+                needs_restart: &[],
+                reopened,
+            });
+        };
+        let new = match loader.load() {
+            Ok(new) => new,
+            Err(e) => {
+                refuse(self, &e.0);
+                return self.service.stats_interval;
+            }
+        };
+        let (applied, needs_restart) = running.changes(&new);
+        let next = running.reloaded(&new);
+        if next.outputs != running.outputs {
+            if let Err(e) = self.sink.replace_outputs(&next.outputs) {
+                refuse(self, &e);
+                return self.service.stats_interval;
+            }
+        }
+        self.detectors.set_config(next.detect_config());
+        self.options.show_events = next.events;
+        self.options.dump_on_exit = next.dump_on_exit;
+        self.service.stats_interval = next.stats_interval;
+        if !needs_restart.is_empty() {
+            report(format_args!(
+                "SIGHUP: {} changed; that takes a restart (the running value is kept)",
+                needs_restart.join(", ")
+            ));
+        }
+        self.sink.reload(&Reload {
+            path: path.as_deref(),
+            error: None,
+            applied: &applied,
+            needs_restart: &needs_restart,
+            reopened,
+        });
+        self.service.reload = Some((loader, next));
+        self.service.stats_interval
     }
 
     /// Run until stopped. `signals` must be installed before `ready` is written, or a
     /// signal sent right after it would find the default action (death).
     pub async fn run(mut self, probes: Probes, signals: Signals) -> Result<(), Failure> {
         let Probes { events, lost, mut task_files, .. } = probes;
-        let Signals { mut sigint, mut sigterm, mut sigusr1 } = signals;
+        let Signals { mut sigint, mut sigterm, mut sigusr1, mut sighup } = signals;
         // SAFETY: the EventRing owns its map fd, which stays open and unchanged for as
         // long as the AsyncFd owns the EventRing.
         let mut ring = unsafe { AsyncFd::register_with_interest(events, Interest::READABLE) }
@@ -396,6 +496,7 @@ impl<H: Host> Collector<H> {
         trim_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let deadline = sleep(self.options.duration.unwrap_or(Duration::from_secs(u64::MAX / 4)));
         tokio::pin!(deadline);
+        let mut stats_tick = stats_timer(self.service.stats_interval);
 
         let started = Clock::monotonic_now_ns();
         let mut output: std::io::Result<()>;
@@ -419,7 +520,24 @@ impl<H: Host> Collector<H> {
                         break;
                     }
                 }
-                _ = loss_tick.tick() => self.report_losses(&lost, &mut task_files),
+                _ = loss_tick.tick() => {
+                    self.report_losses(&lost, &mut task_files);
+                    self.publish(started);
+                }
+                _ = next_tick(&mut stats_tick) => {
+                    let stats = self.stats_now(started, false);
+                    self.sink.stats(&stats);
+                    if let Some(m) = &mut self.service.metrics {
+                        m.publish(&stats);
+                    }
+                }
+                _ = sighup.recv() => {
+                    let before = self.service.stats_interval;
+                    let after = self.reload();
+                    if after != before {
+                        stats_tick = stats_timer(after);
+                    }
+                }
                 _ = trim_tick.tick() => {
                     self.model.shrink_to_fit();
                     heap::trim();
@@ -430,6 +548,9 @@ impl<H: Host> Collector<H> {
                 _ = &mut deadline => stop = true,
             }
             backlog = self.drain(ring.get_mut());
+            if let Some(m) = &self.service.metrics {
+                m.beat(Clock::monotonic_now_ns());
+            }
             if dump {
                 self.dump();
             }
@@ -448,9 +569,19 @@ impl<H: Host> Collector<H> {
             }
             self.report_losses(&lost, &mut task_files);
             self.end();
-            self.sink.stats(&self.stats(Clock::monotonic_now_ns().saturating_sub(started)));
+            // Outputs that dropped records and take them again say so before the end.
+            for (name, lost) in self.sink.outputs().recovered() {
+                self.sink.output_loss(&name, &lost);
+            }
+            let stats = self.stats_now(started, true);
+            self.sink.stats(&stats);
+            if let Some(m) = &mut self.service.metrics {
+                m.publish(&stats);
+            }
             output = self.sink.flush();
         }
+        // Queued outputs write what they hold (a dead one is given up after a while).
+        self.sink.outputs().finish(EXIT_DRAIN);
         match output {
             Ok(()) => Ok(()),
             // Whoever read our output is gone (`| head`): nobody to tell, a normal stop.
@@ -483,10 +614,50 @@ impl<H: Host> Collector<H> {
             events: self.counters.events,
             kernel_lost: self.counters.kernel_lost_total,
             userspace_lost: self.counters.userspace_lost_total,
+            fd_model_lost: self.counters.fd_model_lost_total,
             out_of_scope: self.counters.out_of_scope,
             elapsed_ns,
             tracked_fds: self.model.tracked_fds(),
             processes: self.model.processes.len(),
+            alerts: self.counters.alerts.iter().map(|(k, n)| (*k, *n)).collect(),
+            output_dropped: self.sink.dropped(),
+            cpu_ns: 0,
+            rss_bytes: 0,
+            last: true,
         }
+    }
+
+    /// The totals now, with the collector's CPU and memory (`last`: the run's end).
+    fn stats_now(&self, started: u64, last: bool) -> Stats {
+        let (cpu_ns, rss_bytes) = metrics::usage();
+        Stats { cpu_ns, rss_bytes, last, ..self.stats(Clock::monotonic_now_ns().saturating_sub(started)) }
+    }
+
+    /// The totals to the metrics endpoint (every second).
+    fn publish(&mut self, started: u64) {
+        if self.service.metrics.is_some() {
+            let stats = self.stats_now(started, false);
+            if let Some(m) = &mut self.service.metrics {
+                m.publish(&stats);
+            }
+        }
+    }
+}
+
+/// The periodic stats timer: first after one interval.
+fn stats_timer(every: Option<Duration>) -> Option<Interval> {
+    every.map(|d| {
+        let mut t = interval_at(tokio::time::Instant::now() + d, d);
+        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        t
+    })
+}
+
+async fn next_tick(timer: &mut Option<Interval>) {
+    match timer {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }

@@ -27,14 +27,16 @@
 //! own escaping (sinks/json.rs) and never comes here.
 use std::io::Write as _;
 
+use crate::out::Out;
+
 /// `raw` (one line's content, any bytes) escaped into `out`, then `\n`.
-pub fn line(out: &mut Vec<u8>, raw: &[u8]) {
+pub fn line<O: Out + ?Sized>(out: &mut O, raw: &[u8]) {
     escape_into(out, raw);
     out.push(b'\n');
 }
 
 /// `raw` escaped into `out`, without a line end.
-pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
+pub fn escape_into<O: Out + ?Sized>(out: &mut O, raw: &[u8]) {
     out.reserve(raw.len());
     for chunk in raw.utf8_chunks() {
         let valid = chunk.valid();
@@ -62,7 +64,7 @@ pub fn escape(raw: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn push_escape(out: &mut Vec<u8>, c: char) {
+fn push_escape<O: Out + ?Sized>(out: &mut O, c: char) {
     match c {
         '\\' => out.extend_from_slice(b"\\\\"),
         '\n' => out.extend_from_slice(b"\\n"),
@@ -73,12 +75,16 @@ fn push_escape(out: &mut Vec<u8>, c: char) {
         // `\u{..}`, not `\x..`: it is a character (two or more bytes of valid UTF-8),
         // and `\xNN` above 0x7f already means a byte that is not UTF-8.
         c => {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            let mut tmp = [0u8; 16];
+            let mut at = std::io::Cursor::new(&mut tmp[..]);
+            let _ = write!(at, "\\u{{{:x}}}", c as u32);
+            let n = at.position() as usize;
+            out.extend_from_slice(&tmp[..n]);
         }
     }
 }
 
-fn push_hex_byte(out: &mut Vec<u8>, b: u8) {
+fn push_hex_byte<O: Out + ?Sized>(out: &mut O, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.extend_from_slice(&[b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
 }

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod clock;
 pub mod collect;
+pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod error;
@@ -13,7 +14,10 @@ pub mod fds_command;
 pub mod heap;
 #[cfg(test)]
 mod hostile_records;
+pub mod metrics;
 pub mod model;
+pub mod out;
+pub mod outputs;
 pub mod pidfd;
 pub mod privileges;
 pub mod probes;

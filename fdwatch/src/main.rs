@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use fdwatch::{
-    cli, clock, collect, detect,
+    cli, clock, collect, config, detect,
     error::{self, Failure, report},
-    fds_command, heap, model, privileges, probes, scope, sinks,
+    fds_command, heap, metrics, model, outputs, privileges, probes, scope, sinks,
 };
 
 fn main() -> ExitCode {
@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Some(cli::Command::Fds { pid, json }) => fds_command::run(*pid, *json),
+        Some(cli::Command::Config { action: cli::ConfigAction::Check { path } }) => config::check(path.clone()),
         None => monitor(&cli),
     };
     match result {
@@ -34,14 +35,16 @@ fn main() -> ExitCode {
 }
 
 fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
-    let resolved = scope::resolve(&cli.pids, cli.follow)?;
+    let loader = config::Loader::new(cli);
+    let config = loader.load()?;
+    let resolved = scope::resolve(&config.pids, config.follow)?;
     for note in &resolved.notes {
         report(format_args!("{note}"));
     }
-    let wakeup_bytes = cli.wakeup_bytes()?;
     privileges::check()?;
     let offsets = probes::btf::load_kernel_offsets().map_err(|e| Failure::env(e.to_string()))?;
-    let settings = probes::Settings { scope: &resolved.scope, ring_bytes: cli.ring_bytes, wakeup_bytes };
+    let settings =
+        probes::Settings { scope: &resolved.scope, ring_bytes: config.ring_bytes, wakeup_bytes: config.wakeup_bytes };
     let mut loaded = probes::load(&settings, &offsets).map_err(|e| privileges::explain(&e))?;
     // A chosen process that exited before the exit probe was attached is still on the
     // kernel's watch list, where a process that reuses its pid would be watched.
@@ -56,20 +59,29 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
         let pids: Vec<String> = resolved.scope.pids().iter().map(u32::to_string).collect();
         return Err(Failure::usage(format!("--pid {}: exited while fdwatch was starting", pids.join(", "))));
     }
-    let format = if cli.json { sinks::Format::Json } else { sinks::Format::Text };
     let clock = clock::Clock::sample();
-    let sink = sinks::Sink::new(format, clock, Box::new(sinks::stdout::Stdout::new()));
+    // Standard output alone is written by the collector itself, with the exit codes of
+    // the command line; any other set of outputs gets writer threads (outputs/).
+    let sink = if config.stdout_only() {
+        sinks::Sink::direct(&config.outputs[0], clock, Box::new(sinks::stdout::Stdout::new()))
+    } else {
+        let outputs = outputs::Outputs::start(&config.outputs, &sinks::hostname()).map_err(Failure::env)?;
+        sinks::Sink::with_outputs(clock, outputs)
+    };
+    let metrics = config.metrics.map(metrics::Metrics::serve).transpose()?;
     let watched = watch.members();
     let options = collect::Options {
-        show_events: cli.events,
-        duration: cli.duration,
-        dump_on_exit: cli.dump_on_exit,
+        show_events: config.events,
+        duration: config.duration,
+        dump_on_exit: config.dump_on_exit,
         watch,
-        stdout: Some(sinks::stdout::Stdout::new()),
+        stdout: config.stdout_only().then(sinks::stdout::Stdout::new),
     };
-    let model = model::Model::new(model::Limits { max_fds: cli.max_fds });
-    let detectors = detect::Detectors::new(cli.detect_config(), clock);
-    let mut collector = collect::Collector::new(model, detectors, sink, clock, options);
+    let service =
+        collect::Service { stats_interval: config.stats_interval, reload: Some((loader, config.clone())), metrics };
+    let model = model::Model::new(model::Limits { max_fds: config.max_fds });
+    let detectors = detect::Detectors::new(config.detect_config(), clock);
+    let mut collector = collect::Collector::new(model, detectors, sink, clock, options).serve(service);
     // Probes first, then /proc: whatever changes while we read arrives as events.
     let scan = collector.scan_at_start(&mut loaded.task_files);
     // Loading parsed the kernel's BTF (twice: aya and our offsets reader), some 17 MB

@@ -2,10 +2,9 @@
 //! counts, resolutions). Plain data; the sinks render it.
 use crate::{decode::Event, model::Pid, value::Fields};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
-    /// In the contract; no detector raises one yet.
-    #[allow(dead_code)]
+    /// In the contract; no detector raises one yet (an output's `min_severity` may name it).
     Info,
     Warning,
     Critical,

@@ -65,6 +65,13 @@ impl Detectors {
         Self { config, clock, outbox, stdio: stdio::Stdio::default(), pipes: pipe_leak::PipeLeaks::default() }
     }
 
+    /// A new configuration (SIGHUP): what is pending, written and counted is kept;
+    /// new windows apply to alerts raised from now on.
+    pub fn set_config(&mut self, config: Config) {
+        self.outbox.set_windows(config.symptom_window.as_nanos() as u64, config.repeat_every.as_nanos() as u64);
+        self.config = config;
+    }
+
     /// Before `model.apply(event)`.
     pub fn before(&mut self, model: &Model, event: &Event) {
         self.outbox.observe(event);

@@ -144,6 +144,11 @@ impl Outbox {
         Some(&mut p.alert)
     }
 
+    pub fn set_windows(&mut self, window_ns: u64, repeat_every_ns: u64) {
+        self.window_ns = window_ns;
+        self.repeat_every_ns = repeat_every_ns;
+    }
+
     /// Queue `alert`. It is written after the window, or at once without `symptoms`
     /// to wait for; its id is given then (cancelled alerts take none).
     pub fn raise(&mut self, key: Key, alert: Alert, symptoms: Option<SymptomRule>) {

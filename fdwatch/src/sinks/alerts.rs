@@ -3,7 +3,9 @@
 //! message first, then the evidence one line each.
 use std::{borrow::Cow, io::Write as _};
 
-use super::{Format, Sink, text};
+use bytes::BytesMut;
+
+use super::{Format, Render, Sink, record::RecordType, text};
 use crate::escape;
 use crate::{
     clock::Clock,
@@ -58,109 +60,124 @@ fn evidence_value(e: &Evidence, clock: &Clock) -> Value {
 
 impl Sink {
     pub fn output(&mut self, output: &Output) {
-        match (self.format, output) {
-            (Format::Json, Output::Alert(a)) => self.alert_json(a),
-            (Format::Text, Output::Alert(a)) => self.alert_text(a),
-            (Format::Json, Output::Repeat { id, kind, pid, comm, count, ts_ns }) => {
-                self.record("repeat", *ts_ns)
-                    .int("id", *id as i64)
-                    .str("kind", kind.name())
-                    .int("pid", *pid as i64)
-                    .str("comm", comm)
-                    .int("count", *count as i64)
-                    .end();
+        match output {
+            Output::Alert(a) => self.emit(RecordType::Alert, Some(a.severity), |r, format, buf| match format {
+                Format::Json => alert_json(r, buf, a),
+                Format::Text => alert_text(r, buf, a),
+            }),
+            Output::Repeat { id, kind, pid, comm, count, ts_ns } => {
+                self.emit(RecordType::Repeat, None, |r, format, buf| match format {
+                    Format::Json => {
+                        r.record(buf, "repeat", *ts_ns)
+                            .int("id", *id as i64)
+                            .str("kind", kind.name())
+                            .int("pid", *pid as i64)
+                            .str("comm", comm)
+                            .int("count", *count as i64)
+                            .end();
+                    }
+                    Format::Text => {
+                        r.line.clear();
+                        let _ = write!(
+                            r.line,
+                            "!! {} alert #{id} on pid {pid} ({comm}) happened {count} more times",
+                            kind.name()
+                        );
+                        escape::line(buf, &r.line);
+                    }
+                })
             }
-            (Format::Text, Output::Repeat { id, kind, pid, comm, count, .. }) => {
-                self.line.clear();
-                let _ = write!(
-                    self.line,
-                    "!! {} alert #{id} on pid {pid} ({comm}) happened {count} more times",
-                    kind.name()
-                );
-                escape::line(&mut self.buf, &self.line);
-            }
-            (Format::Json, Output::Resolved { id, kind, pid, comm, message, waited_ns, ts_ns }) => {
-                self.record("resolved", *ts_ns)
-                    .int("id", *id as i64)
-                    .str("kind", kind.name())
-                    .int("pid", *pid as i64)
-                    .str("comm", comm)
-                    .str("message", message)
-                    .int("waited_ns", *waited_ns as i64)
-                    .end();
-            }
-            (Format::Text, Output::Resolved { id, kind, message, ts_ns, .. }) => {
-                let ts = self.clock.rfc3339(*ts_ns);
-                self.line.clear();
-                let _ = write!(self.line, "{} RESOLVED {} alert #{id}: {message}", text::time_of_day(&ts), kind.name());
-                escape::line(&mut self.buf, &self.line);
-                escape::line(&mut self.buf, b"");
+            Output::Resolved { id, kind, pid, comm, message, waited_ns, ts_ns } => {
+                self.emit(RecordType::Resolved, None, |r, format, buf| match format {
+                    Format::Json => {
+                        r.record(buf, "resolved", *ts_ns)
+                            .int("id", *id as i64)
+                            .str("kind", kind.name())
+                            .int("pid", *pid as i64)
+                            .str("comm", comm)
+                            .str("message", message)
+                            .int("waited_ns", *waited_ns as i64)
+                            .end();
+                    }
+                    Format::Text => {
+                        let ts = r.clock.rfc3339(*ts_ns);
+                        r.line.clear();
+                        let _ = write!(
+                            r.line,
+                            "{} RESOLVED {} alert #{id}: {message}",
+                            text::time_of_day(&ts),
+                            kind.name()
+                        );
+                        escape::line(buf, &r.line);
+                        escape::line(buf, b"");
+                    }
+                })
             }
         }
     }
+}
 
-    fn alert_json(&mut self, a: &Alert) {
-        let clock = self.clock;
-        let evidence = Value::List(a.evidence.iter().map(|e| evidence_value(e, &clock)).collect());
-        let mut obj = self.record("alert", a.ts_ns);
-        obj.int("id", a.id as i64)
-            .str("kind", a.kind.name())
-            .str("severity", a.severity.name())
-            .int("pid", a.pid as i64)
-            .str("comm", &a.comm)
-            .value("exe", &a.exe.as_ref().map_or(Value::Null, |e| s(e.clone())))
-            .str("message", &a.message);
-        for (k, v) in &a.fields {
-            obj.value(k, v);
-        }
-        obj.value("evidence", &evidence).end();
+fn alert_json(r: &mut Render, buf: &mut BytesMut, a: &Alert) {
+    let clock = r.clock;
+    let evidence = Value::List(a.evidence.iter().map(|e| evidence_value(e, &clock)).collect());
+    let mut obj = r.record(buf, "alert", a.ts_ns);
+    obj.int("id", a.id as i64)
+        .str("kind", a.kind.name())
+        .str("severity", a.severity.name())
+        .int("pid", a.pid as i64)
+        .str("comm", &a.comm)
+        .value("exe", &a.exe.as_ref().map_or(Value::Null, |e| s(e.clone())))
+        .str("message", &a.message);
+    for (k, v) in &a.fields {
+        obj.value(k, v);
     }
+    obj.value("evidence", &evidence).end();
+}
 
-    /// ```text
-    /// 18:32:32.123456 CRITICAL stdio_hijack #3 pid 4242 (bash)
-    ///   pid 4242 (bash) put an AF_INET SOCK_STREAM socket ... on its stdin ...
-    ///   evidence:
-    ///     18:32:32.120001 fact   fd 3 of pid 4242 (bash) is ..., created by socket() ...
-    ///     18:32:32.120100 event  bash[4242/4242] dup2(oldfd=3, newfd=1) = 1
-    ///     18:32:32.130000 symptom ...
-    /// ```
-    /// Every line of the block, each escaped on its own: the line ends and the
-    /// indentation are the only structure, and no value can add a line.
-    fn alert_text(&mut self, a: &Alert) {
-        let ts = self.clock.rfc3339(a.ts_ns);
-        let line = &mut self.line;
+/// ```text
+/// 18:32:32.123456 CRITICAL stdio_hijack #3 pid 4242 (bash)
+///   pid 4242 (bash) put an AF_INET SOCK_STREAM socket ... on its stdin ...
+///   evidence:
+///     18:32:32.120001 fact   fd 3 of pid 4242 (bash) is ..., created by socket() ...
+///     18:32:32.120100 event  bash[4242/4242] dup2(oldfd=3, newfd=1) = 1
+///     18:32:32.130000 symptom ...
+/// ```
+/// Every line of the block, each escaped on its own: the line ends and the
+/// indentation are the only structure, and no value can add a line.
+fn alert_text(r: &mut Render, buf: &mut BytesMut, a: &Alert) {
+    let ts = r.clock.rfc3339(a.ts_ns);
+    let line = &mut r.line;
+    line.clear();
+    let _ = write!(
+        line,
+        "{} {} {} #{} pid {} ({})",
+        text::time_of_day(&ts),
+        a.severity.name().to_uppercase(),
+        a.kind.name(),
+        a.id,
+        a.pid,
+        a.comm
+    );
+    escape::line(buf, line);
+    line.clear();
+    let _ = write!(line, "  {}", a.message);
+    escape::line(buf, line);
+    escape::line(buf, b"  evidence:");
+    for e in &a.evidence {
+        let ts = r.clock.rfc3339(e.ts_ns());
         line.clear();
-        let _ = write!(
-            line,
-            "{} {} {} #{} pid {} ({})",
-            text::time_of_day(&ts),
-            a.severity.name().to_uppercase(),
-            a.kind.name(),
-            a.id,
-            a.pid,
-            a.comm
-        );
-        escape::line(&mut self.buf, line);
-        line.clear();
-        let _ = write!(line, "  {}", a.message);
-        escape::line(&mut self.buf, line);
-        escape::line(&mut self.buf, b"  evidence:");
-        for e in &a.evidence {
-            let ts = self.clock.rfc3339(e.ts_ns());
-            line.clear();
-            let _ = write!(line, "    {} ", text::time_of_day(&ts));
-            match e {
-                Evidence::Event(ev) | Evidence::Symptom(ev) => {
-                    line.extend_from_slice(if matches!(e, Evidence::Symptom(_)) { b"symptom " } else { b"event   " });
-                    text::event_call(line, ev, &args::describe(ev));
-                }
-                Evidence::Fact(f) => {
-                    line.extend_from_slice(b"fact    ");
-                    line.extend_from_slice(f.text.as_bytes());
-                }
+        let _ = write!(line, "    {} ", text::time_of_day(&ts));
+        match e {
+            Evidence::Event(ev) | Evidence::Symptom(ev) => {
+                line.extend_from_slice(if matches!(e, Evidence::Symptom(_)) { b"symptom " } else { b"event   " });
+                text::event_call(line, ev, &args::describe(ev));
             }
-            escape::line(&mut self.buf, line);
+            Evidence::Fact(f) => {
+                line.extend_from_slice(b"fact    ");
+                line.extend_from_slice(f.text.as_bytes());
+            }
         }
-        escape::line(&mut self.buf, b"");
+        escape::line(buf, line);
     }
+    escape::line(buf, b"");
 }

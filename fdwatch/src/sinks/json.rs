@@ -1,21 +1,21 @@
 //! NDJSON records (the output contract in DESIGN.md): one object per line, written
 //! straight into the output buffer without building a tree per event.
-use crate::value::Value;
+use crate::{out::Out, value::Value};
 
 /// Writes one JSON object; `end()` closes it and the line.
-pub struct Obj<'a> {
-    out: &'a mut Vec<u8>,
+pub struct Obj<'a, O: Out + ?Sized = Vec<u8>> {
+    out: &'a mut O,
     first: bool,
 }
 
-impl<'a> Obj<'a> {
-    pub fn new(out: &'a mut Vec<u8>) -> Self {
+impl<'a, O: Out + ?Sized> Obj<'a, O> {
+    pub fn new(out: &'a mut O) -> Self {
         out.push(b'{');
         Self { out, first: true }
     }
 
     /// Continue an object whose opening and first fields the caller wrote.
-    pub fn after_fields(out: &'a mut Vec<u8>) -> Self {
+    pub fn after_fields(out: &'a mut O) -> Self {
         Self { out, first: false }
     }
 
@@ -60,7 +60,7 @@ impl<'a> Obj<'a> {
     }
 }
 
-fn plain_key(out: &mut Vec<u8>, key: &str) {
+fn plain_key<O: Out + ?Sized>(out: &mut O, key: &str) {
     debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{key}");
     out.push(b'"');
     out.extend_from_slice(key.as_bytes());
@@ -78,7 +78,7 @@ const PLAIN: [bool; 256] = {
     t
 };
 
-fn int(out: &mut Vec<u8>, value: i64) {
+fn int<O: Out + ?Sized>(out: &mut O, value: i64) {
     // Most numbers in events are fds and return values: one or two digits, written
     // without itoa's buffer and a memcpy call.
     match value {
@@ -88,19 +88,19 @@ fn int(out: &mut Vec<u8>, value: i64) {
     }
 }
 
-pub fn uint(out: &mut Vec<u8>, value: u32) {
+pub fn uint<O: Out + ?Sized>(out: &mut O, value: u32) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// A string of fdwatch's own (a syscall name): nothing to escape.
-pub fn plain_string(out: &mut Vec<u8>, s: &str) {
+pub fn plain_string<O: Out + ?Sized>(out: &mut O, s: &str) {
     debug_assert!(s.bytes().all(|b| PLAIN[b as usize]), "{s}");
     out.push(b'"');
     out.extend_from_slice(s.as_bytes());
     out.push(b'"');
 }
 
-fn string(out: &mut Vec<u8>, s: &str) {
+fn string<O: Out + ?Sized>(out: &mut O, s: &str) {
     // Keys, names and numbers-as-text need no escaping: copy them (the common case,
     // every field of every event); anything else goes through serde_json, which
     // escapes exactly as JSON requires (writing into a Vec cannot fail).
@@ -110,13 +110,15 @@ fn string(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
     } else {
-        let _ = serde_json::to_writer(&mut *out, s);
+        // Serializing a str cannot fail.
+        let escaped = serde_json::to_string(s).unwrap_or_default();
+        out.extend_from_slice(escaped.as_bytes());
     }
 }
 
 /// Bytes from the kernel (a comm) as a JSON string: copied when plain ASCII, else as
 /// text with invalid UTF-8 replaced, escaped.
-pub fn bytes_string(out: &mut Vec<u8>, bytes: &[u8]) {
+pub fn bytes_string<O: Out + ?Sized>(out: &mut O, bytes: &[u8]) {
     if bytes.iter().all(|&b| PLAIN[b as usize]) {
         out.push(b'"');
         out.extend_from_slice(bytes);
@@ -144,7 +146,7 @@ struct ThreadSlot {
 }
 
 impl ThreadFields {
-    pub fn write(&mut self, out: &mut Vec<u8>, (pid, tid, ppid): (u32, u32, u32), comm: &[u8; 16]) {
+    pub fn write<O: Out + ?Sized>(&mut self, out: &mut O, (pid, tid, ppid): (u32, u32, u32), comm: &[u8; 16]) {
         let of = (pid, tid, ppid, *comm);
         let slot = &mut self.slots[tid as usize % THREAD_SLOTS];
         if slot.of != Some(of) {
@@ -164,7 +166,7 @@ impl ThreadFields {
     }
 }
 
-pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+pub fn write_value<O: Out + ?Sized>(out: &mut O, value: &Value) {
     match value {
         Value::Int(i) => int(out, *i),
         Value::Str(s) => string(out, s),
