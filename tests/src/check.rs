@@ -52,12 +52,12 @@ pub fn parse_record(line: &[u8]) -> Result<Value, serde_json::Error> {
 /// In an expected record, matches any value (the field must still be present).
 pub const ANY: &str = "<any>";
 
-/// The record types README.md's table of records (*Output*) lists.
-pub const DOCUMENTED_TYPES: [&str; 9] =
-    ["ready", "event", "alert", "repeat", "resolved", "loss", "stats", "fd", "resync"];
+/// The record types the output contract lists (README.md, Output; docs/schema.json).
+pub const DOCUMENTED_TYPES: [&str; 10] =
+    ["ready", "event", "alert", "repeat", "resolved", "loss", "resync", "fd", "stats", "reload"];
 
 /// Fields every record has; not argument fields.
-const ENVELOPE: [&str; 3] = ["type", "ts", "host"];
+const ENVELOPE: [&str; 4] = ["type", "ts", "host", "v"];
 
 /// Asserts that `actual` has exactly the fields of `expected` (an object) with exactly
 /// those values, besides the envelope (`type`, `ts`, `host`, checked by the collector
@@ -124,6 +124,9 @@ pub fn contract_violation(v: &Value) -> Option<String> {
     if !obj.get("host").is_some_and(Value::is_string) {
         return Some("\"host\" is missing or not a string".into());
     }
+    if obj.get("v") != Some(&Value::from(1)) {
+        return Some(format!("\"v\" (the schema version) is {:?}, not 1", obj.get("v")));
+    }
     if ty == Some("event") {
         for k in ["pid", "tid", "ppid"] {
             if !obj.get(k).is_some_and(Value::is_i64) {
@@ -189,10 +192,10 @@ mod tests {
 
     #[test]
     fn contract() {
-        let ok = json!({"type":"stats","ts":"2026-11-21T18:40:41.887515443Z","host":"vm"});
+        let ok = json!({"type":"stats","ts":"2026-11-21T18:40:41.887515443Z","host":"vm","v":1});
         assert_eq!(contract_violation(&ok), None);
         assert!(contract_violation(&json!({"ts":"2026-11-21T18:40:41.887515443Z","host":"vm"})).is_some());
-        let bad_ts = json!({"type":"stats","ts":"2026-11-21T18:40:41Z","host":"vm"});
+        let bad_ts = json!({"type":"stats","ts":"2026-11-21T18:40:41Z","host":"vm","v":1});
         assert!(contract_violation(&bad_ts).is_some());
         let event = json!({"type":"event","ts":"2026-11-21T18:40:41.887515443Z","host":"vm","pid":1});
         assert!(contract_violation(&event).is_some());

@@ -117,6 +117,9 @@ impl Fdwatch {
                     Msg::Bad(format!("incomplete last line (no newline): {}", String::from_utf8_lossy(&line)))
                 } else {
                     match check::parse_record(&line) {
+                        // Checked against docs/schema.json when the test takes it in
+                        // (`pump`), not here: validating must not slow this reader and
+                        // hold fdwatch back.
                         Ok(v) => match check::contract_violation(&v) {
                             None => Msg::Record(v),
                             Some(why) => Msg::Bad(format!("{why}: {v}")),
@@ -166,6 +169,12 @@ impl Fdwatch {
         let wait = until.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
         match self.rx.recv_timeout(wait) {
             Ok(Msg::Record(v)) => {
+                if let Some(why) = crate::schema::violations(&v) {
+                    panic!(
+                        "fdwatch {:?} wrote a record docs/schema.json does not allow: {why}\nrecord: {v}",
+                        self.args
+                    );
+                }
                 self.state.borrow_mut().records.push(v);
                 true
             }

@@ -5,6 +5,7 @@
 //!
 //! No test is ever skipped: without root, without the fdwatch binary or without a C
 //! compiler, tests fail and say what is missing.
+pub mod agent;
 pub mod alerts;
 pub mod check;
 pub mod child_io;
@@ -188,3 +189,4 @@ pub fn object_stat(op: &OpLine, suffix: &str) -> Value {
     }
 }
 pub mod model_check;
+pub mod schema;

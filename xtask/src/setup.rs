@@ -39,6 +39,15 @@ pub fn setup() -> Result<()> {
     s.apt_tool("python3", "--version", "python3")?;
     // The select_high_fd tests make a tun device where SYNs vanish.
     s.apt_tool("ip", "-V", "iproute2")?;
+    // The agent tests (tests/tests/agent_*.rs) run fdwatch with the real log and
+    // monitoring stack: rsyslogd, logrotate, prometheus, socat as a TCP collector,
+    // systemd-analyze (verify the unit) and setpriv (run it with the unit's capabilities).
+    s.apt_tool("rsyslogd", "-v", "rsyslog")?;
+    s.apt_tool("logrotate", "--version", "logrotate")?;
+    s.apt_tool("prometheus", "--version", "prometheus")?;
+    s.apt_tool("socat", "-V", "socat")?;
+    s.apt_tool("systemd-analyze", "--version", "systemd")?;
+    s.apt_tool("setpriv", "--version", "util-linux")?;
     // `cargo xtask fuzz` and the end of `cargo xtask test` run the fuzz target.
     crate::fuzz::setup_cargo_fuzz(s.dry_run)?;
     Ok(())
