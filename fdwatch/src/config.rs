@@ -144,7 +144,11 @@ impl Loader {
             Some(path) => read(path)?,
             None => Parsed::default(),
         };
-        Settings::resolve(&file, &self.cli)
+        Settings::resolve(&file, &self.cli).map_err(|e| match (&self.path, e.0.starts_with("--")) {
+            // A conflict between keys of the file: name the file.
+            (Some(path), false) => ConfigError(format!("{}: {}", path.display(), e.0)),
+            _ => e,
+        })
     }
 }
 
@@ -679,7 +683,7 @@ format = "text"
             ),
             ("[[output]]\nto = \"stdout\"\nfrmat = \"json\"\n", ":3:1: unknown field `frmat`"),
             ("ring_bytes = 8192\nwakeup_bytes = 8192\n", "wakeup_bytes 8192 is more than half of ring_bytes 8192"),
-            ("follow = true\n", "needs --pid"),
+            ("follow = true\n", "follow needs pid"),
         ] {
             let e = load(text, &[]).expect_err(text);
             assert!(e.contains(expect), "{text:?}: {e}");

@@ -138,7 +138,7 @@ fn every_bad_value_is_one_line_naming_the_key_and_exit_2() {
         ("pipe_leak_grace = 0\n", "pipe_leak_grace: must be above 0"),
         ("repeat_interval = 86401\n", "repeat_interval: must be above 0 and at most 86400"),
         ("symptom_window = 61\n", "symptom_window: must be above 0 and at most 60"),
-        ("follow = true\n", "needs --pid"),
+        ("follow = true\n", "follow needs pid"),
         ("[[output]]\nto = \"ftp:x\"\n", "output[1].to: \"ftp:x\" is not an output"),
         ("[[output]]\nto = \"file:relative\"\n", "output[1].to: file:relative: the path must be absolute"),
         ("[[output]]\nto = \"tcp:127.0.0.1:0\"\n", "output[1].to: tcp:127.0.0.1:0: expected HOST:PORT"),
@@ -222,7 +222,8 @@ fn sighup_reloads_keeps_the_model_and_keeps_the_old_config_when_the_new_one_is_b
     unsafe { libc::kill(fw.pid() as i32, libc::SIGUSR1) };
     fw.expect("fd 101 in the model", DEADLINE, |r| r["type"] == "fd" && r["pid"] == child.pid() && r["fd"] == 101);
     // Now events on, and a key that needs a restart.
-    fs::write(&path, format!("json = true\npid = [{}]\nevents = true\nring_bytes = 65536\n", child.pid())).unwrap();
+    // (16 MiB: the default wakeup_bytes stays 262144.)
+    fs::write(&path, format!("json = true\npid = [{}]\nevents = true\nring_bytes = 16777216\n", child.pid())).unwrap();
     // SAFETY: as above.
     unsafe { libc::kill(fw.pid() as i32, libc::SIGHUP) };
     let reload = fw.expect("a reload record", DEADLINE, |r| r["type"] == "reload");
