@@ -107,12 +107,10 @@ impl Metrics {
             .name("metrics".into())
             .stack_size(256 << 10)
             .spawn(move || {
-                for conn in listener.incoming() {
-                    // One request at a time: a scraper every few seconds; each
-                    // connection is bounded by its timeouts.
-                    if let Ok(conn) = conn {
-                        let _ = answer(conn, &serving);
-                    }
+                // One request at a time: a scraper every few seconds; each
+                // connection is bounded by its timeouts.
+                for conn in listener.incoming().flatten() {
+                    let _ = answer(conn, &serving);
                 }
             })
             .map_err(|e| Failure::env(format!("--metrics {addr}: cannot start its thread: {e}")))?;

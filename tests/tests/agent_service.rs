@@ -22,8 +22,8 @@ fn unit() -> String {
 /// The value of `key=` in the unit (the last one).
 fn directive(unit: &str, key: &str) -> String {
     unit.lines()
-        .filter_map(|l| l.strip_prefix(&format!("{key}=")))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
         .unwrap_or_else(|| panic!("the unit has no {key}="))
         .to_owned()
 }

@@ -323,9 +323,9 @@ impl Outputs {
                     *error = out.write_all(&chunk.data).and_then(|()| out.flush()).err();
                 }
             }
-            Kind::Queued { queue, .. } => match queue.push(chunk.clone()) {
-                Ok(()) => o.refusing = false,
-                Err(chunk) => {
+            Kind::Queued { queue, .. } => match queue.push(chunk) {
+                true => o.refusing = false,
+                false => {
                     if !o.refusing {
                         o.refusing = true;
                         report(format_args!(

@@ -69,19 +69,20 @@ impl Queue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queue `chunk` if it fits in the limit (an empty queue takes any one chunk, so a
-    /// record larger than the limit still goes out); `Err` gives it back.
-    pub fn push(&self, chunk: Chunk) -> Result<(), Chunk> {
+    /// Queue `chunk` (a reference-counted copy) if it fits in the limit (an empty queue
+    /// takes any one chunk, so a record larger than the limit still goes out); false if
+    /// it did not.
+    pub fn push(&self, chunk: &Chunk) -> bool {
         let mut st = self.lock();
         let len = chunk.data.len();
         if st.closed || st.abandoned || (st.bytes > 0 && st.bytes + len > self.limit) {
-            return Err(chunk);
+            return false;
         }
         st.bytes += len;
-        st.chunks.push_back(chunk);
+        st.chunks.push_back(chunk.clone());
         drop(st);
         self.wake.notify_one();
-        Ok(())
+        true
     }
 
     /// The next chunk, waiting for one; None once closed and empty.
@@ -191,17 +192,17 @@ mod tests {
     #[test]
     fn refuses_what_does_not_fit_and_takes_again_once_drained() {
         let q = Queue::new(100);
-        assert!(q.push(chunk(60)).is_ok());
-        assert!(q.push(chunk(60)).is_err(), "over the limit");
-        assert!(q.push(chunk(40)).is_ok());
+        assert!(q.push(&chunk(60)));
+        assert!(!q.push(&chunk(60)), "over the limit");
+        assert!(q.push(&chunk(40)));
         assert_eq!(q.queued_bytes(), 100);
         assert_eq!(q.pop().unwrap().data.len(), 60);
-        assert!(q.push(chunk(60)).is_ok());
+        assert!(q.push(&chunk(60)));
         let empty = Queue::new(10);
-        assert!(empty.push(chunk(50)).is_ok(), "an empty queue takes one oversized chunk");
+        assert!(empty.push(&chunk(50)), "an empty queue takes one oversized chunk");
         q.close();
         assert_eq!(q.discard()[RecordType::Event as usize], 2);
         assert!(q.pop().is_none());
-        assert!(q.push(chunk(1)).is_err(), "closed");
+        assert!(!q.push(&chunk(1)), "closed");
     }
 }
