@@ -339,9 +339,8 @@ impl Settings {
         let pids = if cli.pids.is_empty() { file.pids.clone().unwrap_or_default() } else { cli.pids.clone() };
         let follow = cli.follow || file.follow.unwrap_or(false);
         if follow && pids.is_empty() {
-            return Err(ConfigError(
-                "--follow (follow) needs --pid (pid): the processes whose children to follow".into(),
-            ));
+            let (f, p) = if cli.follow { ("--follow", "--pid") } else { ("follow", "pid") };
+            return Err(ConfigError(format!("{f} needs {p}: the processes whose children to follow")));
         }
         // Flag-form outputs, and stdout by default, take --json's format; the file's
         // outputs their own `format`, else JSON (stdout: as --json says).
