@@ -682,6 +682,8 @@ pub fn hostname() -> String {
 mod tests {
     use std::{cell::RefCell, rc::Rc};
 
+    use fdwatch_common::MAX_KIND;
+
     use super::*;
     use crate::{decode::Payload, model::synthetic::call};
 
@@ -739,6 +741,41 @@ mod tests {
         };
         assert_eq!(total, events * one, "every line once");
         assert!(lens.iter().all(|l| l % one == 0), "only whole lines per write");
+    }
+
+    #[test]
+    fn lanes_take_their_records_rendered_once_per_format() {
+        let mut sink = Sink::empty(Clock::fixed(0), Outputs::direct(Box::new(Writes::default())));
+        let alerts_and_losses = Filter::new(&[RecordType::Alert, RecordType::Loss], Severity::Warning);
+        sink.route(&[
+            (Format::Json, Filter::default(), false),
+            (Format::Json, alerts_and_losses, true),
+            (Format::Text, Filter::default(), false),
+            (Format::Json, Filter::default(), false),
+        ]);
+        assert_eq!(sink.lanes.len(), 3, "outputs with the same format and choice share a lane");
+        assert_eq!(sink.lanes[0].outputs, [0, 3]);
+        burst(&mut sink, 3);
+        sink.loss(LossSite::Userspace, &[0; MAX_KIND as usize], 2);
+        let (json, chosen, text) = (&sink.lanes[0], &sink.lanes[1], &sink.lanes[2]);
+        let ev = RecordType::Event as usize;
+        let loss = RecordType::Loss as usize;
+        assert_eq!((json.counts[ev], json.counts[loss]), (3, 1));
+        assert_eq!((chosen.counts[ev], chosen.counts[loss]), (0, 1));
+        assert_eq!((text.counts[ev], text.counts[loss]), (3, 1));
+        // The loss record: the same bytes in both JSON lanes, its end and syslog
+        // severity (warning) kept where an output sends records one by one.
+        let last_line = |b: &[u8]| b.split(|&c| c == b'\n').rfind(|l| !l.is_empty()).unwrap().to_vec();
+        assert_eq!(last_line(&json.buf), last_line(&chosen.buf));
+        assert!(last_line(&chosen.buf).starts_with(b"{\"type\":\"loss\""));
+        assert_eq!(
+            chosen.frames.as_deref(),
+            Some(&[Frame { end: chosen.buf.len() as u32, ty: RecordType::Loss, severity: 4 }][..])
+        );
+        assert!(json.frames.is_none());
+        let text = String::from_utf8(text.buf.to_vec()).unwrap();
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(text.lines().next().unwrap().ends_with("close(fd=100) = 0"), "{text}");
     }
 
     #[test]
