@@ -27,9 +27,18 @@ impl Out for Vec<u8> {
 }
 
 impl Out for BytesMut {
+    /// `put_u8` goes through `extend_from_slice` (a reserve and a one-byte copy); the
+    /// renderers push single bytes (quotes, commas) several times per event.
     #[inline]
     fn push(&mut self, b: u8) {
-        self.put_u8(b)
+        let len = self.len();
+        if let Some(slot) = self.spare_capacity_mut().first_mut() {
+            slot.write(b);
+            // SAFETY: the byte at `len` was just initialised, within the capacity.
+            unsafe { self.set_len(len + 1) };
+        } else {
+            self.put_u8(b)
+        }
     }
     #[inline]
     fn extend_from_slice(&mut self, s: &[u8]) {

@@ -146,8 +146,7 @@ impl Writer for SyslogWriter {
                 }
             }
             let end = f.end as usize;
-            let record = chunk.data[start..end].to_vec();
-            self.build(&record, f.ty, f.severity);
+            self.build(&chunk.data[start..end], f.ty, f.severity);
             match self.send() {
                 Ok(sent) => {
                     if !sent {
