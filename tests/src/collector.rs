@@ -1,46 +1,25 @@
-//! The collector under test: `fdwatch --json --events ARGS`, its stdout parsed line by
-//! line into records that tests wait for.
+//! The collector under test: `fdwatch --json --events ARGS`, a [`Child`] whose stdout
+//! lines are NDJSON records, each checked against the record contract as it is read.
 use std::{
     cell::RefCell,
-    io::{BufRead, BufReader, Read},
-    process::{Child, Command, ExitStatus, Stdio},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-        mpsc::{self, Receiver, RecvTimeoutError},
-    },
-    thread,
+    process::{Command, ExitStatus},
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
 
-use crate::{DEADLINE, POLL, START_DEADLINE, check, fdwatch_bin, require_root};
-
-enum Msg {
-    Record(Value),
-    /// A line that is not a complete JSON record meeting the contract.
-    Bad(String),
-    Eof,
-}
-
-#[derive(Default)]
-struct State {
-    /// Every record received so far, in order (expect() never consumes).
-    records: Vec<Value>,
-    eof: bool,
-}
+use crate::{
+    DEADLINE, START_DEADLINE, check,
+    child::{Child, GaveUp, Output, Spawn},
+    fdwatch_bin, require_root,
+};
 
 /// A running fdwatch. Dropping it kills the process.
 pub struct Fdwatch {
     child: Child,
-    args: Vec<String>,
-    rx: Receiver<Msg>,
-    state: RefCell<State>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    /// Set when stderr reached EOF (everything it wrote is in `stderr`).
-    stderr_done: Arc<AtomicBool>,
-    reaped: Option<ExitStatus>,
+    /// Every record of stdout so far, in order: line i is record i (nothing is ever
+    /// consumed: `expect` finds records seen before too).
+    records: RefCell<Vec<Value>>,
 }
 
 impl Fdwatch {
@@ -51,19 +30,14 @@ impl Fdwatch {
     }
 
     /// Waits (up to 60 s) for the first record of a spawned fdwatch, which must be `ready`.
-    pub fn until_ready(fw: Fdwatch) -> Fdwatch {
-        let first = fw.next_record_within(START_DEADLINE);
-        match first {
-            Some(r) if r["type"] == "ready" => fw,
-            Some(r) => panic!("fdwatch {:?}: first record is not ready: {r}", fw.args),
-            None => {
-                let mut fw = fw;
-                let status = fw.wait_exit(Duration::from_secs(5));
-                panic!(
-                    "fdwatch {:?} gave no ready record within {START_DEADLINE:?} (exit: {status:?}); stderr:\n{}",
-                    fw.args,
-                    fw.stderr()
-                )
+    pub fn until_ready(mut fw: Fdwatch) -> Fdwatch {
+        match fw.first_record(START_DEADLINE) {
+            Ok(r) if r["type"] == "ready" => fw,
+            Ok(r) => panic!("{}", fw.report(&format!("fdwatch's first record is not ready: {r}"))),
+            Err(gave_up) => {
+                // It may be on its way out: its exit status says why.
+                fw.child.wait_exit(Duration::from_secs(5));
+                fw.child.fail("the ready record", &gave_up.to_string())
             }
         }
     }
@@ -91,187 +65,153 @@ impl Fdwatch {
 
     /// Spawns `command` (fdwatch run some other way: as another user, under setpriv),
     /// stdout parsed as NDJSON.
-    pub fn spawn_command(mut command: Command) -> Fdwatch {
+    pub fn spawn_command(command: Command) -> Fdwatch {
         let args: Vec<String> = std::iter::once(command.get_program())
             .chain(command.get_args())
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                let msg = if line.last() != Some(&b'\n') {
-                    Msg::Bad(format!("incomplete last line (no newline): {}", String::from_utf8_lossy(&line)))
-                } else {
-                    match check::parse_record(&line) {
-                        // Checked against docs/schema.json when the test takes it in
-                        // (`pump`), not here: validating must not slow this reader and
-                        // hold fdwatch back.
-                        Ok(v) => match check::contract_violation(&v) {
-                            None => Msg::Record(v),
-                            Some(why) => Msg::Bad(format!("{why}: {v}")),
-                        },
-                        Err(e) => Msg::Bad(format!("not JSON ({e}): {}", String::from_utf8_lossy(&line))),
-                    }
-                };
-                if tx.send(msg).is_err() {
-                    return;
-                }
-            }
-            let _ = tx.send(Msg::Eof);
-        });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut err_pipe = child.stderr.take().expect("piped stderr");
-        let sink = Arc::clone(&stderr);
-        let stderr_done = Arc::new(AtomicBool::new(false));
-        let done = Arc::clone(&stderr_done);
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-            done.store(true, Ordering::Release);
-        });
-        Fdwatch { child, args, rx, state: RefCell::default(), stderr, stderr_done, reaped: None }
+        // A record is one long line: the last 12 say enough.
+        let child = Spawn::new(command, format!("fdwatch {args:?}")).stdin_null().show_last(12).spawn();
+        Fdwatch { child, records: RefCell::default() }
     }
 
     /// The collector's pid.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid() as u32
     }
 
     /// What it wrote to stderr so far.
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+        self.child.stderr()
     }
 
-    /// Receives at most one message, waiting until `until`; false on timeout or EOF.
-    fn pump(&self, until: Instant) -> bool {
-        if self.state.borrow().eof {
-            return false;
-        }
-        let wait = until.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
-        match self.rx.recv_timeout(wait) {
-            Ok(Msg::Record(v)) => {
-                if let Some(why) = crate::schema::violations(&v) {
-                    panic!(
-                        "fdwatch {:?} wrote a record docs/schema.json does not allow: {why}\nrecord: {v}",
-                        self.args
-                    );
-                }
-                self.state.borrow_mut().records.push(v);
-                true
-            }
-            Ok(Msg::Bad(why)) => {
-                panic!("fdwatch {:?} broke the output contract (complete JSON records only): {why}", self.args)
-            }
-            Ok(Msg::Eof) | Err(RecvTimeoutError::Disconnected) => {
-                self.state.borrow_mut().eof = true;
-                false
-            }
-            Err(RecvTimeoutError::Timeout) => false,
-        }
+    /// Sends it `signal` (SIGUSR1: a dump of the model).
+    pub fn signal(&self, signal: i32) {
+        self.child.signal(signal);
     }
 
-    /// Takes in whatever has already arrived, without waiting.
-    fn pump_ready(&self) {
-        while self.pump(Instant::now()) {}
+    /// Parses the lines that arrived since the last call; Err says how a line broke the
+    /// output contract (complete JSON records only).
+    fn take_in(&self, out: &Output) -> Result<(), String> {
+        let mut records = self.records.borrow_mut();
+        while records.len() < out.line_count() {
+            let i = records.len();
+            let line = out.line(i);
+            if !out.line_complete(i) {
+                return Err(format!("incomplete last line (no newline): {}", String::from_utf8_lossy(line)));
+            }
+            let record =
+                check::parse_record(line).map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(line)))?;
+            if let Some(why) = check::contract_violation(&record) {
+                return Err(format!("{why}: {record}"));
+            }
+            // Every record is checked against docs/schema.json as the test takes it in.
+            if let Some(why) = crate::schema::violations(&record) {
+                panic!("{} wrote a record docs/schema.json does not allow: {why}\nrecord: {record}", self.child.what());
+            }
+            records.push(record);
+        }
+        Ok(())
     }
 
-    fn next_record_within(&self, deadline: Duration) -> Option<Value> {
-        let until = Instant::now() + deadline;
-        let have = self.state.borrow().records.len();
-        loop {
-            if let Some(r) = self.state.borrow().records.get(have) {
-                return Some(r.clone());
-            }
-            if self.state.borrow().eof || Instant::now() >= until {
-                return None;
-            }
-            self.pump(until);
-        }
+    /// Panics: a line broke the output contract.
+    fn broke_contract(&self, why: &str) -> ! {
+        panic!(
+            "{}",
+            self.child.report(&format!("fdwatch broke the output contract (complete JSON records only): {why}"))
+        )
+    }
+
+    fn first_record(&mut self, deadline: Duration) -> Result<Value, GaveUp> {
+        let first = self.child.try_wait_for(deadline, false, |out| match self.take_in(out) {
+            Err(why) => Some(Err(why)),
+            Ok(()) => self.records.borrow().first().cloned().map(Ok),
+        })?;
+        Ok(first.unwrap_or_else(|why| self.broke_contract(&why)))
     }
 
     /// Index of the first record (from the very first) matching `pred`, waiting up to
-    /// `deadline` for it; panics with `what` and the last records on timeout or EOF.
-    fn find(&self, what: &str, deadline: Duration, pred: &dyn Fn(&Value) -> bool) -> usize {
-        let until = Instant::now() + deadline;
+    /// `deadline` for it; Err on timeout or the end of the output.
+    fn find(&self, deadline: Duration, pred: &dyn Fn(&Value) -> bool) -> Result<usize, GaveUp> {
         let mut i = 0;
-        loop {
-            {
-                let st = self.state.borrow();
-                while i < st.records.len() {
-                    if pred(&st.records[i]) {
-                        return i;
-                    }
-                    i += 1;
+        let found = self.child.try_wait_for(deadline, false, |out| {
+            let bad = self.take_in(out).err();
+            let records = self.records.borrow();
+            while i < records.len() {
+                if pred(&records[i]) {
+                    return Some(Ok(i));
                 }
+                i += 1;
             }
-            let eof = self.state.borrow().eof;
-            if eof || Instant::now() >= until {
-                let why = if eof { "fdwatch's output ended".to_string() } else { format!("none within {deadline:?}") };
-                panic!("{}", self.report(&format!("expected {what}: {why}")));
-            }
-            self.pump(until);
+            bad.map(Err)
+        })?;
+        Ok(found.unwrap_or_else(|why| self.broke_contract(&why)))
+    }
+
+    /// Takes in whatever has already arrived, without waiting.
+    fn take_in_now(&self) {
+        if let Err(why) = self.take_in(&self.child.output()) {
+            self.broke_contract(&why);
         }
     }
 
     /// A failure report: the message, the collector's args, its last records, stderr.
     pub fn report(&self, message: &str) -> String {
-        self.pump_ready();
-        let st = self.state.borrow();
-        let n = st.records.len();
-        let last: Vec<String> = st.records[n.saturating_sub(12)..].iter().map(Value::to_string).collect();
-        format!(
-            "{message}\nfdwatch {:?}: {n} records, the last {}:\n  {}\nstderr: {}",
-            self.args,
-            last.len(),
-            last.join("\n  "),
-            self.stderr()
-        )
+        self.child.report(message)
     }
 
     /// Waits up to `deadline` for a record matching `pred` (records seen earlier count:
     /// nothing is consumed) and returns it; panics naming `what` if none comes.
+    #[track_caller]
     pub fn expect(&self, what: &str, deadline: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        let i = self.find(what, deadline, &pred);
-        self.state.borrow().records[i].clone()
+        match self.find(deadline, &pred) {
+            Ok(i) => self.records.borrow()[i].clone(),
+            Err(gave_up) => self.child.fail(what, &gave_up.to_string()),
+        }
+    }
+
+    /// Like `expect`, but None if no such record comes within `deadline`.
+    pub fn try_expect(&self, deadline: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        let i = self.find(deadline, &pred).ok()?;
+        Some(self.records.borrow()[i].clone())
     }
 
     /// `expect` with the default deadline, for an event of `pid` / `syscall` matching
-    /// `pred` as well.
+    /// `pred` as well. If none comes, the report shows the records that came closest,
+    /// check by check.
+    #[track_caller]
     pub fn expect_event(&self, pid: i64, syscall: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let what = format!("a {syscall} event of pid {pid}");
-        self.expect(&what, DEADLINE, |v| check::event_of(v, pid, syscall) && pred(v))
+        match self.find(DEADLINE, &|v| check::event_of(v, pid, syscall) && pred(v)) {
+            Ok(i) => self.records.borrow()[i].clone(),
+            Err(gave_up) => {
+                let checks = [
+                    check::Check::field("type", "event"),
+                    check::Check::field("pid", pid),
+                    check::Check::field("syscall", syscall),
+                    check::Check::new("the test's own condition on it", "true", |v| {
+                        (!pred(v)).then(|| "false".to_string())
+                    }),
+                ];
+                let near = check::near_misses(&self.records.borrow(), &checks, 3);
+                self.child.fail(&format!("a {syscall} event of pid {pid}"), &format!("{gave_up}\n{near}"))
+            }
+        }
     }
 
     /// Every record up to and including the first matching `pred` (waiting for it
     /// like `expect`).
+    #[track_caller]
     pub fn collect_until(&self, what: &str, deadline: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let i = self.find(what, deadline, &pred);
-        self.state.borrow().records[..=i].to_vec()
+        match self.find(deadline, &pred) {
+            Ok(i) => self.records.borrow()[..=i].to_vec(),
+            Err(gave_up) => self.child.fail(what, &gave_up.to_string()),
+        }
     }
 
     /// Every record received so far.
     pub fn records(&self) -> Vec<Value> {
-        self.pump_ready();
-        self.state.borrow().records.clone()
+        self.take_in_now();
+        self.records.borrow().clone()
     }
 
     /// Every event of `pid` received so far.
@@ -282,9 +222,7 @@ impl Fdwatch {
     /// Sends `signal` and reads the rest of the output; returns the exit status and
     /// every record. Panics if fdwatch is not done within 30 s.
     pub fn stop_with(mut self, signal: i32) -> (ExitStatus, Vec<Value>) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our child, not
-        // yet reaped (so not reused).
-        unsafe { libc::kill(self.child.id() as i32, signal) };
+        self.child.signal(signal);
         self.finish(Duration::from_secs(30))
     }
 
@@ -298,38 +236,21 @@ impl Fdwatch {
         self.finish(deadline)
     }
 
+    /// Reads the output to its end (all of it within `deadline`), then the exit status.
+    #[track_caller]
     fn finish(&mut self, deadline: Duration) -> (ExitStatus, Vec<Value>) {
         let until = Instant::now() + deadline;
-        while !self.state.borrow().eof && Instant::now() < until {
-            self.pump(until);
+        if !self.child.wait_output_end(deadline, false) {
+            self.child.fail("the end of fdwatch's output", &format!("it did not end within {deadline:?}"));
         }
-        let eof = self.state.borrow().eof;
-        if !eof {
-            panic!("{}", self.report(&format!("fdwatch did not finish its output within {deadline:?}")));
-        }
+        self.take_in_now();
+        // It closed stdout on its way out: give the exit a moment even if the deadline
+        // is spent.
         let left = until.saturating_duration_since(Instant::now()).max(Duration::from_secs(5));
-        let Some(status) = self.wait_exit(left) else {
-            panic!("{}", self.report("fdwatch closed stdout but did not exit"));
-        };
-        (status, std::mem::take(&mut self.state.borrow_mut().records))
-    }
-
-    /// Polls for the exit status up to `deadline`.
-    fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
-        let until = Instant::now() + deadline;
-        loop {
-            if let Some(s) = self.reaped {
-                return Some(s);
-            }
-            if let Ok(Some(s)) = self.child.try_wait() {
-                self.reaped = Some(s);
-                return Some(s);
-            }
-            if Instant::now() >= until {
-                return None;
-            }
-            thread::sleep(POLL);
+        if self.child.wait_exit(left).is_none() {
+            self.child.fail("fdwatch to exit", "it closed stdout but did not exit");
         }
+        (self.child.status().expect("reaped"), self.records.take())
     }
 
     /// Waits for the exit and returns (status, stdout records, stderr) of a run that
@@ -337,19 +258,7 @@ impl Fdwatch {
     pub fn outcome(mut self, deadline: Duration) -> (ExitStatus, Vec<Value>, String) {
         let (status, records) = self.finish(deadline);
         // stderr's reader may still be copying the last bytes.
-        let until = Instant::now() + Duration::from_secs(10);
-        while !self.stderr_done.load(Ordering::Acquire) && Instant::now() < until {
-            thread::sleep(POLL);
-        }
+        self.child.wait_output_end(Duration::from_secs(10), true);
         (status, records, self.stderr())
-    }
-}
-
-impl Drop for Fdwatch {
-    fn drop(&mut self) {
-        if self.reaped.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
