@@ -491,6 +491,20 @@ impl Child {
         status
     }
 
+    /// Waits up to `deadline` for it to exit and for both pipes to end, and returns the
+    /// exit status, all of stdout and all of stderr; panics with the report if it is not
+    /// over by then.
+    #[track_caller]
+    pub fn end_within(&mut self, deadline: Duration) -> (ExitStatus, Vec<u8>, Vec<u8>) {
+        let until = Instant::now() + deadline;
+        let status = self.exit_within(deadline);
+        if !self.wait_output_end(until.saturating_duration_since(Instant::now()), true) {
+            self.fail(&format!("the end of the output of {}", self.what), &format!("not within {deadline:?}"));
+        }
+        let out = self.output();
+        (status, out.stdout().to_vec(), out.stderr().to_vec())
+    }
+
     /// Panics with the report: `expected` did not come, because `why`.
     #[track_caller]
     pub fn fail(&self, expected: &str, why: &str) -> ! {
@@ -554,12 +568,5 @@ impl Drop for Child {
 /// status, stdout and stderr; panics with the report if it is not done in time.
 #[track_caller]
 pub fn run_to_end(cmd: Command, what: &str, deadline: Duration) -> (ExitStatus, Vec<u8>, Vec<u8>) {
-    let until = Instant::now() + deadline;
-    let mut child = Spawn::new(cmd, what).stdin_null().spawn();
-    if !child.wait_output_end(deadline, true) {
-        child.fail(&format!("{what} to finish"), &format!("its output did not end within {deadline:?}"));
-    }
-    let status = child.exit_within(until.saturating_duration_since(Instant::now()));
-    let out = child.output();
-    (status, out.stdout().to_vec(), out.stderr().to_vec())
+    Spawn::new(cmd, what).stdin_null().spawn().end_within(deadline)
 }

@@ -14,6 +14,26 @@ use crate::{
     fdwatch_bin, require_root,
 };
 
+/// `fdwatch ARGS | head -1`: starts fdwatch, reads its first line, which must be the
+/// ready record, and closes its stdout, as a reader that goes away does. Returns once
+/// the pipe is closed.
+#[track_caller]
+pub fn fdwatch_head_1(args: &[&str]) -> Child {
+    require_root();
+    let mut cmd = Command::new(fdwatch_bin());
+    cmd.args(args);
+    let fw = Spawn::new(cmd, format!("fdwatch {args:?} | head -1")).stdin_null().stdout_first_line().spawn();
+    let first = fw.wait_for("the ready record, then the end of the pipe", START_DEADLINE, |out| {
+        (out.line_count() > 0 && out.stdout_ended()).then(|| out.text(0))
+    });
+    assert!(
+        first.starts_with("{\"type\":\"ready\""),
+        "{}",
+        fw.report(&format!("the first line is not ready: {first}"))
+    );
+    fw
+}
+
 /// A running fdwatch. Dropping it kills the process.
 pub struct Fdwatch {
     child: Child,

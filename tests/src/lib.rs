@@ -28,7 +28,7 @@ use std::{
 };
 
 pub use check::{ANY, DUPLICATES, assert_event, event_of};
-pub use collector::Fdwatch;
+pub use collector::{Fdwatch, fdwatch_head_1};
 pub use fdops::{Fdops, OpLine};
 pub use helpers::{fdops_bin, hostile_abi_bin};
 pub use serde_json::{Value, json};

@@ -19,6 +19,7 @@ use std::{
 use fdwatch_tests::{
     DEADLINE,
     alerts::Proc,
+    helpers::hostile_bin,
     text_output::{TextFdwatch, dump, run_to_end},
 };
 
@@ -145,7 +146,7 @@ fn hostile_names_are_escaped_in_text_output_byte_by_byte() {
     let exe_dir = scene.path(EXE_DIR);
     fs::create_dir(&exe_dir).unwrap();
     let exe = exe_dir.join("hostile");
-    fs::copy(env!("HOSTILE_BIN"), &exe).unwrap_or_else(|e| panic!("copy the helper to {}: {e}", exe.display()));
+    fs::copy(hostile_bin(), &exe).unwrap_or_else(|e| panic!("copy the helper to {}: {e}", exe.display()));
     let file = scene.path(FILE);
     fs::write(&file, b"x").unwrap();
     let sock = scene.path(SOCK);
