@@ -218,6 +218,24 @@ impl Fdwatch {
         }
     }
 
+    /// The first event of the pid and the syscall that `want` names, which must have
+    /// exactly the fields of `want` ([`check::assert_event`], e.g. of
+    /// [`crate::expected`]); returns it.
+    #[track_caller]
+    pub fn expect_exact(&self, want: &Value) -> Value {
+        self.expect_exact_where(want, |_| true)
+    }
+
+    /// Like [`Fdwatch::expect_exact`], for the first such event that `pred` accepts.
+    #[track_caller]
+    pub fn expect_exact_where(&self, want: &Value, pred: impl Fn(&Value) -> bool) -> Value {
+        let pid = want["pid"].as_i64().unwrap_or_else(|| panic!("the expected event names no pid: {want}"));
+        let syscall = want["syscall"].as_str().unwrap_or_else(|| panic!("the expected event names no syscall: {want}"));
+        let event = self.expect_event(pid, syscall, pred);
+        check::assert_event(&event, want);
+        event
+    }
+
     /// Every record up to and including the first matching `pred` (waiting for it
     /// like `expect`).
     #[track_caller]

@@ -7,8 +7,7 @@ fn fcntl_dupfd() {
     let pid = child.pid();
     let fd = child.op("fcntl").ok();
     assert!(fd >= 60, "F_DUPFD gave {fd}");
-    let ev = fw.expect_event(pid, "fcntl", |_| true);
-    assert_event(&ev, &expected(pid, "fcntl", json!({"fd": 1, "cmd": "F_DUPFD", "arg": 60, "ret": fd})));
+    fw.expect_exact(&expected(pid, "fcntl", json!({"fd": 1, "cmd": "F_DUPFD", "arg": 60, "ret": fd})));
 }
 
 #[test]
@@ -17,8 +16,7 @@ fn fcntl_dupfd_cloexec() {
     let pid = child.pid();
     let fd = child.op("fcntl").ok();
     assert!(fd >= 70, "F_DUPFD_CLOEXEC gave {fd}");
-    let ev = fw.expect_event(pid, "fcntl", |_| true);
-    assert_event(&ev, &expected(pid, "fcntl", json!({"fd": 1, "cmd": "F_DUPFD_CLOEXEC", "arg": 70, "ret": fd})));
+    fw.expect_exact(&expected(pid, "fcntl", json!({"fd": 1, "cmd": "F_DUPFD_CLOEXEC", "arg": 70, "ret": fd})));
 }
 
 #[test]
@@ -28,10 +26,13 @@ fn fcntl_setfd_names_the_flag() {
     let pid = child.pid();
     child.op("fcntl").ok();
     child.op("fcntl").ok();
-    let set = fw.expect_event(pid, "fcntl", |e| e["arg"] == "FD_CLOEXEC");
-    assert_event(&set, &expected(pid, "fcntl", json!({"fd": 80, "cmd": "F_SETFD", "arg": "FD_CLOEXEC", "ret": 0})));
-    let clear = fw.expect_event(pid, "fcntl", |e| e["arg"] == "0");
-    assert_event(&clear, &expected(pid, "fcntl", json!({"fd": 80, "cmd": "F_SETFD", "arg": "0", "ret": 0})));
+    fw.expect_exact_where(
+        &expected(pid, "fcntl", json!({"fd": 80, "cmd": "F_SETFD", "arg": "FD_CLOEXEC", "ret": 0})),
+        |e| e["arg"] == "FD_CLOEXEC",
+    );
+    fw.expect_exact_where(&expected(pid, "fcntl", json!({"fd": 80, "cmd": "F_SETFD", "arg": "0", "ret": 0})), |e| {
+        e["arg"] == "0"
+    });
 }
 
 #[test]
@@ -39,11 +40,11 @@ fn fcntl_dupfd_of_a_closed_fd_is_ebadf() {
     let (fw, mut child) = run_watched(&["fcntl", "9999", "F_DUPFD", "0"], &[]);
     let pid = child.pid();
     assert_eq!(child.op("fcntl").get("errno"), "EBADF");
-    let ev = fw.expect_event(pid, "fcntl", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "fcntl", json!({"fd": 9999, "cmd": "F_DUPFD", "arg": 0, "ret": -9, "errno": "EBADF"})),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "fcntl",
+        json!({"fd": 9999, "cmd": "F_DUPFD", "arg": 0, "ret": -9, "errno": "EBADF"}),
+    ));
 }
 
 #[test]

@@ -22,11 +22,11 @@ fn connect_to_a_listening_loopback_port() {
     let port = child.op("listen_tcp").int("port");
     let fd = child.op("socket").ok();
     child.op("connect").ok();
-    let ev = fw.expect_event(pid, "connect", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "connect", json!({"sockfd": fd, "addr": format!("127.0.0.1:{port}"), "addrlen": 16, "ret": 0})),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "connect",
+        json!({"sockfd": fd, "addr": format!("127.0.0.1:{port}"), "addrlen": 16, "ret": 0}),
+    ));
 }
 
 #[test]
@@ -50,16 +50,12 @@ fn connect_to_a_closed_loopback_port_is_refused() {
     let port = child.op("bound_tcp").int("port");
     let fd = child.op("socket").ok();
     assert_eq!(child.op("connect").get("errno"), "ECONNREFUSED");
-    let ev = fw.expect_event(pid, "connect", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "connect",
-            json!({"sockfd": fd, "addr": format!("127.0.0.1:{port}"), "addrlen": 16,
+    fw.expect_exact(&expected(
+        pid,
+        "connect",
+        json!({"sockfd": fd, "addr": format!("127.0.0.1:{port}"), "addrlen": 16,
                    "ret": -libc::ECONNREFUSED, "errno": "ECONNREFUSED"}),
-        ),
-    );
+    ));
 }
 
 #[test]
@@ -82,11 +78,11 @@ fn connect_to_ipv6_loopback() {
     let port = child.op("listen_tcp").int("port");
     let fd = child.op("socket").ok();
     child.op("connect").ok();
-    let ev = fw.expect_event(pid, "connect", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "connect", json!({"sockfd": fd, "addr": format!("[::1]:{port}"), "addrlen": 28, "ret": 0})),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "connect",
+        json!({"sockfd": fd, "addr": format!("[::1]:{port}"), "addrlen": 28, "ret": 0}),
+    ));
 }
 
 #[test]
@@ -110,11 +106,11 @@ fn connect_to_a_unix_path() {
     let fd = child.op("socket").ok();
     let addrlen = child.op("connect").int("addrlen");
     assert_eq!(addrlen as usize, 2 + path.as_str().len() + 1);
-    let ev = fw.expect_event(pid, "connect", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "connect", json!({"sockfd": fd, "addr": path.as_str(), "addrlen": addrlen, "ret": 0})),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "connect",
+        json!({"sockfd": fd, "addr": path.as_str(), "addrlen": addrlen, "ret": 0}),
+    ));
 }
 
 #[test]
@@ -126,15 +122,11 @@ fn connect_to_a_missing_unix_path_is_enoent() {
     let fd = child.op("socket").ok();
     let op = child.op("connect");
     assert_eq!(op.get("errno"), "ENOENT");
-    let ev = fw.expect_event(pid, "connect", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "connect",
-            json!({"sockfd": fd, "addr": path.as_str(), "addrlen": op.int("addrlen"), "ret": -2, "errno": "ENOENT"}),
-        ),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "connect",
+        json!({"sockfd": fd, "addr": path.as_str(), "addrlen": op.int("addrlen"), "ret": -2, "errno": "ENOENT"}),
+    ));
 }
 
 #[test]
@@ -148,8 +140,7 @@ fn connect_to_an_abstract_unix_name() {
     let fd = child.op("socket").ok();
     let addrlen = child.op("connect").int("addrlen");
     assert_eq!(addrlen as usize, 2 + name.len(), "abstract: no terminating NUL");
-    let ev = fw.expect_event(pid, "connect", |_| true);
-    assert_event(&ev, &expected(pid, "connect", json!({"sockfd": fd, "addr": name, "addrlen": addrlen, "ret": 0})));
+    fw.expect_exact(&expected(pid, "connect", json!({"sockfd": fd, "addr": name, "addrlen": addrlen, "ret": 0})));
 }
 
 #[test]
@@ -176,15 +167,11 @@ fn accept_reports_the_peer_and_the_new_socket() {
     let op = child.op("accept");
     let fd = op.ok();
     assert_eq!(op.get("peer"), local);
-    let ev = fw.expect_event(pid, "accept", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "accept",
-            json!({"sockfd": lfd, "addr": local, "object": object_of(&op, "socket", ""), "ret": fd}),
-        ),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "accept",
+        json!({"sockfd": lfd, "addr": local, "object": object_of(&op, "socket", ""), "ret": fd}),
+    ));
 }
 
 #[test]
@@ -212,16 +199,12 @@ fn accept4_with_flags_from_an_unnamed_unix_peer() {
     let op = child.op("accept4");
     let fd = op.ok();
     assert_eq!(op.get("peer"), "(unnamed)");
-    let ev = fw.expect_event(pid, "accept4", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "accept4",
-            json!({"sockfd": lfd, "addr": "(unnamed)", "flags": "SOCK_NONBLOCK|SOCK_CLOEXEC",
+    fw.expect_exact(&expected(
+        pid,
+        "accept4",
+        json!({"sockfd": lfd, "addr": "(unnamed)", "flags": "SOCK_NONBLOCK|SOCK_CLOEXEC",
                    "object": object_of(&op, "socket", ""), "ret": fd}),
-        ),
-    );
+    ));
 }
 
 #[test]
@@ -230,15 +213,11 @@ fn accept_on_a_non_listening_socket_fails_without_address() {
     let pid = child.pid();
     let fd = child.op("socket").ok();
     assert_eq!(child.op("accept4").get("errno"), "EINVAL");
-    let ev = fw.expect_event(pid, "accept4", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "accept4",
-            json!({"sockfd": fd, "addr": null, "flags": "0", "object": null, "ret": -22, "errno": "EINVAL"}),
-        ),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "accept4",
+        json!({"sockfd": fd, "addr": null, "flags": "0", "object": null, "ret": -22, "errno": "EINVAL"}),
+    ));
 }
 
 #[test]
@@ -263,16 +242,12 @@ fn sendto_a_udp_address() {
     let port = child.op("udp").int("port");
     let fd = child.op("socket").ok();
     assert_eq!(child.op("sendto").ok(), 5);
-    let ev = fw.expect_event(pid, "sendto", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "sendto",
-            json!({"sockfd": fd, "len": 5, "flags": "MSG_DONTWAIT|MSG_NOSIGNAL",
+    fw.expect_exact(&expected(
+        pid,
+        "sendto",
+        json!({"sockfd": fd, "len": 5, "flags": "MSG_DONTWAIT|MSG_NOSIGNAL",
                    "addr": format!("127.0.0.1:{port}"), "addrlen": 16, "ret": 5}),
-        ),
-    );
+    ));
 }
 
 #[test]
@@ -299,11 +274,11 @@ fn sendto_without_address_on_a_connected_socket() {
     let pid = child.pid();
     let fd = child.op("socket").ok();
     assert_eq!(child.op("sendto").ok(), 3);
-    let ev = fw.expect_event(pid, "sendto", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "sendto", json!({"sockfd": fd, "len": 3, "flags": "0", "addr": null, "addrlen": 0, "ret": 3})),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "sendto",
+        json!({"sockfd": fd, "len": 3, "flags": "0", "addr": null, "addrlen": 0, "ret": 3}),
+    ));
 }
 
 #[test]
@@ -317,16 +292,12 @@ fn sendto_an_address_on_a_connected_unix_stream_is_eisconn() {
     let pid = child.pid();
     let fd = child.op("socketpair").int("fd0");
     assert_eq!(child.op("sendto").get("errno"), "EISCONN");
-    let ev = fw.expect_event(pid, "sendto", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "sendto",
-            json!({"sockfd": fd, "len": 4, "flags": "0", "addr": "127.0.0.1:8125", "addrlen": 16,
+    fw.expect_exact(&expected(
+        pid,
+        "sendto",
+        json!({"sockfd": fd, "len": 4, "flags": "0", "addr": "127.0.0.1:8125", "addrlen": 16,
                    "ret": -libc::EISCONN, "errno": "EISCONN"}),
-        ),
-    );
+    ));
 }
 
 #[test]
@@ -350,15 +321,11 @@ fn sendmsg_with_msg_name() {
     let port = child.op("udp").int("port");
     let fd = child.op("socket").ok();
     assert_eq!(child.op("sendmsg").ok(), 5);
-    let ev = fw.expect_event(pid, "sendmsg", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "sendmsg",
-            json!({"sockfd": fd, "flags": "MSG_DONTWAIT", "addr": format!("[::1]:{port}"), "ret": 5}),
-        ),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "sendmsg",
+        json!({"sockfd": fd, "flags": "MSG_DONTWAIT", "addr": format!("[::1]:{port}"), "ret": 5}),
+    ));
 }
 
 #[test]
@@ -383,15 +350,11 @@ fn sendmmsg_reports_vlen_and_the_first_address() {
     let port = child.op("udp").int("port");
     let fd = child.op("socket").ok();
     assert_eq!(child.op("sendmmsg").ok(), 3);
-    let ev = fw.expect_event(pid, "sendmmsg", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "sendmmsg",
-            json!({"sockfd": fd, "vlen": 3, "flags": "0", "addr": format!("127.0.0.1:{port}"), "ret": 3}),
-        ),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "sendmmsg",
+        json!({"sockfd": fd, "vlen": 3, "flags": "0", "addr": format!("127.0.0.1:{port}"), "ret": 3}),
+    ));
 }
 
 #[test]
@@ -403,14 +366,10 @@ fn sendto_a_unix_datagram_path() {
     let fd = child.op("socket").ok();
     // Nobody is bound there.
     assert_eq!(child.op("sendto").get("errno"), "ENOENT");
-    let ev = fw.expect_event(pid, "sendto", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "sendto",
-            json!({"sockfd": fd, "len": 5, "flags": "0", "addr": path.as_str(),
+    fw.expect_exact(&expected(
+        pid,
+        "sendto",
+        json!({"sockfd": fd, "len": 5, "flags": "0", "addr": path.as_str(),
                    "addrlen": 2 + path.as_str().len() + 1, "ret": -2, "errno": "ENOENT"}),
-        ),
-    );
+    ));
 }

@@ -9,16 +9,12 @@ fn open_creates_with_flags_and_mode() {
     let pid = child.pid();
     let op = child.op("open");
     let fd = op.ok();
-    let ev = fw.expect_event(pid, "open", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "open",
-            json!({"pathname": file.as_str(), "flags": "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC", "mode": "0640",
+    fw.expect_exact(&expected(
+        pid,
+        "open",
+        json!({"pathname": file.as_str(), "flags": "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC", "mode": "0640",
                    "object": object_of(&op, "file", ""), "ret": fd}),
-        ),
-    );
+    ));
 }
 
 #[test]
@@ -27,16 +23,12 @@ fn open_of_a_missing_file_is_enoent_without_object() {
     let (fw, mut child) = run_watched(&["open", file.as_str(), "O_RDONLY", "0"], &[]);
     let pid = child.pid();
     assert_eq!(child.op("open").get("errno"), "ENOENT");
-    let ev = fw.expect_event(pid, "open", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "open",
-            json!({"pathname": file.as_str(), "flags": "O_RDONLY", "mode": "0000", "object": null,
+    fw.expect_exact(&expected(
+        pid,
+        "open",
+        json!({"pathname": file.as_str(), "flags": "O_RDONLY", "mode": "0000", "object": null,
                    "ret": -2, "errno": "ENOENT"}),
-        ),
-    );
+    ));
 }
 
 #[test]
@@ -48,27 +40,25 @@ fn open_of_a_directory_and_a_char_device() {
     let dir_fd = dir.ok();
     let devnull = child.op("open");
     let devnull_fd = devnull.ok();
-    let ev = fw.expect_event(pid, "open", |e| e["pathname"] == "/tmp");
-    assert_event(
-        &ev,
+    fw.expect_exact_where(
         &expected(
             pid,
             "open",
             json!({"pathname": "/tmp", "flags": "O_RDONLY|O_DIRECTORY", "mode": "0000",
                    "object": object_of(&dir, "dir", ""), "ret": dir_fd}),
         ),
+        |e| e["pathname"] == "/tmp",
     );
     // A device shows its rdev (the device it is), 1:3 for /dev/null (devices.txt).
     assert_eq!(devnull.get("rdev"), "1:3");
-    let ev = fw.expect_event(pid, "open", |e| e["pathname"] == "/dev/null");
-    assert_event(
-        &ev,
+    fw.expect_exact_where(
         &expected(
             pid,
             "open",
             json!({"pathname": "/dev/null", "flags": "O_RDWR", "mode": "0000",
                    "object": object_of(&devnull, "null", ""), "ret": devnull_fd}),
         ),
+        |e| e["pathname"] == "/dev/null",
     );
 }
 
@@ -83,16 +73,12 @@ fn open_of_a_long_path_is_cut_and_says_so() {
     let pid = child.pid();
     let op = child.op("open");
     let fd = op.ok();
-    let ev = fw.expect_event(pid, "open", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "open",
-            json!({"pathname": &long[..255], "pathname_truncated": true, "flags": "O_WRONLY|O_CREAT",
+    fw.expect_exact(&expected(
+        pid,
+        "open",
+        json!({"pathname": &long[..255], "pathname_truncated": true, "flags": "O_WRONLY|O_CREAT",
                    "mode": "0600", "object": object_of(&op, "file", ""), "ret": fd}),
-        ),
-    );
+    ));
 }
 
 #[test]
@@ -103,16 +89,12 @@ fn openat_at_fdcwd() {
     let pid = child.pid();
     let op = child.op("openat");
     let fd = op.ok();
-    let ev = fw.expect_event(pid, "openat", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "openat",
-            json!({"dirfd": "AT_FDCWD", "pathname": file.as_str(), "flags": "O_RDONLY|O_NONBLOCK", "mode": "0000",
+    fw.expect_exact(&expected(
+        pid,
+        "openat",
+        json!({"dirfd": "AT_FDCWD", "pathname": file.as_str(), "flags": "O_RDONLY|O_NONBLOCK", "mode": "0000",
                    "object": object_of(&op, "file", ""), "ret": fd}),
-        ),
-    );
+    ));
 }
 
 #[test]
@@ -181,18 +163,14 @@ fn openat2_reports_open_how() {
     let pid = child.pid();
     let op = child.op("openat2");
     let fd = op.ok();
-    let ev = fw.expect_event(pid, "openat2", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "openat2",
-            json!({"dirfd": "AT_FDCWD", "pathname": file.as_str(),
+    fw.expect_exact(&expected(
+        pid,
+        "openat2",
+        json!({"dirfd": "AT_FDCWD", "pathname": file.as_str(),
                    "how": {"flags": "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC", "mode": "0600",
                            "resolve": "RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS"},
                    "object": object_of(&op, "file", ""), "ret": fd}),
-        ),
-    );
+    ));
 }
 
 #[test]
@@ -201,15 +179,11 @@ fn openat2_beneath_refuses_to_escape() {
         run_watched(&["openat2", "AT_FDCWD", "/etc/hostname", "O_RDONLY", "0", "RESOLVE_BENEATH"], &[]);
     let pid = child.pid();
     assert_eq!(child.op("openat2").get("errno"), "EXDEV");
-    let ev = fw.expect_event(pid, "openat2", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "openat2",
-            json!({"dirfd": "AT_FDCWD", "pathname": "/etc/hostname",
+    fw.expect_exact(&expected(
+        pid,
+        "openat2",
+        json!({"dirfd": "AT_FDCWD", "pathname": "/etc/hostname",
                    "how": {"flags": "O_RDONLY", "mode": "0000", "resolve": "RESOLVE_BENEATH"},
                    "object": null, "ret": -18, "errno": "EXDEV"}),
-        ),
-    );
+    ));
 }
