@@ -110,6 +110,7 @@ pub struct Spawn {
     stdin: bool,
     stdout: StdoutTo,
     shown: usize,
+    in_order: bool,
 }
 
 enum StdoutTo {
@@ -127,6 +128,7 @@ impl Spawn {
             stdin: true,
             stdout: StdoutTo::Read { first_line_only: false },
             shown: 40,
+            in_order: false,
         }
     }
 
@@ -153,6 +155,13 @@ impl Spawn {
     /// Stdout is read up to its first newline and then closed, as `cmd | head -1` does.
     pub fn stdout_first_line(mut self) -> Spawn {
         self.stdout = StdoutTo::Read { first_line_only: true };
+        self
+    }
+
+    /// [`Child::take_line`] passes over for good the lines before the one it returns (a
+    /// line is expected after the ones before it), instead of keeping them for later calls.
+    pub fn lines_in_order(mut self) -> Spawn {
+        self.in_order = true;
         self
     }
 
@@ -195,6 +204,7 @@ impl Spawn {
             also_kill: Vec::new(),
             taken: Vec::new(),
             next: 0,
+            in_order: self.in_order,
             shown: self.shown,
         }
     }
@@ -268,10 +278,12 @@ pub struct Child {
     status: Option<ExitStatus>,
     group: bool,
     also_kill: Vec<i64>,
-    /// Lines already returned by [`Child::take_line`] and [`Child::next_line`].
+    /// Lines already returned by [`Child::take_line`].
     taken: Vec<bool>,
-    /// Where [`Child::next_line`] goes on.
+    /// Where [`Child::take_line`] starts looking: the first line not returned, or with
+    /// `in_order` the one after the last line returned.
     next: usize,
+    in_order: bool,
     shown: usize,
 }
 
@@ -378,40 +390,19 @@ impl Child {
     }
 
     /// The first stdout line not returned before for which `f` gives Some, waiting up to
-    /// `deadline` (the lines before it stay for later calls). `f` says Err about a line
-    /// that should not be there at all.
+    /// `deadline`. The lines before it stay for later calls, or with
+    /// [`Spawn::lines_in_order`] are passed over for good. `f` says Err about a line that
+    /// should not be there at all.
     #[track_caller]
     pub fn take_line<T>(
         &mut self,
         expected: &str,
         deadline: Duration,
-        f: impl FnMut(&[u8]) -> Result<Option<T>, String>,
-    ) -> T {
-        self.find_line(expected, deadline, false, f)
-    }
-
-    /// The next stdout line after the last one returned for which `f` gives Some,
-    /// waiting up to `deadline`; the lines before it are passed over for good.
-    #[track_caller]
-    pub fn next_line<T>(
-        &mut self,
-        expected: &str,
-        deadline: Duration,
-        f: impl FnMut(&[u8]) -> Result<Option<T>, String>,
-    ) -> T {
-        self.find_line(expected, deadline, true, f)
-    }
-
-    #[track_caller]
-    fn find_line<T>(
-        &mut self,
-        expected: &str,
-        deadline: Duration,
-        in_order: bool,
         mut f: impl FnMut(&[u8]) -> Result<Option<T>, String>,
     ) -> T {
+        let in_order = self.in_order;
         let taken = &self.taken;
-        let mut i = if in_order { self.next } else { 0 };
+        let mut i = self.next;
         let found = self.try_wait_for(deadline, false, |out| {
             while i < out.line_count() {
                 if !taken.get(i).copied().unwrap_or(false) {
@@ -433,6 +424,10 @@ impl Child {
                 self.taken[i] = true;
                 if in_order {
                     self.next = i + 1;
+                } else {
+                    while self.taken.get(self.next).copied().unwrap_or(false) {
+                        self.next += 1;
+                    }
                 }
                 t
             }

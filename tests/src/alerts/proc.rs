@@ -20,7 +20,7 @@ pub struct Proc {
 impl Proc {
     /// Spawns `cmd` with piped stdin/stdout/stderr in a new process group.
     pub fn spawn(cmd: Command, what: &str) -> Proc {
-        Proc { child: Spawn::new(cmd, what).process_group().spawn() }
+        Proc { child: Spawn::new(cmd, what).process_group().lines_in_order().spawn() }
     }
 
     /// `spawn` of `program args...`.
@@ -58,7 +58,7 @@ impl Proc {
     /// up to `deadline`; lines before it are skipped.
     #[track_caller]
     pub fn line_within(&mut self, prefix: &str, deadline: Duration) -> String {
-        self.child.next_line(&format!("a line starting with {prefix:?}"), deadline, |raw| {
+        self.child.take_line(&format!("a line starting with {prefix:?}"), deadline, |raw| {
             Ok(raw.starts_with(prefix.as_bytes()).then(|| String::from_utf8_lossy(raw).into_owned()))
         })
     }

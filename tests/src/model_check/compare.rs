@@ -150,12 +150,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{model_check::by_pid_fd, procfs::ProcFd};
-
-    fn fd(pid: i64, fd: i64) -> Value {
-        json!({"type": "fd", "pid": pid, "fd": fd, "comm": "x", "cloexec": false,
-               "object": {"name": "/dev/null", "ino": 3, "access": "read"}, "origin": []})
-    }
+    use crate::{
+        model_check::{by_pid_fd, dumps::tests::fd},
+        procfs::ProcFd,
+    };
 
     #[test]
     fn compare_reports_every_difference() {

@@ -119,10 +119,11 @@ pub fn last_dump(records: &[Value]) -> Dump {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn fd(pid: i64, fd: i64) -> Value {
+    /// An fd record of a dump, for the unit tests of model_check.
+    pub(in crate::model_check) fn fd(pid: i64, fd: i64) -> Value {
         json!({"type": "fd", "pid": pid, "fd": fd, "comm": "x", "cloexec": false,
                "object": {"name": "/dev/null", "ino": 3, "access": "read"}, "origin": []})
     }
