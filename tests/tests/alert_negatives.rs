@@ -25,37 +25,24 @@ fn exec_watched(program: &str, args: &[&str], what: &str) -> Vec<Value> {
     stop(fw)
 }
 
-const SHELL_SCRIPT: &str = r#"
-set -e
-t=$(mktemp -d)
-echo one two three | tr ' ' '\n' | sort -r | head -n 2 > "$t/out"
-cat < "$t/out" | wc -l >> "$t/count"
-ls /nonexistent 2>/dev/null || true
-ls /nonexistent 2>&1 | cat > /dev/null
-{ echo a; echo b >&2; } 2>&1 | cat >/dev/null
-exec 3>"$t/fd3"; echo via3 >&3; exec 3>&-
-exec 4<"$t/out"; read -r line <&4; exec 4<&-
-x=$( (echo sub; echo shell) | tail -n 1 )
-while read -r l; do :; done < "$t/out"
-cat <<EOF > "$t/here"
-here $x
-EOF
-( cd "$t" && cat here out > both ) 2>/dev/null
-sh -c 'echo nested | cat' > /dev/null
-true | false | true
-rm -rf "$t"
-"#;
+/// Shell pipelines and redirections (helpers/pipelines.sh), the script text as given to
+/// `sh -c`.
+fn shell_script() -> String {
+    let path = helper("pipelines.sh");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+}
 
 #[test]
 fn shell_pipelines_and_redirections_raise_nothing() {
-    let records = exec_watched("/bin/sh", &["-c", SHELL_SCRIPT], "sh -c <pipelines and redirections>");
+    let records = exec_watched("/bin/sh", &["-c", &shell_script()], "sh -c <pipelines and redirections>");
     assert_no_alerts(&records, "sh (dash) pipelines and redirections");
 }
 
 #[test]
 fn bash_pipelines_redirections_and_process_substitution_raise_nothing() {
     let script = format!(
-        "{SHELL_SCRIPT}\ndiff <(echo a) <(echo a) > /dev/null\necho x &> /dev/null\ncat <<< word > /dev/null\n"
+        "{}\ndiff <(echo a) <(echo a) > /dev/null\necho x &> /dev/null\ncat <<< word > /dev/null\n",
+        shell_script()
     );
     let records = exec_watched("/usr/bin/bash", &["-c", &script], "bash -c <pipelines and redirections>");
     assert_no_alerts(&records, "bash pipelines, redirections, process substitution");

@@ -40,26 +40,16 @@ fn open_of_a_directory_and_a_char_device() {
     let dir_fd = dir.ok();
     let devnull = child.op("open");
     let devnull_fd = devnull.ok();
-    fw.expect_exact_where(
-        &expected(
-            pid,
-            "open",
-            json!({"pathname": "/tmp", "flags": "O_RDONLY|O_DIRECTORY", "mode": "0000",
-                   "object": object_of(&dir, "dir", ""), "ret": dir_fd}),
-        ),
-        |e| e["pathname"] == "/tmp",
-    );
+    // The open of `path`, with `flags`, made fd `fd`, an object of type `ty`.
+    let opened = |path: &str, flags: &str, op: &OpLine, ty: &str, fd: i64| {
+        let args =
+            json!({"pathname": path, "flags": flags, "mode": "0000", "object": object_of(op, ty, ""), "ret": fd});
+        fw.expect_exact_where(&expected(pid, "open", args), |e| e["pathname"] == path);
+    };
+    opened("/tmp", "O_RDONLY|O_DIRECTORY", &dir, "dir", dir_fd);
     // A device shows its rdev (the device it is), 1:3 for /dev/null (devices.txt).
     assert_eq!(devnull.get("rdev"), "1:3");
-    fw.expect_exact_where(
-        &expected(
-            pid,
-            "open",
-            json!({"pathname": "/dev/null", "flags": "O_RDWR", "mode": "0000",
-                   "object": object_of(&devnull, "null", ""), "ret": devnull_fd}),
-        ),
-        |e| e["pathname"] == "/dev/null",
-    );
+    opened("/dev/null", "O_RDWR", &devnull, "null", devnull_fd);
 }
 
 #[test]
