@@ -65,8 +65,7 @@ fn run_incident(syscall: &str, iface: &str, net: &str) -> Incident {
         POOL + 2
     );
 
-    let fw = Fdwatch::watch(monitor_pid, &["--follow"]);
-    monitor.send("go");
+    let fw = monitor.go_watched();
     let sock = Proc::field(&monitor.line("op=socket"), "ret");
     assert_eq!(sock, POOL + 3, "the probe's socket should land just above the inherited pool");
     let first = monitor.line("op=connect");
@@ -254,7 +253,6 @@ fn select_and_poll_on_small_fds_raise_nothing() {
     child.finish_ok();
     // The last call's event is there, and the process exited (which flushes alerts).
     fw.expect_event(pid, "select", |e| e["nfds"] == 1024);
-    fw.expect("the exit of the helper", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, pid);
     assert_no_alerts(&records, "select/poll on small fds");
 }

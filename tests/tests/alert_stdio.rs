@@ -6,7 +6,6 @@
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
-    process::Command,
     time::Instant,
 };
 
@@ -65,13 +64,11 @@ fn bash_reverse_shell_is_one_critical_socket_onto_stdio_alert() {
     let home = TempPath::new("home");
     std::fs::create_dir(&home.0).unwrap();
     let script = format!("bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1");
-    let mut cmd = Command::new(fdops_bin());
+    let mut cmd = fdops_exec(&["/usr/bin/bash", "-c", &script]);
     // An empty HOME: no ~/.bashrc of whoever runs the tests.
-    cmd.args(["wait", "exec", "/usr/bin/bash", "-c", &script]).env("HOME", &home.0);
-    let mut root = Proc::spawn(cmd, "bash reverse shell");
-    root.line("op=wait");
-    let fw = Fdwatch::watch(root.pid(), &["--follow"]);
-    root.send("go");
+    cmd.env("HOME", &home.0);
+    let mut root = Proc::waiting(cmd, "bash reverse shell");
+    let fw = root.go_watched();
 
     let mut conn = accept(&listener, "the reverse shell's connection");
     // The interactive bash: the process of the tree with the socket on fd 0.
@@ -126,8 +123,7 @@ fn python_dup2_of_a_tcp_socket_onto_stdin_is_one_critical_alert() {
     let port = listener.local_addr().unwrap().port().to_string();
     let mut py = Proc::run(&python(), &[&helper("stdio_dup2.py"), &port], "stdio_dup2.py");
     let pid = py.pid();
-    let fw = Fdwatch::watch(pid, &["--follow"]);
-    py.send("go");
+    let fw = py.go_watched();
     let conn = accept(&listener, "the python client");
     let line = py.line("dup2 ");
     assert_eq!(Proc::field(&line, "pid"), pid);
@@ -173,8 +169,7 @@ fn unix_socket_onto_stdin(extra: &[&str]) -> (i64, i64, i64, Vec<Value>) {
     let sock = child.op("socket");
     assert_eq!(child.op("dup2").ok(), 0);
     child.finish_ok();
-    fw.expect("the helper's exit (which flushes its alerts)", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    (pid, sock.ok(), sock.int("ino"), stop(fw))
+    (pid, sock.ok(), sock.int("ino"), stop_after_exit(fw, pid))
 }
 
 #[test]
@@ -297,8 +292,7 @@ fn file_opened_the_way_the_stdio_number_is_used_is_no_alert() {
     );
     let pid = child.pid();
     child.finish_ok();
-    fw.expect("the helper's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, pid);
     let out = std::fs::read_to_string(&out.0).unwrap();
     assert!(out.contains("op=openat ret=1 "), "the file should be fd 1: {out}");
     assert_no_alerts(&records, "stdin from a file opened O_RDONLY, stdout to a file opened O_WRONLY");
@@ -310,8 +304,7 @@ fn allow_suppresses_landed_on_stdio() {
     let pid = child.pid();
     assert_eq!(child.op("socket").ok(), 0);
     child.finish_ok();
-    fw.expect("the helper's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, pid);
     assert_no_alerts(&records, "landed_on_stdio of an allowed process");
 }
 
@@ -373,8 +366,7 @@ fn statsd(extra: &[&str], pause_ms: &str) -> Statsd {
     let send = child.op("sendto");
     assert_eq!(send.get("errno"), "EISCONN", "{}", send.raw);
     child.finish_ok();
-    fw.expect("the helper's exit (which flushes its alerts)", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, pid);
     Statsd { pid, statsd_port, udp_ino: udp.int("ino"), conn, conn_ino: acc.int("ino"), unix, records }
 }
 

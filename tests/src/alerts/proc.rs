@@ -6,9 +6,18 @@ use std::{
 };
 
 use crate::{
-    DEADLINE,
+    DEADLINE, Fdwatch,
     child::{Child, Spawn},
+    fdops_bin,
 };
+
+/// `fdops wait exec ARGS...`, the command of a [`Proc::waiting`]: fdops prints
+/// `op=wait`, waits for "go" on stdin, then execs ARGS.
+pub fn fdops_exec(args: &[&str]) -> Command {
+    let mut cmd = Command::new(fdops_bin());
+    cmd.args(["wait", "exec"]).args(args);
+    cmd
+}
 
 /// A process the test runs (any command), in a process group of its own; stdout read as
 /// lines, stdin kept for the test to write. Dropping it SIGKILLs the whole group and the
@@ -21,6 +30,23 @@ impl Proc {
     /// Spawns `cmd` with piped stdin/stdout/stderr in a new process group.
     pub fn spawn(cmd: Command, what: &str) -> Proc {
         Proc { child: Spawn::new(cmd, what).process_group().lines_in_order().spawn() }
+    }
+
+    /// Spawns `cmd` (an [`fdops_exec`]) and waits for its `op=wait` line.
+    #[track_caller]
+    pub fn waiting(cmd: Command, what: &str) -> Proc {
+        let mut proc = Self::spawn(cmd, what);
+        proc.line("op=wait");
+        proc
+    }
+
+    /// Starts `fdwatch --pid <it> --follow`, then sends it "go", which every helper of
+    /// the incident tests waits for before it does anything.
+    #[track_caller]
+    pub fn go_watched(&mut self) -> Fdwatch {
+        let fw = Fdwatch::watch(self.pid(), &["--follow"]);
+        self.send("go");
+        fw
     }
 
     /// `spawn` of `program args...`.

@@ -65,3 +65,11 @@ pub fn stop(fw: Fdwatch) -> Vec<Value> {
     assert!(status.success(), "fdwatch exited {status} on SIGINT");
     records
 }
+
+/// Waits for the exit event of `pid` (fdwatch writes a process's pending alerts when it
+/// exits), then [`stop`]s fdwatch: every record.
+#[track_caller]
+pub fn stop_after_exit(fw: Fdwatch, pid: i64) -> Vec<Value> {
+    fw.expect_event(pid, "exit", |_| true);
+    stop(fw)
+}
