@@ -14,8 +14,7 @@ const ROUNDS: &str = "5000";
 fn after_a_kernel_ring_buffer_loss_the_resynced_model_equals_proc() {
     let mut tree = Tree::spawn(&["flood", ROUNDS]);
     let root = tree.pid();
-    let fw = Fdwatch::watch(root, &["--follow", "--ring-bytes", "4096", "--wakeup-bytes", "2048"]);
-    tree.send("go");
+    let fw = tree.go_watched(&["--ring-bytes", "4096", "--wakeup-bytes", "2048"]);
     let child = tree.expect_ev_within("paused", DEADLINE * 3)["child"].as_i64().unwrap();
     let done = tree.expect_ev_within("child_done", DEADLINE * 3);
     assert_eq!(done["pid"], child, "{done}");
@@ -69,8 +68,7 @@ fn lost_forks(fw: &Fdwatch) -> i64 {
 fn children_forked_during_a_loss_are_in_the_resynced_model() {
     let mut tree = Tree::spawn(&["flood_fork", "20000", "20"]);
     let root = tree.pid();
-    let fw = Fdwatch::watch(root, &["--follow", "--ring-bytes", "4096", "--wakeup-bytes", "2048"]);
-    tree.send("go");
+    let fw = tree.go_watched(&["--ring-bytes", "4096", "--wakeup-bytes", "2048"]);
     let kids: Vec<i64> = tree.expect_ev_within("kids", DEADLINE * 3)["pids"]
         .as_array()
         .unwrap()

@@ -36,6 +36,14 @@ impl Tree {
         self.child.pid()
     }
 
+    /// Starts `fdwatch --pid <root> --follow EXTRA...`, then lets the tree go (it builds
+    /// itself once it reads "go").
+    pub fn go_watched(&mut self, extra: &[&str]) -> Fdwatch {
+        let fw = Fdwatch::watch(self.pid(), &[&["--follow"], extra].concat());
+        self.send("go");
+        fw
+    }
+
     /// Writes one line to the root's stdin ("go", "poke").
     pub fn send(&mut self, line: &str) {
         self.child.send(line);
