@@ -162,6 +162,41 @@ pub fn start_watched(ops: &[&str], extra: &[&str]) -> (Fdwatch, Fdops) {
     (fw, child)
 }
 
+/// Runs `fdops OPS...` under fdwatch and checks its first op `syscall` both ways: fdops
+/// saw the `errno` that `args` names (or, without one, success with `ret`), and
+/// fdwatch's event has exactly the fields `args` ([`Fdwatch::expect_exact`]).
+#[track_caller]
+pub fn assert_reported(ops: &[&str], syscall: &str, args: Value) {
+    let (fw, mut child) = run_watched(ops, &[]);
+    let pid = child.pid();
+    let op = child.op(syscall);
+    match args.get("errno") {
+        Some(errno) => assert_eq!(op.get("errno"), errno.as_str().expect("errno is a name"), "{}", op.raw),
+        None => assert_eq!(json!(op.ok()), args["ret"], "{}", op.raw),
+    }
+    fw.expect_exact(&expected(pid, syscall, args));
+}
+
+/// Runs `fdops OPS...` under fdwatch; its first op `syscall` must make an fd, and
+/// fdwatch's event must have exactly `args`, the object fdops saw on the new fd (of
+/// type `ty`, see [`object_of`]; with None the type fstat says) and the fd as `ret`.
+/// Returns the op's line.
+#[track_caller]
+pub fn assert_creates_fd(ops: &[&str], syscall: &str, ty: Option<&str>, args: Value) -> OpLine {
+    let (fw, mut child) = run_watched(ops, &[]);
+    let pid = child.pid();
+    let op = child.op(syscall);
+    let fd = op.ok();
+    let mut want = expected(pid, syscall, args);
+    want["object"] = match ty {
+        Some(ty) => object_of(&op, ty, ""),
+        None => object_stat(&op, ""),
+    };
+    want["ret"] = json!(fd);
+    fw.expect_exact(&want);
+    op
+}
+
 /// The `object` fdwatch should report for an fd fdops printed `ino`/`dev`/`ifmt`/`rdev`
 /// for (keys `ino<suffix>`, ...): its type from the S_IFMT bits (inode(7)), inode, and
 /// for a pipe the end (from the access mode), for character and block devices `rdev`

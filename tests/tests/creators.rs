@@ -11,29 +11,14 @@ const O_CLOEXEC: i64 = libc::O_CLOEXEC as i64;
 fn creates(syscall: &str, ops_args: &[&str], args: Value) {
     let mut ops = vec!["newfd", syscall];
     ops.extend_from_slice(ops_args);
-    let (fw, mut child) = run_watched(&ops, &[]);
-    let pid = child.pid();
-    let op = child.op(syscall);
-    let fd = op.ok();
-    let ev = fw.expect_event(pid, syscall, |_| true);
-    let mut want = expected(pid, syscall, args);
-    want["object"] = object_stat(&op, "");
-    want["ret"] = json!(fd);
-    assert_event(&ev, &want);
+    assert_creates_fd(&ops, syscall, None, args);
 }
 
 #[test]
 fn creat_reports_pathname_and_mode() {
     let file = TempPath::new("creat");
-    let (fw, mut child) = run_watched(&["creat", file.as_str(), "644"], &[]);
-    let pid = child.pid();
-    let op = child.op("creat");
-    let fd = op.ok();
-    fw.expect_exact(&expected(
-        pid,
-        "creat",
-        json!({"pathname": file.as_str(), "mode": "0644", "object": object_of(&op, "file", ""), "ret": fd}),
-    ));
+    let path = file.as_str();
+    assert_creates_fd(&["creat", path, "644"], "creat", Some("file"), json!({"pathname": path, "mode": "0644"}));
 }
 
 #[test]
@@ -44,10 +29,11 @@ fn epoll_create_and_epoll_create1() {
 
 #[test]
 fn epoll_create_of_size_zero_fails_without_object() {
-    let (fw, mut child) = run_watched(&["newfd", "epoll_create", "0"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("epoll_create").get("errno"), "EINVAL");
-    fw.expect_exact(&expected(pid, "epoll_create", json!({"size": 0, "object": null, "ret": -22, "errno": "EINVAL"})));
+    assert_reported(
+        &["newfd", "epoll_create", "0"],
+        "epoll_create",
+        json!({"size": 0, "object": null, "ret": -22, "errno": "EINVAL"}),
+    );
 }
 
 #[test]

@@ -11,18 +11,12 @@ fn dup_reports_oldfd_and_the_new_fd() {
 
 #[test]
 fn dup_of_a_closed_fd_is_ebadf() {
-    let (fw, mut child) = run_watched(&["dup", "9999"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("dup").get("errno"), "EBADF");
-    fw.expect_exact(&expected(pid, "dup", json!({"oldfd": 9999, "ret": -9, "errno": "EBADF"})));
+    assert_reported(&["dup", "9999"], "dup", json!({"oldfd": 9999, "ret": -9, "errno": "EBADF"}));
 }
 
 #[test]
 fn dup2_reports_oldfd_newfd_and_ret() {
-    let (fw, mut child) = run_watched(&["dup2", "1", "100"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("dup2").ok(), 100);
-    fw.expect_exact(&expected(pid, "dup2", json!({"oldfd": 1, "newfd": 100, "ret": 100})));
+    assert_reported(&["dup2", "1", "100"], "dup2", json!({"oldfd": 1, "newfd": 100, "ret": 100}));
 }
 
 #[test]
@@ -37,18 +31,20 @@ fn dup2_onto_stdin_is_reported_like_any_other() {
 
 #[test]
 fn dup2_of_a_closed_fd_is_ebadf() {
-    let (fw, mut child) = run_watched(&["dup2", "9999", "100"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("dup2").get("errno"), "EBADF");
-    fw.expect_exact(&expected(pid, "dup2", json!({"oldfd": 9999, "newfd": 100, "ret": -9, "errno": "EBADF"})));
+    assert_reported(
+        &["dup2", "9999", "100"],
+        "dup2",
+        json!({"oldfd": 9999, "newfd": 100, "ret": -9, "errno": "EBADF"}),
+    );
 }
 
 #[test]
 fn dup3_with_cloexec() {
-    let (fw, mut child) = run_watched(&["dup3", "1", "101", "O_CLOEXEC"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("dup3").ok(), 101);
-    fw.expect_exact(&expected(pid, "dup3", json!({"oldfd": 1, "newfd": 101, "flags": "O_CLOEXEC", "ret": 101})));
+    assert_reported(
+        &["dup3", "1", "101", "O_CLOEXEC"],
+        "dup3",
+        json!({"oldfd": 1, "newfd": 101, "flags": "O_CLOEXEC", "ret": 101}),
+    );
 }
 
 #[test]

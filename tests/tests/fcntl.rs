@@ -37,14 +37,11 @@ fn fcntl_setfd_names_the_flag() {
 
 #[test]
 fn fcntl_dupfd_of_a_closed_fd_is_ebadf() {
-    let (fw, mut child) = run_watched(&["fcntl", "9999", "F_DUPFD", "0"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("fcntl").get("errno"), "EBADF");
-    fw.expect_exact(&expected(
-        pid,
+    assert_reported(
+        &["fcntl", "9999", "F_DUPFD", "0"],
         "fcntl",
         json!({"fd": 9999, "cmd": "F_DUPFD", "arg": 0, "ret": -9, "errno": "EBADF"}),
-    ));
+    );
 }
 
 #[test]

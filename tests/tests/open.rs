@@ -5,30 +5,24 @@ use fdwatch_tests::*;
 #[test]
 fn open_creates_with_flags_and_mode() {
     let file = TempPath::new("open");
-    let (fw, mut child) = run_watched(&["open", file.as_str(), "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC", "640"], &[]);
-    let pid = child.pid();
-    let op = child.op("open");
-    let fd = op.ok();
-    fw.expect_exact(&expected(
-        pid,
+    let (path, flags) = (file.as_str(), "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC");
+    assert_creates_fd(
+        &["open", path, flags, "640"],
         "open",
-        json!({"pathname": file.as_str(), "flags": "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC", "mode": "0640",
-                   "object": object_of(&op, "file", ""), "ret": fd}),
-    ));
+        Some("file"),
+        json!({"pathname": path, "flags": flags, "mode": "0640"}),
+    );
 }
 
 #[test]
 fn open_of_a_missing_file_is_enoent_without_object() {
     let file = TempPath::new("missing");
-    let (fw, mut child) = run_watched(&["open", file.as_str(), "O_RDONLY", "0"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("open").get("errno"), "ENOENT");
-    fw.expect_exact(&expected(
-        pid,
+    assert_reported(
+        &["open", file.as_str(), "O_RDONLY", "0"],
         "open",
         json!({"pathname": file.as_str(), "flags": "O_RDONLY", "mode": "0000", "object": null,
                    "ret": -2, "errno": "ENOENT"}),
-    ));
+    );
 }
 
 #[test]
@@ -59,32 +53,25 @@ fn open_of_a_long_path_is_cut_and_says_so() {
     let name = file.0.file_name().unwrap().to_str().unwrap().to_string();
     let long = format!("/tmp/{}{name}", "./".repeat(140));
     assert!(long.len() > 256);
-    let (fw, mut child) = run_watched(&["open", &long, "O_WRONLY|O_CREAT", "600"], &[]);
-    let pid = child.pid();
-    let op = child.op("open");
-    let fd = op.ok();
-    fw.expect_exact(&expected(
-        pid,
+    assert_creates_fd(
+        &["open", &long, "O_WRONLY|O_CREAT", "600"],
         "open",
-        json!({"pathname": &long[..255], "pathname_truncated": true, "flags": "O_WRONLY|O_CREAT",
-                   "mode": "0600", "object": object_of(&op, "file", ""), "ret": fd}),
-    ));
+        Some("file"),
+        json!({"pathname": &long[..255], "pathname_truncated": true, "flags": "O_WRONLY|O_CREAT", "mode": "0600"}),
+    );
 }
 
 #[test]
 fn openat_at_fdcwd() {
     let file = TempPath::new("openat");
     std::fs::write(&file.0, b"x").unwrap();
-    let (fw, mut child) = run_watched(&["openat", "AT_FDCWD", file.as_str(), "O_RDONLY|O_NONBLOCK", "0"], &[]);
-    let pid = child.pid();
-    let op = child.op("openat");
-    let fd = op.ok();
-    fw.expect_exact(&expected(
-        pid,
+    let (path, flags) = (file.as_str(), "O_RDONLY|O_NONBLOCK");
+    assert_creates_fd(
+        &["openat", "AT_FDCWD", path, flags, "0"],
         "openat",
-        json!({"dirfd": "AT_FDCWD", "pathname": file.as_str(), "flags": "O_RDONLY|O_NONBLOCK", "mode": "0000",
-                   "object": object_of(&op, "file", ""), "ret": fd}),
-    ));
+        Some("file"),
+        json!({"dirfd": "AT_FDCWD", "pathname": path, "flags": flags, "mode": "0000"}),
+    );
 }
 
 #[test]
@@ -139,41 +126,23 @@ fn openat_relative_to_a_dirfd_fails_like_the_kernel_says() {
 #[test]
 fn openat2_reports_open_how() {
     let file = TempPath::new("openat2");
-    let (fw, mut child) = run_watched(
-        &[
-            "openat2",
-            "AT_FDCWD",
-            file.as_str(),
-            "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC",
-            "600",
-            "RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS",
-        ],
-        &[],
-    );
-    let pid = child.pid();
-    let op = child.op("openat2");
-    let fd = op.ok();
-    fw.expect_exact(&expected(
-        pid,
+    let (path, flags) = (file.as_str(), "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC");
+    assert_creates_fd(
+        &["openat2", "AT_FDCWD", path, flags, "600", "RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS"],
         "openat2",
-        json!({"dirfd": "AT_FDCWD", "pathname": file.as_str(),
-                   "how": {"flags": "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC", "mode": "0600",
-                           "resolve": "RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS"},
-                   "object": object_of(&op, "file", ""), "ret": fd}),
-    ));
+        Some("file"),
+        json!({"dirfd": "AT_FDCWD", "pathname": path,
+               "how": {"flags": flags, "mode": "0600", "resolve": "RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS"}}),
+    );
 }
 
 #[test]
 fn openat2_beneath_refuses_to_escape() {
-    let (fw, mut child) =
-        run_watched(&["openat2", "AT_FDCWD", "/etc/hostname", "O_RDONLY", "0", "RESOLVE_BENEATH"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("openat2").get("errno"), "EXDEV");
-    fw.expect_exact(&expected(
-        pid,
+    assert_reported(
+        &["openat2", "AT_FDCWD", "/etc/hostname", "O_RDONLY", "0", "RESOLVE_BENEATH"],
         "openat2",
         json!({"dirfd": "AT_FDCWD", "pathname": "/etc/hostname",
                    "how": {"flags": "O_RDONLY", "mode": "0000", "resolve": "RESOLVE_BENEATH"},
                    "object": null, "ret": -18, "errno": "EXDEV"}),
-    ));
+    );
 }
