@@ -164,9 +164,10 @@ pub fn start_watched(ops: &[&str], extra: &[&str]) -> (Fdwatch, Fdops) {
 
 /// Runs `fdops OPS...` under fdwatch and checks its first op `syscall` both ways: fdops
 /// saw the `errno` that `args` names (or, without one, success with `ret`), and
-/// fdwatch's event has exactly the fields `args` ([`Fdwatch::expect_exact`]).
+/// fdwatch's event has exactly the fields `args` ([`Fdwatch::expect_exact`]). Returns
+/// the event.
 #[track_caller]
-pub fn assert_reported(ops: &[&str], syscall: &str, args: Value) {
+pub fn assert_reported(ops: &[&str], syscall: &str, args: Value) -> Value {
     let (fw, mut child) = run_watched(ops, &[]);
     let pid = child.pid();
     let op = child.op(syscall);
@@ -174,7 +175,7 @@ pub fn assert_reported(ops: &[&str], syscall: &str, args: Value) {
         Some(errno) => assert_eq!(op.get("errno"), errno.as_str().expect("errno is a name"), "{}", op.raw),
         None => assert_eq!(json!(op.ok()), args["ret"], "{}", op.raw),
     }
-    fw.expect_exact(&expected(pid, syscall, args));
+    fw.expect_exact(&expected(pid, syscall, args))
 }
 
 /// Runs `fdops OPS...` under fdwatch; its first op `syscall` must make an fd, and

@@ -1,22 +1,25 @@
 //! fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC and F_SETFD are reported; other commands are not.
 use fdwatch_tests::*;
 
-#[test]
-fn fcntl_dupfd() {
-    let (fw, mut child) = run_watched(&["fcntl", "1", "F_DUPFD", "60"], &[]);
+/// `fcntl 1 CMD MIN` (F_DUPFD, F_DUPFD_CLOEXEC): a new fd at or above MIN, reported.
+#[track_caller]
+fn dupfd_is_reported(cmd: &str, min: i64) {
+    let min_arg = min.to_string();
+    let (fw, mut child) = run_watched(&["fcntl", "1", cmd, &min_arg], &[]);
     let pid = child.pid();
     let fd = child.op("fcntl").ok();
-    assert!(fd >= 60, "F_DUPFD gave {fd}");
-    fw.expect_exact(&expected(pid, "fcntl", json!({"fd": 1, "cmd": "F_DUPFD", "arg": 60, "ret": fd})));
+    assert!(fd >= min, "{cmd} gave {fd}");
+    fw.expect_exact(&expected(pid, "fcntl", json!({"fd": 1, "cmd": cmd, "arg": min, "ret": fd})));
+}
+
+#[test]
+fn fcntl_dupfd() {
+    dupfd_is_reported("F_DUPFD", 60);
 }
 
 #[test]
 fn fcntl_dupfd_cloexec() {
-    let (fw, mut child) = run_watched(&["fcntl", "1", "F_DUPFD_CLOEXEC", "70"], &[]);
-    let pid = child.pid();
-    let fd = child.op("fcntl").ok();
-    assert!(fd >= 70, "F_DUPFD_CLOEXEC gave {fd}");
-    fw.expect_exact(&expected(pid, "fcntl", json!({"fd": 1, "cmd": "F_DUPFD_CLOEXEC", "arg": 70, "ret": fd})));
+    dupfd_is_reported("F_DUPFD_CLOEXEC", 70);
 }
 
 #[test]
