@@ -376,6 +376,17 @@ impl Child {
         }
     }
 
+    /// Copies of the stdout lines from line `from` on (each with whether it ended with
+    /// a newline), waiting up to `deadline` for at least one. The copy is made under the
+    /// lock and the caller works on it outside, so a layer that parses many lines never
+    /// holds up the reader (which would leave the process blocked on a full pipe).
+    pub fn lines_from(&self, from: usize, deadline: Duration) -> Result<Vec<(Vec<u8>, bool)>, GaveUp> {
+        self.try_wait_for(deadline, false, |out| {
+            let n = out.line_count();
+            (n > from).then(|| (from..n).map(|i| (out.line(i).to_vec(), out.line_complete(i))).collect())
+        })
+    }
+
     /// [`Child::try_wait_for`] on stdout; panics with the report, naming `expected`.
     #[track_caller]
     pub fn wait_for<T>(&self, expected: &str, deadline: Duration, f: impl FnMut(&Output) -> Option<T>) -> T {
@@ -564,4 +575,85 @@ impl Drop for Child {
 #[track_caller]
 pub fn run_to_end(cmd: Command, what: &str, deadline: Duration) -> (ExitStatus, Vec<u8>, Vec<u8>) {
     Spawn::new(cmd, what).stdin_null().spawn().end_within(deadline)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", script]);
+        cmd
+    }
+
+    fn text(raw: &[u8]) -> Result<Option<String>, String> {
+        Ok(Some(String::from_utf8_lossy(raw).into_owned()))
+    }
+
+    #[test]
+    fn lines_are_taken_once_and_in_any_order() {
+        let mut child = Child::spawn(sh("echo a; echo b; read x; echo c $x"), "sh");
+        child.take_line("b", Duration::from_secs(5), |l| Ok((l == b"b").then_some(())));
+        assert_eq!(child.take_line("any", Duration::from_secs(5), text), "a");
+        child.send("go");
+        assert_eq!(child.take_line("any", Duration::from_secs(5), text), "c go");
+        assert!(child.finish(Duration::from_secs(5)).success());
+        assert_eq!(child.lines(), ["a", "b", "c go"]);
+    }
+
+    #[test]
+    fn in_order_lines_pass_over_the_ones_before() {
+        let mut child = Spawn::new(sh("echo a; echo b; echo c"), "sh").lines_in_order().spawn();
+        assert_eq!(child.take_line("b", Duration::from_secs(5), |l| Ok((l == b"b").then_some(1))), 1);
+        assert_eq!(child.take_line("any", Duration::from_secs(5), text), "c");
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            child.take_line("a", Duration::from_secs(5), |l| Ok((l == b"a").then_some(())))
+        }));
+        let why = *r.expect_err("a was passed over").downcast::<String>().unwrap();
+        assert!(why.starts_with("expected a: its stdout ended\nsh (pid "), "{why}");
+    }
+
+    #[test]
+    fn a_failed_wait_reports_what_arrived_and_stderr() {
+        let mut child = Child::spawn(sh("echo out; echo err >&2; printf tail; exec sleep 30"), "sh");
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            child.take_line("nothing", Duration::from_millis(300), |_| Ok(None::<()>))
+        }));
+        let why = *r.expect_err("nothing comes").downcast::<String>().unwrap();
+        assert!(why.starts_with("expected nothing: nothing within 300ms\n"), "{why}");
+        assert!(why.contains("stdout, 1 lines:\n  out\nstderr:\n  err"), "{why}");
+        child.signal(libc::SIGTERM);
+        let (status, out, err) = child.end_within(Duration::from_secs(5));
+        assert!(!status.success());
+        assert_eq!((out.as_slice(), err.as_slice()), (&b"out\ntail"[..], &b"err\n"[..]));
+    }
+
+    #[test]
+    fn drop_kills_the_process_group() {
+        let mut child = Spawn::new(sh("sleep 30 & echo $!; wait"), "sh").process_group().spawn();
+        let bg: i32 =
+            child.take_line("the pid", Duration::from_secs(5), |l| Ok(std::str::from_utf8(l).unwrap().parse().ok()));
+        drop(child);
+        let gone = Instant::now() + Duration::from_secs(5);
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        while unsafe { libc::kill(bg, 0) } == 0
+            && std::fs::read_to_string(format!("/proc/{bg}/stat")).is_ok_and(|s| !s.contains(") Z "))
+        {
+            assert!(Instant::now() < gone, "the background sleep {bg} outlived its group");
+            thread::sleep(POLL);
+        }
+    }
+
+    #[test]
+    fn first_line_only_closes_the_pipe() {
+        let mut child =
+            Spawn::new(sh("echo one; sleep 0.2; echo two || exit 7"), "sh").stdin_null().stdout_first_line().spawn();
+        assert!(child.wait_output_end(Duration::from_secs(5), false));
+        let status = child.exit_within(Duration::from_secs(5));
+        assert!(!status.success(), "the second echo met a closed pipe: {status}");
+        assert_eq!(child.lines(), ["one"]);
+    }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     DEADLINE, START_DEADLINE, check,
-    child::{Child, GaveUp, Output, Spawn},
+    child::{Child, GaveUp, Spawn},
     fdwatch_bin, require_root,
 };
 
@@ -34,12 +34,34 @@ pub fn fdwatch_head_1(args: &[&str]) -> Child {
     fw
 }
 
+/// One line of fdwatch's stdout as a record, or what is wrong with it: the output
+/// contract (complete JSON records only, README.md *Output*) and docs/schema.json.
+fn checked(line: &[u8], complete: bool) -> Result<Value, String> {
+    let broke = |why: String| format!("fdwatch broke the output contract (complete JSON records only): {why}");
+    if !complete {
+        return Err(broke(format!("incomplete last line (no newline): {}", String::from_utf8_lossy(line))));
+    }
+    let record =
+        check::parse_record(line).map_err(|e| broke(format!("not JSON ({e}): {}", String::from_utf8_lossy(line))))?;
+    if let Some(why) = check::contract_violation(&record) {
+        return Err(broke(format!("{why}: {record}")));
+    }
+    // Checked as the test takes the record in, not as it is read: reading must not be
+    // slowed and hold fdwatch back.
+    if let Some(why) = crate::schema::violations(&record) {
+        return Err(format!("fdwatch wrote a record docs/schema.json does not allow: {why}\nrecord: {record}"));
+    }
+    Ok(record)
+}
+
 /// A running fdwatch. Dropping it kills the process.
 pub struct Fdwatch {
     child: Child,
     /// Every record of stdout so far, in order: line i is record i (nothing is ever
     /// consumed: `expect` finds records seen before too).
     records: RefCell<Vec<Value>>,
+    /// Why the line after the last record broke the output contract.
+    bad: RefCell<Option<String>>,
 }
 
 impl Fdwatch {
@@ -51,9 +73,11 @@ impl Fdwatch {
 
     /// Waits (up to 60 s) for the first record of a spawned fdwatch, which must be `ready`.
     pub fn until_ready(mut fw: Fdwatch) -> Fdwatch {
-        match fw.first_record(START_DEADLINE) {
-            Ok(r) if r["type"] == "ready" => fw,
-            Ok(r) => panic!("{}", fw.report(&format!("fdwatch's first record is not ready: {r}"))),
+        match fw.find(START_DEADLINE, &|_| true) {
+            Ok(_) if fw.records.borrow()[0]["type"] == "ready" => fw,
+            Ok(_) => {
+                panic!("{}", fw.report(&format!("fdwatch's first record is not ready: {}", fw.records.borrow()[0])))
+            }
             Err(gave_up) => {
                 // It may be on its way out: its exit status says why.
                 fw.child.wait_exit(Duration::from_secs(5));
@@ -92,7 +116,7 @@ impl Fdwatch {
             .collect();
         // A record is one long line: the last 12 say enough.
         let child = Spawn::new(command, format!("fdwatch {args:?}")).stdin_null().show_last(12).spawn();
-        Fdwatch { child, records: RefCell::default() }
+        Fdwatch { child, records: RefCell::default(), bad: RefCell::default() }
     }
 
     /// The collector's pid.
@@ -110,69 +134,58 @@ impl Fdwatch {
         self.child.signal(signal);
     }
 
-    /// Parses the lines that arrived since the last call; Err says how a line broke the
-    /// output contract (complete JSON records only).
-    fn take_in(&self, out: &Output) -> Result<(), String> {
+    /// Parses `lines`, the next lines of stdout, into `records`, up to the first that
+    /// breaks the output contract (complete JSON records only), which is kept in `bad`.
+    fn take_in(&self, lines: Vec<(Vec<u8>, bool)>) {
         let mut records = self.records.borrow_mut();
-        while records.len() < out.line_count() {
-            let i = records.len();
-            let line = out.line(i);
-            if !out.line_complete(i) {
-                return Err(format!("incomplete last line (no newline): {}", String::from_utf8_lossy(line)));
+        for (line, complete) in lines {
+            match checked(&line, complete) {
+                Ok(record) => records.push(record),
+                Err(why) => {
+                    *self.bad.borrow_mut() = Some(why);
+                    return;
+                }
             }
-            let record =
-                check::parse_record(line).map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(line)))?;
-            if let Some(why) = check::contract_violation(&record) {
-                return Err(format!("{why}: {record}"));
-            }
-            // Every record is checked against docs/schema.json as the test takes it in.
-            if let Some(why) = crate::schema::violations(&record) {
-                panic!("{} wrote a record docs/schema.json does not allow: {why}\nrecord: {record}", self.child.what());
-            }
-            records.push(record);
         }
-        Ok(())
     }
 
-    /// Panics: a line broke the output contract.
-    fn broke_contract(&self, why: &str) -> ! {
-        panic!(
-            "{}",
-            self.child.report(&format!("fdwatch broke the output contract (complete JSON records only): {why}"))
-        )
-    }
-
-    fn first_record(&mut self, deadline: Duration) -> Result<Value, GaveUp> {
-        let first = self.child.try_wait_for(deadline, false, |out| match self.take_in(out) {
-            Err(why) => Some(Err(why)),
-            Ok(()) => self.records.borrow().first().cloned().map(Ok),
-        })?;
-        Ok(first.unwrap_or_else(|why| self.broke_contract(&why)))
+    /// Panics if a line broke the output contract or the schema.
+    fn check_contract(&self) {
+        if let Some(why) = self.bad.borrow().as_deref() {
+            panic!("{}", self.child.report(why))
+        }
     }
 
     /// Index of the first record (from the very first) matching `pred`, waiting up to
-    /// `deadline` for it; Err on timeout or the end of the output.
+    /// `deadline` for it; Err on timeout or the end of the output. Panics on a line that
+    /// breaks the output contract before such a record.
     fn find(&self, deadline: Duration, pred: &dyn Fn(&Value) -> bool) -> Result<usize, GaveUp> {
+        let until = Instant::now() + deadline;
         let mut i = 0;
-        let found = self.child.try_wait_for(deadline, false, |out| {
-            let bad = self.take_in(out).err();
-            let records = self.records.borrow();
-            while i < records.len() {
-                if pred(&records[i]) {
-                    return Some(Ok(i));
+        loop {
+            {
+                let records = self.records.borrow();
+                while i < records.len() {
+                    if pred(&records[i]) {
+                        return Ok(i);
+                    }
+                    i += 1;
                 }
-                i += 1;
             }
-            bad.map(Err)
-        })?;
-        Ok(found.unwrap_or_else(|why| self.broke_contract(&why)))
+            self.check_contract();
+            let have = self.records.borrow().len();
+            let lines = self.child.lines_from(have, until.saturating_duration_since(Instant::now()))?;
+            self.take_in(lines);
+        }
     }
 
     /// Takes in whatever has already arrived, without waiting.
     fn take_in_now(&self) {
-        if let Err(why) = self.take_in(&self.child.output()) {
-            self.broke_contract(&why);
+        let have = self.records.borrow().len();
+        if let Ok(lines) = self.child.lines_from(have, Duration::ZERO) {
+            self.take_in(lines);
         }
+        self.check_contract();
     }
 
     /// A failure report: the message, the collector's args, its last records, stderr.
@@ -298,5 +311,48 @@ impl Fdwatch {
         // stderr's reader may still be copying the last bytes.
         self.child.wait_output_end(Duration::from_secs(10), true);
         (status, records, self.stderr())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use super::*;
+
+    /// An "fdwatch" that prints `script`'s output: the harness without root or eBPF.
+    fn fake(script: &str) -> Fdwatch {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", script]);
+        Fdwatch::spawn_command(cmd)
+    }
+
+    const READY: &str = r#"{"type":"ready","ts":"2026-11-21T18:40:41.887515443Z","host":"vm","v":1,"probes":4,"collector_pid":9,"watched":[],"follow":false,"processes":3,"fds":9,"scan_ns":5}"#;
+    const RESYNC: &str = r#"{"type":"resync","ts":"2026-11-21T18:40:41.887515443Z","host":"vm","v":1,"scope":"all","reason":"r","processes":3,"fds_changed":0}"#;
+
+    #[test]
+    fn records_are_found_and_stop_reads_to_the_end() {
+        let fw = Fdwatch::until_ready(fake(&format!("echo '{READY}'; echo '{RESYNC}'; exec sleep 30")));
+        assert_eq!(fw.expect("resync", DEADLINE, |r| r["type"] == "resync")["host"], "vm");
+        let (status, records) = fw.stop_with(libc::SIGTERM);
+        assert!(!status.success());
+        assert_eq!(records.len(), 2);
+    }
+
+    #[test]
+    fn a_line_that_breaks_the_contract_fails_the_test_that_reaches_it() {
+        let fw = fake(&format!("echo '{READY}'; echo 'not json'; exec sleep 30"));
+        let fw = Fdwatch::until_ready(fw);
+        let r = catch_unwind(AssertUnwindSafe(|| fw.expect("more", DEADLINE, |r| r["type"] == "resync")));
+        let why = *r.expect_err("a line that is not JSON panics").downcast::<String>().unwrap();
+        assert!(why.contains("broke the output contract") && why.contains("not JSON"), "{why}");
+        let fw = fake(&format!("echo '{READY}'; printf '{READY}'"));
+        let r = catch_unwind(AssertUnwindSafe(|| fw.wait_done(DEADLINE)));
+        let why = *r.expect_err("an incomplete last line panics").downcast::<String>().unwrap();
+        assert!(why.contains("incomplete last line"), "{why}");
+        let fw = fake(&format!("echo '{READY}'; echo '{}'", RESYNC.replace("\"all\"", "7")));
+        let r = catch_unwind(AssertUnwindSafe(|| fw.wait_done(DEADLINE)));
+        let why = *r.expect_err("a record the schema does not allow panics").downcast::<String>().unwrap();
+        assert!(why.contains("docs/schema.json does not allow"), "{why}");
     }
 }
