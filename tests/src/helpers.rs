@@ -6,7 +6,7 @@ use std::{
     sync::OnceLock,
 };
 
-use crate::{DEADLINE, child, workspace_root};
+use crate::{DEADLINE, child, fdwatch_bin, workspace_root};
 
 /// `helpers/fdops.c`: does the syscalls named on its command line, one output line each.
 pub fn fdops_bin() -> PathBuf {
@@ -55,4 +55,39 @@ pub fn python() -> String {
         p
     })
     .clone()
+}
+
+/// A copy of the fdwatch binary that any user can run, in a directory of its own under
+/// /tmp (the checkout may sit in a directory `nobody` cannot enter: a fresh `mktemp -d`
+/// clone is 0700). Removed on drop.
+pub struct FdwatchForAnyone {
+    pub path: PathBuf,
+}
+
+impl FdwatchForAnyone {
+    pub fn new(tag: &str) -> FdwatchForAnyone {
+        let dir = std::env::temp_dir().join(format!("fdwatch-{tag}-{}", std::process::id()));
+        let path = dir.join("fdwatch");
+        // install(1) writes the copy in a process of its own. Written from this process,
+        // the copy would be open for writing while other test threads fork their
+        // children, and a child that inherits the fd for the moment before its exec
+        // makes an exec of the copy fail with ETXTBSY.
+        let mut cmd = Command::new("install");
+        cmd.args(["-D", "-m", "0755"]).arg(fdwatch_bin()).arg(&path);
+        let (status, _, err) = child::run_to_end(cmd, "install (coreutils)", DEADLINE);
+        assert!(status.success(), "install {}: {}", path.display(), String::from_utf8_lossy(&err));
+        let mut cmd = Command::new("chmod");
+        cmd.arg("0755").arg(&dir);
+        let (status, _, err) = child::run_to_end(cmd, "chmod", DEADLINE);
+        assert!(status.success(), "chmod 0755 {}: {}", dir.display(), String::from_utf8_lossy(&err));
+        FdwatchForAnyone { path }
+    }
+}
+
+impl Drop for FdwatchForAnyone {
+    fn drop(&mut self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }

@@ -56,17 +56,9 @@ fn follow_without_pid_names_what_is_missing() {
 #[test]
 fn not_root_is_an_environment_error() {
     require_root();
-    // The same binary as nobody: exit 1, one line that says root is needed. The checkout
-    // may sit in a directory nobody cannot enter (a fresh `mktemp -d` clone is 0700), so
-    // run a copy from a directory everyone can reach.
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = std::env::temp_dir().join(format!("fdwatch-as-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create a temp dir");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod the temp dir");
-    let bin = dir.join("fdwatch");
-    std::fs::copy(fdwatch_bin(), &bin).expect("copy the binary");
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy");
-    let mut cmd = Command::new(&bin);
+    // The same binary as nobody: exit 1, one line that says root is needed.
+    let bin = helpers::FdwatchForAnyone::new("as-nobody");
+    let mut cmd = Command::new(&bin.path);
     cmd.args(["--json", "--events", "--duration", "1"]).uid(65534).gid(65534);
     let (status, stdout, stderr) = child::run_to_end(cmd, "fdwatch as nobody", DEADLINE);
     let stderr = String::from_utf8_lossy(&stderr);
@@ -75,7 +67,6 @@ fn not_root_is_an_environment_error() {
     assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
     assert!(stderr.contains("root"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

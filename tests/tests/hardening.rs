@@ -5,7 +5,6 @@
 //! panic.
 use std::{
     fs,
-    os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     process::Command,
     thread,
@@ -14,6 +13,7 @@ use std::{
 
 use fdwatch_tests::{
     child::{Child, Spawn},
+    helpers::FdwatchForAnyone,
     *,
 };
 
@@ -276,18 +276,6 @@ fn every_numeric_flag_is_checked_against_its_documented_range() {
     assert_eq!(records.last().unwrap()["type"], "stats");
 }
 
-/// A copy of the binary that any user can run: the checkout may sit in a directory
-/// `nobody` cannot enter (a fresh `mktemp -d` clone is 0700).
-fn binary_for_anyone(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fdwatch-{tag}-{}", std::process::id()));
-    fs::create_dir_all(&dir).expect("create a temp dir");
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod the temp dir");
-    let bin = dir.join("fdwatch");
-    fs::copy(fdwatch_bin(), &bin).expect("copy the binary");
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod the copy");
-    bin
-}
-
 /// `fdwatch ARGS` as nobody with exactly `caps` (setpriv(1): inheritable + ambient, so
 /// they survive the exec as an unprivileged uid).
 fn as_nobody_with(caps: &str, bin: &Path, args: &[&str]) -> Command {
@@ -303,11 +291,11 @@ fn as_nobody_with(caps: &str, bin: &Path, args: &[&str]) -> Command {
 #[test]
 fn it_runs_as_an_ordinary_user_with_only_its_capabilities() {
     require_root();
-    let bin = binary_for_anyone("caps");
+    let bin = FdwatchForAnyone::new("caps");
     let mut child = Fdops::waiting(&["dup2", "1", "100", "close", "100"]);
     let pid = child.pid().to_string();
     let command =
-        as_nobody_with("+bpf,+perfmon,+sys_ptrace,+dac_read_search", &bin, &["--json", "--events", "--pid", &pid]);
+        as_nobody_with("+bpf,+perfmon,+sys_ptrace,+dac_read_search", &bin.path, &["--json", "--events", "--pid", &pid]);
     let fw = Fdwatch::until_ready(Fdwatch::spawn_command(command));
     let uid = fs::read_to_string(format!("/proc/{}/status", fw.pid())).unwrap();
     assert!(uid.lines().any(|l| l.starts_with("Uid:\t65534")), "not running as nobody: {uid}");
@@ -316,22 +304,20 @@ fn it_runs_as_an_ordinary_user_with_only_its_capabilities() {
     fw.expect_event(child.pid(), "dup2", |e| e["newfd"] == 100);
     fw.expect_event(child.pid(), "close", |e| e["fd"] == 100);
     assert!(fw.stderr().is_empty(), "{}", fw.stderr());
-    let _ = fs::remove_dir_all(bin.parent().unwrap());
 }
 
 #[test]
 fn a_missing_capability_is_named() {
     require_root();
-    let bin = binary_for_anyone("nocaps");
+    let bin = FdwatchForAnyone::new("nocaps");
     for (caps, lacking) in [("+bpf", "CAP_PERFMON"), ("+perfmon", "CAP_BPF"), ("", "CAP_BPF and CAP_PERFMON")] {
-        let cmd = as_nobody_with(caps, &bin, &["--json", "--duration", "1"]);
+        let cmd = as_nobody_with(caps, &bin.path, &["--json", "--duration", "1"]);
         let (status, stdout, stderr) = child::run_to_end(cmd, &format!("fdwatch with caps {caps:?}"), DEADLINE);
         let stderr = String::from_utf8_lossy(&stderr);
         assert_eq!(status.code(), Some(1), "caps {caps:?}: {stderr}");
         assert!(stdout.is_empty());
         assert_one_line(&stderr, &[&format!("lacks {lacking}")]);
     }
-    let _ = fs::remove_dir_all(bin.parent().unwrap());
 }
 
 #[test]
