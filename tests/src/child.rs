@@ -30,6 +30,30 @@ pub struct Output {
     stdout_ended: bool,
     stderr: Vec<u8>,
     stderr_ended: bool,
+    /// Lines moved out to the layer above by [`Child::take_new_lines`].
+    handed_over: usize,
+}
+
+/// Lines moved out of a child's output by [`Child::take_new_lines`].
+pub struct Lines {
+    bytes: Vec<u8>,
+    /// Where each line ends in `bytes` (just past its `\n`, or the end for a last line
+    /// without one).
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    /// Each line without its newline, and whether it had one.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], bool)> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(start, &end)| {
+            let line = &self.bytes[start..end];
+            match line.strip_suffix(b"\n") {
+                Some(line) => (line, true),
+                None => (line, false),
+            }
+        })
+    }
 }
 
 impl Output {
@@ -358,10 +382,20 @@ impl Child {
         whole: bool,
         mut f: impl FnMut(&Output) -> Option<T>,
     ) -> Result<T, GaveUp> {
+        self.wait_mut(deadline, whole, |out| f(out))
+    }
+
+    /// [`Child::try_wait_for`] with the output to change (only this module changes it).
+    fn wait_mut<T>(
+        &self,
+        deadline: Duration,
+        whole: bool,
+        mut f: impl FnMut(&mut Output) -> Option<T>,
+    ) -> Result<T, GaveUp> {
         let until = Instant::now() + deadline;
         let mut out = self.shared.lock();
         loop {
-            if let Some(t) = f(&out) {
+            if let Some(t) = f(&mut out) {
                 return Ok(t);
             }
             let over = if whole { out.ended() } else { out.stdout_ended() };
@@ -376,14 +410,26 @@ impl Child {
         }
     }
 
-    /// Copies of the stdout lines from line `from` on (each with whether it ended with
-    /// a newline), waiting up to `deadline` for at least one. The copy is made under the
-    /// lock and the caller works on it outside, so a layer that parses many lines never
-    /// holds up the reader (which would leave the process blocked on a full pipe).
-    pub fn lines_from(&self, from: usize, deadline: Duration) -> Result<Vec<(Vec<u8>, bool)>, GaveUp> {
-        self.try_wait_for(deadline, false, |out| {
+    /// Moves the stdout lines that arrived out to the caller, waiting up to `deadline`
+    /// for at least one: for a layer that keeps what it makes of them (fdwatch's
+    /// records), so that a flood is not kept twice. The move is quick and the caller
+    /// works on the lines outside the lock, so the reader is never held up (which would
+    /// leave the process blocked on a full pipe).
+    pub fn take_new_lines(&self, deadline: Duration) -> Result<Lines, GaveUp> {
+        self.wait_mut(deadline, false, |out| {
             let n = out.line_count();
-            (n > from).then(|| (from..n).map(|i| (out.line(i).to_vec(), out.line_complete(i))).collect())
+            if n == 0 {
+                return None;
+            }
+            let cut = if n > out.ends.len() { out.stdout.len() } else { out.ends[n - 1] };
+            let rest = out.stdout.split_off(cut);
+            let bytes = std::mem::replace(&mut out.stdout, rest);
+            let mut ends: Vec<usize> = out.ends.drain(..).collect();
+            if ends.len() < n {
+                ends.push(cut);
+            }
+            out.handed_over += n;
+            Some(Lines { bytes, ends })
         })
     }
 
@@ -528,6 +574,9 @@ impl Child {
         let n = out.line_count();
         let first = n.saturating_sub(self.shown);
         let mut text = format!("{message}\n{} (pid {}), {status}; stdout, {n} lines", self.what, self.pid);
+        if out.handed_over > 0 {
+            let _ = write!(text, " after the {} read above", out.handed_over);
+        }
         if first > 0 {
             let _ = write!(text, " (the last {})", n - first);
         }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     DEADLINE, START_DEADLINE, check,
-    child::{Child, GaveUp, Spawn},
+    child::{Child, GaveUp, Lines, Spawn},
     fdwatch_bin, require_root,
 };
 
@@ -136,10 +136,10 @@ impl Fdwatch {
 
     /// Parses `lines`, the next lines of stdout, into `records`, up to the first that
     /// breaks the output contract (complete JSON records only), which is kept in `bad`.
-    fn take_in(&self, lines: Vec<(Vec<u8>, bool)>) {
+    fn take_in(&self, lines: Lines) {
         let mut records = self.records.borrow_mut();
-        for (line, complete) in lines {
-            match checked(&line, complete) {
+        for (line, complete) in lines.iter() {
+            match checked(line, complete) {
                 Ok(record) => records.push(record),
                 Err(why) => {
                     *self.bad.borrow_mut() = Some(why);
@@ -152,7 +152,7 @@ impl Fdwatch {
     /// Panics if a line broke the output contract or the schema.
     fn check_contract(&self) {
         if let Some(why) = self.bad.borrow().as_deref() {
-            panic!("{}", self.child.report(why))
+            panic!("{}", self.report(why))
         }
     }
 
@@ -173,24 +173,54 @@ impl Fdwatch {
                 }
             }
             self.check_contract();
-            let have = self.records.borrow().len();
-            let lines = self.child.lines_from(have, until.saturating_duration_since(Instant::now()))?;
+            let lines =
+                self.child.take_new_lines(until.saturating_duration_since(Instant::now())).map_err(|e| match e {
+                    // Say the whole wait, not what was left of it.
+                    GaveUp::Deadline(_) => GaveUp::Deadline(deadline),
+                    ended => ended,
+                })?;
             self.take_in(lines);
         }
     }
 
     /// Takes in whatever has already arrived, without waiting.
     fn take_in_now(&self) {
-        let have = self.records.borrow().len();
-        if let Ok(lines) = self.child.lines_from(have, Duration::ZERO) {
+        if let Ok(lines) = self.child.take_new_lines(Duration::ZERO) {
             self.take_in(lines);
         }
         self.check_contract();
     }
 
-    /// A failure report: the message, the collector's args, its last records, stderr.
+    /// A failure report: the message, the collector's args and exit status, its last
+    /// records (the records are kept here, not as lines in the child), stderr.
     pub fn report(&self, message: &str) -> String {
-        self.child.report(message)
+        self.take_in_quietly();
+        let records = self.records.borrow();
+        let last = &records[records.len().saturating_sub(12)..];
+        let mut text = format!("{message}\n{} records", records.len());
+        if !last.is_empty() {
+            text.push_str(&format!(", the last {}:", last.len()));
+        }
+        for r in last {
+            text.push_str(&format!("\n  {r}"));
+        }
+        self.child.report(&text)
+    }
+
+    /// Panics with the report: `expected` did not come, because `why`.
+    #[track_caller]
+    fn fail(&self, expected: &str, why: &str) -> ! {
+        panic!("{}", self.report(&format!("expected {expected}: {why}")))
+    }
+
+    /// Takes in what has arrived, for a report: a broken line is left for the report's
+    /// last lines to show.
+    fn take_in_quietly(&self) {
+        if self.bad.borrow().is_none() {
+            if let Ok(lines) = self.child.take_new_lines(Duration::ZERO) {
+                self.take_in(lines);
+            }
+        }
     }
 
     /// Waits up to `deadline` for a record matching `pred` (records seen earlier count:
@@ -199,7 +229,7 @@ impl Fdwatch {
     pub fn expect(&self, what: &str, deadline: Duration, pred: impl Fn(&Value) -> bool) -> Value {
         match self.find(deadline, &pred) {
             Ok(i) => self.records.borrow()[i].clone(),
-            Err(gave_up) => self.child.fail(what, &gave_up.to_string()),
+            Err(gave_up) => self.fail(what, &gave_up.to_string()),
         }
     }
 
@@ -226,7 +256,7 @@ impl Fdwatch {
                     }),
                 ];
                 let near = check::near_misses(&self.records.borrow(), &checks, 3);
-                self.child.fail(&format!("a {syscall} event of pid {pid}"), &format!("{gave_up}\n{near}"))
+                self.fail(&format!("a {syscall} event of pid {pid}"), &format!("{gave_up}\n{near}"))
             }
         }
     }
@@ -255,7 +285,7 @@ impl Fdwatch {
     pub fn collect_until(&self, what: &str, deadline: Duration, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
         match self.find(deadline, &pred) {
             Ok(i) => self.records.borrow()[..=i].to_vec(),
-            Err(gave_up) => self.child.fail(what, &gave_up.to_string()),
+            Err(gave_up) => self.fail(what, &gave_up.to_string()),
         }
     }
 
@@ -267,7 +297,8 @@ impl Fdwatch {
 
     /// Every event of `pid` received so far.
     pub fn events_of(&self, pid: i64) -> Vec<Value> {
-        self.records().into_iter().filter(|v| v["type"] == "event" && v["pid"] == pid).collect()
+        self.take_in_now();
+        self.records.borrow().iter().filter(|v| v["type"] == "event" && v["pid"] == pid).cloned().collect()
     }
 
     /// Sends `signal` and reads the rest of the output; returns the exit status and
@@ -292,14 +323,14 @@ impl Fdwatch {
     fn finish(&mut self, deadline: Duration) -> (ExitStatus, Vec<Value>) {
         let until = Instant::now() + deadline;
         if !self.child.wait_output_end(deadline, false) {
-            self.child.fail("the end of fdwatch's output", &format!("it did not end within {deadline:?}"));
+            self.fail("the end of fdwatch's output", &format!("it did not end within {deadline:?}"));
         }
         self.take_in_now();
         // It closed stdout on its way out: give the exit a moment even if the deadline
         // is spent.
         let left = until.saturating_duration_since(Instant::now()).max(Duration::from_secs(5));
         if self.child.wait_exit(left).is_none() {
-            self.child.fail("fdwatch to exit", "it closed stdout but did not exit");
+            self.fail("fdwatch to exit", "it closed stdout but did not exit");
         }
         (self.child.status().expect("reaped"), self.records.take())
     }
