@@ -358,6 +358,16 @@ impl Child {
         assert_eq!(r, 0, "kill({}, {signal}): {}", self.pid, std::io::Error::last_os_error());
     }
 
+    /// Sends `signal` to its process group (spawned with [`Spawn::process_group`]).
+    #[track_caller]
+    pub fn signal_group(&self, signal: i32) {
+        assert!(self.group, "{}: not in a process group of its own", self.what);
+        // SAFETY: kill has no memory-safety preconditions. The group is ours: its id is
+        // our child's pid, which leads it.
+        let r = unsafe { libc::kill(-(self.pid as i32), signal) };
+        assert_eq!(r, 0, "kill(-{}, {signal}): {}", self.pid, std::io::Error::last_os_error());
+    }
+
     /// The output so far. Hold it briefly: the readers wait for it.
     pub fn output(&self) -> MutexGuard<'_, Output> {
         self.shared.lock()
