@@ -3,7 +3,10 @@
 use std::{
     path::{Path, PathBuf},
     process::Command,
-    sync::OnceLock,
+    sync::{
+        OnceLock,
+        atomic::{AtomicU32, Ordering},
+    },
 };
 
 use crate::{DEADLINE, child, fdwatch_bin, workspace_root};
@@ -66,7 +69,10 @@ pub struct FdwatchForAnyone {
 
 impl FdwatchForAnyone {
     pub fn new(tag: &str) -> FdwatchForAnyone {
-        let dir = std::env::temp_dir().join(format!("fdwatch-{tag}-{}", std::process::id()));
+        // Unique to this call: tests run in parallel threads of one process.
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("fdwatch-{tag}-{}-{n}", std::process::id()));
         let path = dir.join("fdwatch");
         // install(1) writes the copy in a process of its own. Written from this process,
         // the copy would be open for writing while other test threads fork their

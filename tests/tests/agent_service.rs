@@ -24,6 +24,12 @@ fn directive(unit: &str, key: &str) -> String {
         .to_owned()
 }
 
+/// A test's directory, a copy of the binary that nobody may run, and the unit's text.
+fn scene(tag: &str) -> (TempDir, FdwatchForAnyone, String) {
+    require_root();
+    (TempDir::new(tag), FdwatchForAnyone::new(tag), unit())
+}
+
 /// `systemd-analyze verify UNIT`: its exit status and what it said (stdout and stderr).
 fn verify(unit: &Path) -> (std::process::ExitStatus, String) {
     let mut cmd = Command::new("systemd-analyze");
@@ -34,11 +40,8 @@ fn verify(unit: &Path) -> (std::process::ExitStatus, String) {
 
 #[test]
 fn systemd_analyze_verify_accepts_the_unit() {
-    require_root();
-    let dir = TempDir::new("unit-verify");
-    let anyone = FdwatchForAnyone::new("service");
+    let (dir, anyone, unit) = scene("unit-verify");
     let bin = &anyone.path;
-    let unit = unit();
     let exec = directive(&unit, "ExecStart");
     let program = exec.split_whitespace().next().unwrap();
     assert_eq!(program, "/usr/local/bin/fdwatch", "the README's install path");
@@ -65,11 +68,8 @@ fn setpriv_caps(caps: &str) -> String {
 
 #[test]
 fn the_units_command_line_with_only_its_capabilities_is_a_working_agent() {
-    require_root();
-    let dir = TempDir::new("unit-run");
-    let anyone = FdwatchForAnyone::new("service");
+    let (dir, anyone, unit) = scene("unit-run");
     let bin = &anyone.path;
-    let unit = unit();
     let ambient = directive(&unit, "AmbientCapabilities");
     assert_eq!(ambient, directive(&unit, "CapabilityBoundingSet"), "the unit keeps only what it grants");
     let caps = setpriv_caps(&ambient);
