@@ -13,6 +13,7 @@ use crate::{
 };
 
 /// A traced syscall at exit: who made it, with what, and what it returned.
+#[derive(Clone, Copy)]
 pub struct Call {
     pub kind: Kind,
     pub tgid: u32,
@@ -37,6 +38,18 @@ pub fn wanted() -> Option<(u32, u32)> {
     let id = bpf_get_current_pid_tgid();
     let tgid = (id >> 32) as u32;
     if tgid == config::own_tgid() || !watched(tgid) {
+        return None;
+    }
+    Some((tgid, id as u32))
+}
+
+/// Like `wanted` for a call that concerns another process too (ptrace's tracee, a
+/// signal's target): wanted when either is watched.
+#[inline(always)]
+pub fn wanted_with(other_tgid: u32) -> Option<(u32, u32)> {
+    let id = bpf_get_current_pid_tgid();
+    let tgid = (id >> 32) as u32;
+    if tgid == config::own_tgid() || !(watched(tgid) || watched(other_tgid)) {
         return None;
     }
     Some((tgid, id as u32))

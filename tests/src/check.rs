@@ -53,8 +53,8 @@ pub fn parse_record(line: &[u8]) -> Result<Value, serde_json::Error> {
 pub const ANY: &str = "<any>";
 
 /// The record types the output contract lists (README.md, Output; docs/schema.json).
-pub const DOCUMENTED_TYPES: [&str; 10] =
-    ["ready", "event", "alert", "repeat", "resolved", "loss", "resync", "fd", "stats", "reload"];
+pub const DOCUMENTED_TYPES: [&str; 11] =
+    ["ready", "event", "alert", "repeat", "resolved", "symptom", "loss", "resync", "fd", "stats", "reload"];
 
 /// Fields every record has; not argument fields.
 const ENVELOPE: [&str; 4] = ["type", "ts", "host", "v"];

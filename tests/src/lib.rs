@@ -18,6 +18,7 @@ pub mod helpers;
 pub mod model_check;
 pub mod procfs;
 pub mod schema;
+pub mod shells;
 pub mod text_output;
 
 use std::{

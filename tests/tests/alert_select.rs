@@ -94,6 +94,8 @@ fn check_incident(syscall: &str, inc: &Incident) {
         json!({
             "kind": "select_high_fd", "severity": "critical", "pid": probe, "comm": "fdops",
             "exe": exe.to_str().unwrap(), "syscall": syscall, "nfds": nfds,
+            // fdops' pselect6 passes no signal mask, as glibc's select() does.
+            "function": "select",
             // fds 1024..=1032 inherited, 1033 its own socket
             "high_fds": POOL + 3 - 1024 + 1,
             // stdio, the pool, its socket
@@ -161,7 +163,7 @@ fn nfds_1025_is_an_alert_and_1024_is_not() {
         &alert,
         json!({
             "kind": "select_high_fd", "severity": "critical", "pid": pid, "comm": "fdops",
-            "exe": exe.to_str().unwrap(), "syscall": "select", "nfds": 1025, "high_fds": 0, "fds_total": fds_total,
+            "exe": exe.to_str().unwrap(), "syscall": "select", "function": "select", "nfds": 1025, "high_fds": 0, "fds_total": fds_total,
         }),
     );
     find_evidence(&alert, "event", pid, "select", json!({"nfds": 1025}), 0, None);

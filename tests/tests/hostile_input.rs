@@ -151,8 +151,11 @@ fn a_close_of_a_register_wider_than_an_fd_is_reported_as_the_kernel_did_it_and_f
     }
     assert_eq!(later[1]["object"]["type"], "socket");
 
-    // The model took the close as closing stdout: the UDP socket landed on it, and the
-    // TCP socket was put on stdin.
+    // The model took the close as closing stdout: the UDP socket landed on it. (The TCP
+    // socket it then put on stdin is not told: the helper's next read(0), of that
+    // unconnected socket, fails at once and it exits within the alert window, and a
+    // socket on the stdio of a process that exits within the window without running
+    // anything is dropped, like the `</dev/tcp/host/port` port check: alert_shells.rs.)
     let alert = |shape: &str| {
         fw.expect(&format!("a {shape} alert for pid {pid}"), DEADLINE, |r| {
             r["type"] == "alert" && r["pid"] == pid && r["kind"] == "stdio_hijack" && r["shape"] == shape
@@ -161,8 +164,12 @@ fn a_close_of_a_register_wider_than_an_fd_is_reported_as_the_kernel_did_it_and_f
     let landed = alert("landed_on_stdio");
     assert_eq!(landed["fds"], json!([1]), "{landed}");
     assert_eq!(landed["evidence"][0]["args"], json!({"fd": 1}), "the close is the first link: {landed}");
-    assert_eq!(alert("socket_onto_stdio")["fds"], json!([0]));
-    stop_cleanly(fw);
+    let records = stop_cleanly(fw);
+    let onto: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["type"] == "alert" && r["pid"] == pid && r["shape"] == "socket_onto_stdio")
+        .collect();
+    assert!(onto.is_empty(), "{onto:#?}");
 }
 
 #[test]

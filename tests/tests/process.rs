@@ -55,7 +55,8 @@ fn exec_reports_the_filename_and_the_process_stays_watched() {
     let (fw, mut child) = run_watched(&["exec", path, "close", "9997"], &[]);
     let pid = child.pid();
     assert_eq!(child.op("close").get("errno"), "EBADF");
-    fw.expect_exact(&expected(pid, "exec", json!({"filename": path, "old_tid": pid})));
+    let argv = json!([path, "close", "9997"]);
+    fw.expect_exact(&expected(pid, "exec", json!({"filename": path, "argv": argv, "old_tid": pid})));
     // After the exec, the same pid is still watched.
     fw.expect_exact_where(&expected(pid, "close", json!({"fd": 9997, "ret": -9, "errno": "EBADF"})), |e| {
         e["fd"] == 9997
@@ -75,7 +76,8 @@ fn exec_from_a_second_thread_reports_its_old_tid() {
     let pid = child.pid();
     let tid = child.op("tid").ret();
     assert_ne!(tid, pid);
-    fw.expect_exact(&expected(pid, "exec", json!({"filename": path, "old_tid": tid})));
+    let argv = json!([path, "close", "9997", "exit", "0", "endthread"]);
+    fw.expect_exact(&expected(pid, "exec", json!({"filename": path, "argv": argv, "old_tid": tid})));
     fw.expect_exact_where(&expected(pid, "close", json!({"fd": 9997, "ret": -9, "errno": "EBADF"})), |e| {
         e["fd"] == 9997
     });
@@ -89,7 +91,7 @@ fn exec_of_another_program_carries_its_comm() {
     let (fw, child) = run_watched(&["exec", "/bin/true"], &[]);
     let pid = child.pid();
     let ev = fw.expect_event(pid, "exec", |_| true);
-    let mut want = expected(pid, "exec", json!({"filename": "/bin/true", "old_tid": pid}));
+    let mut want = expected(pid, "exec", json!({"filename": "/bin/true", "argv": ["/bin/true"], "old_tid": pid}));
     want["comm"] = json!("true");
     assert_event(&ev, &want);
     let exit = fw.expect_event(pid, "exit", |_| true);
