@@ -695,7 +695,10 @@ fn compact(input: &mut Input, process_event: bool, now: &Cell<u64>) -> Vec<u8> {
                 }
                 PayloadShape::Restart => {
                     let b = input.byte();
-                    Payload::Restart(RestartPayload { seccomp_mode: u32::from(b % 4), seccomp_filters: u32::from(b >> 2) })
+                    Payload::Restart(RestartPayload {
+                        seccomp_mode: u32::from(b % 4),
+                        seccomp_filters: u32::from(b >> 2),
+                    })
                 }
                 _ => Payload::None,
             };

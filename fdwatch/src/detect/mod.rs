@@ -116,6 +116,7 @@ impl Detectors {
         let grace_ns = self.grace_ns();
         self.pipes.tick(model, &self.clock, &mut self.outbox, grace_ns, now_ns);
         self.interrupted.tick(now_ns);
+        self.relays.tick(model, &self.clock, &self.rules, &mut self.outbox, &mut self.stdio, now_ns);
         self.outbox.tick(now_ns);
     }
 

@@ -51,6 +51,10 @@ struct Candidate {
 #[derive(Default)]
 pub struct Relays {
     candidates: Vec<Candidate>,
+    /// Something connected, accepted, opened or received since the candidates were last
+    /// looked at: they are looked at again at the next tick, once for the whole batch of
+    /// events (each look walks the relays' fd tables).
+    dirty: bool,
 }
 
 /// One end of the shell's stdio and who holds its other end.
@@ -179,12 +183,17 @@ impl Relays {
                         self.candidates.remove(0);
                     }
                     let until_ns = event.header.ts_ns.saturating_add(WATCH_NS);
-                    self.candidates.push(Candidate { pid, exec: *event, until_ns });
+                    let c = Candidate { pid, exec: *event, until_ns };
+                    // The relay is usually there already (ncat -e, socat): look now.
+                    if !self.check(model, clock, rules, outbox, stdio, &c) {
+                        self.candidates.push(c);
+                    }
                 }
+                // An exec may also be a relay's (nc in the FIFO idiom).
+                self.dirty = true;
             }
             (Body::Exit(e), _) if e.group_dead != 0 => {
                 self.candidates.retain(|c| c.pid != pid);
-                return;
             }
             (Body::Syscall { ret, .. }, kind) => {
                 let connected = kind == Kind::Connect && (*ret == 0 || *ret == -libc::EINPROGRESS as i64);
@@ -202,17 +211,28 @@ impl Relays {
                             | Kind::Dup2
                             | Kind::Dup3
                     );
-                if !(connected || others) {
-                    return;
+                if connected || others {
+                    self.dirty = true;
                 }
             }
-            _ => return,
+            _ => {}
         }
-        if self.candidates.is_empty() {
+    }
+
+    /// Look at the watched shells again if something happened since the last look.
+    pub fn tick(
+        &mut self,
+        model: &Model,
+        clock: &Clock,
+        rules: &[Rule],
+        outbox: &mut Outbox,
+        stdio: &mut Stdio,
+        now: u64,
+    ) {
+        if !std::mem::take(&mut self.dirty) || self.candidates.is_empty() {
+            self.candidates.retain(|c| c.until_ns >= now);
             return;
         }
-        let now = event.header.ts_ns;
-        self.candidates.retain(|c| c.until_ns >= now);
         let mut done = Vec::new();
         for (i, c) in self.candidates.iter().enumerate() {
             if self.check(model, clock, rules, outbox, stdio, c) {
@@ -222,6 +242,7 @@ impl Relays {
         for i in done.into_iter().rev() {
             self.candidates.remove(i);
         }
+        self.candidates.retain(|c| c.until_ns >= now);
     }
 
     /// Whether `pid` is a shell reading commands from stdin with relayable ends on fds 0 and 1.

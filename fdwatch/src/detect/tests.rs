@@ -859,7 +859,8 @@ fn a_fifo_relay_that_connects_after_the_shell_started_is_found_then() {
     run.tick(500 * MS);
     assert!(run.alerts().is_empty(), "no network yet: {:#?}", run.alerts());
     connected(&mut run, 300, 600 * MS, 3, 9);
-    run.finish(2_000 * MS);
+    // Looked at again at the next tick after the connect.
+    run.tick(700 * MS).finish(2_000 * MS);
     assert_eq!(shapes(&run), vec![(200, "relayed_shell", Severity::Critical)], "{:#?}", run.alerts());
     let m = &run.alerts()[0].message;
     assert!(m.contains("pid 400 (cat)") && m.contains("pid 300 (nc)"), "{m}");
