@@ -21,6 +21,11 @@ pub fn monitor_bin() -> PathBuf {
     PathBuf::from(env!("MONITOR_BIN"))
 }
 
+/// `helpers/slowlog.c`: seed 002's worker and tracer (alert_interrupted.rs).
+pub fn slowlog_bin() -> PathBuf {
+    PathBuf::from(env!("SLOWLOG_BIN"))
+}
+
 /// `helpers/hostile.c`: a process with hostile names (hostile_text.rs).
 pub fn hostile_bin() -> PathBuf {
     PathBuf::from(env!("HOSTILE_BIN"))

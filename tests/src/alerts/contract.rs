@@ -37,8 +37,8 @@ pub fn assert_alert(alert: &Value, fields: Value) -> Vec<Value> {
                 assert!(item[k].is_string(), "evidence {what} {i} has no string {k:?}: {item}\nalert: {alert}");
             }
             assert!(item["args"].is_object(), "evidence {what} {i} has no args object: {item}\nalert: {alert}");
-            // Like event records, the process events (fork, exec, exit) have no ret.
-            let process_event = matches!(item["syscall"].as_str(), Some("fork" | "exec" | "exit"));
+            // Like event records, the process events (fork, exec, exit) and signals have no ret.
+            let process_event = matches!(item["syscall"].as_str(), Some("fork" | "exec" | "exit" | "signal"));
             assert!(
                 item["ret"].is_i64() || (process_event && item.get("ret").is_none()),
                 "evidence {what} {i} has no integer ret: {item}\nalert: {alert}"

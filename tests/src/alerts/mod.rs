@@ -16,6 +16,6 @@ pub use records::*;
 
 // What the alert tests use besides: the helper programs, and /proc.
 pub use crate::{
-    helpers::{helper, monitor_bin, python},
+    helpers::{helper, monitor_bin, python, slowlog_bin},
     procfs::{alive, comm_of, exe_of, fd_ino, fd_link},
 };

@@ -1,10 +1,11 @@
-//! Picking the alert records (alert, repeat, resolved) out of fdwatch's output.
+//! Picking the alert records (alert, repeat, resolved, symptom) out of fdwatch's output.
 use serde_json::Value;
 
 use crate::Fdwatch;
 
-/// The three alert kinds and the follow-up record types of issue 4.
-pub const ALERT_TYPES: [&str; 3] = ["alert", "repeat", "resolved"];
+/// Alerts and their follow-up record types: repeats, resolutions (issue 4) and symptoms
+/// written after an alert's window (issue 15).
+pub const ALERT_TYPES: [&str; 4] = ["alert", "repeat", "resolved", "symptom"];
 
 /// Every record of one of [`ALERT_TYPES`].
 pub fn alert_records(records: &[Value]) -> Vec<Value> {
