@@ -123,7 +123,7 @@ pub fn describe(event: &Event) -> EventFields {
         Body::Exec(e) => {
             let len = (e.filename.len as usize).min(e.filename.bytes.len());
             let n = (e.args_len as usize).min(e.args.len());
-            let argv = crate::model::split_args(&e.args[..n]);
+            let argv = split_args(&e.args[..n]);
             let mut f: EventFields = smallvec![
                 ("filename", Value::Bytes(e.filename.bytes[..len].to_vec())),
                 ("argv", Value::List(argv.iter().map(|a| Value::Str(Cow::Owned(a.to_string()))).collect())),
@@ -395,6 +395,15 @@ fn exit_fields(status: u32, group_dead: bool) -> EventFields {
 
 fn signal_name(signal: i32) -> String {
     flags::signal_name(signal)
+}
+
+/// argv from NUL-separated bytes (an exec record's, /proc/PID/cmdline).
+pub fn split_args(bytes: &[u8]) -> Box<[Box<str>]> {
+    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Box::new([]);
+    }
+    bytes.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into()).collect()
 }
 
 #[cfg(test)]

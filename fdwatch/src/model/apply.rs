@@ -82,7 +82,7 @@ impl Model {
             Body::Exec(e) => {
                 let len = (e.filename.len as usize).min(e.filename.bytes.len());
                 let exe = String::from_utf8_lossy(&e.filename.bytes[..len]).into_owned();
-                let args = super::split_args(&e.args[..(e.args_len as usize).min(e.args.len())]);
+                let args = crate::decode::args::split_args(&e.args[..(e.args_len as usize).min(e.args.len())]);
                 self.exec(pid, exe, args, event.comm().into_owned(), h.ts_ns)
             }
             Body::Exit(e) if e.group_dead != 0 => {

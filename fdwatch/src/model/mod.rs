@@ -77,15 +77,6 @@ impl Default for Limits {
     }
 }
 
-/// argv from NUL-separated bytes (an exec record's, /proc/PID/cmdline).
-pub fn split_args(bytes: &[u8]) -> Box<[Box<str>]> {
-    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-    if bytes.is_empty() {
-        return Box::new([]);
-    }
-    bytes.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into()).collect()
-}
-
 #[derive(Debug, Default)]
 pub struct Model {
     pub processes: HashMap<Pid, Process>,

@@ -54,7 +54,7 @@ impl Model {
                 p.exe = Some(String::from_utf8_lossy(exe).into());
             }
             if let Some(args) = &snap.args {
-                p.args = Some(super::split_args(args));
+                p.args = Some(crate::decode::args::split_args(args));
             }
             p.synced_at_ns = snap.read_at_ns;
         }
