@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod collect;
 pub mod config;
+pub mod containers;
 pub mod decode;
 pub mod detect;
 pub mod error;
