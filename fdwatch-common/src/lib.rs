@@ -32,22 +32,27 @@ pub const RECV_FDS: usize = 8;
 pub const MAX_KIND: u32 = 64;
 
 /// Fixed header of every record.
+///
+/// 48 bytes, as before the cgroup id joined it: the id took the places of the CPU
+/// number (which no consumer read) and of the padding after `ppid`, which moved up
+/// beside `kind` to keep every field naturally aligned.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Header {
     /// A [`Kind`] id.
     pub kind: u32,
-    /// CPU the probe ran on.
-    pub cpu: u32,
+    /// tgid of `current->real_parent`.
+    pub ppid: u32,
     /// `bpf_ktime_get_ns()`: CLOCK_MONOTONIC at the end of the syscall.
     pub ts_ns: u64,
     /// Process id (the kernel's tgid).
     pub pid: u32,
     /// Thread id (the kernel's pid).
     pub tid: u32,
-    /// tgid of `current->real_parent`.
-    pub ppid: u32,
-    pub _pad: u32,
+    /// `bpf_get_current_cgroup_id()`: the id of the task's cgroup in the unified (v2)
+    /// hierarchy (kernel/bpf/helpers.c; the root's on a host without one), which the
+    /// collector turns into a path and a container (fdwatch/src/containers/).
+    pub cgroup_id: u64,
     pub comm: [u8; COMM_LEN],
 }
 
@@ -388,7 +393,7 @@ const _: () = {
 #[cfg(feature = "user")]
 mod pod {
     //! aya reads globals and map values only for types marked plain-old-data.
-    // SAFETY: KernelOffsets is #[repr(C)] with only u32 fields (38 of them, the last an
+    // SAFETY: KernelOffsets is #[repr(C)] with only u32 fields (44 of them, the last an
     // explicit `_pad`, a multiple of 8 bytes: asserted above), so it has no padding and
     // every bit pattern is a valid value.
     unsafe impl aya::Pod for super::KernelOffsets {}

@@ -52,6 +52,16 @@ pub struct KernelOffsets {
     pub task_mm: u32,
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
+    /// `task->cgroups->dfl_cgrp->kn->id`: the task's cgroup id in the unified hierarchy
+    /// (task_dfl_cgroup() and cgroup_id() in include/linux/cgroup.h).
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_id: u32,
+    /// `cgrp->root->hierarchy_id`: which hierarchy a cgroup is in (0: the unified one;
+    /// the first field of /proc/PID/cgroup's lines).
+    pub cgroup_root: u32,
+    pub cgroup_root_hierarchy_id: u32,
     pub _pad: u32,
 }
 
@@ -95,6 +105,12 @@ impl KernelOffsets {
         task_mm: 0,
         mm_arg_start: 0,
         mm_arg_end: 0,
+        task_cgroups: 0,
+        css_set_dfl_cgrp: 0,
+        cgroup_kn: 0,
+        kernfs_node_id: 0,
+        cgroup_root: 0,
+        cgroup_root_hierarchy_id: 0,
         _pad: 0,
     };
 }

@@ -1,7 +1,7 @@
 //! The path every probe shares: filter, reserve, fill the header, submit.
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
-    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     maps::ring_buf::RingBufEntry,
 };
 use fdwatch_common::{Header, Kind, SyscallEvent};
@@ -106,13 +106,12 @@ pub unsafe fn fill_header(header: *mut Header, kind: Kind, tgid: u32, tid: u32) 
     // verifier also checks every store against the reserved record's size at load time.
     unsafe {
         (*header).kind = kind as u32;
-        (*header).cpu = bpf_get_smp_processor_id();
         (*header).ts_ns = bpf_ktime_get_ns();
         (*header).pid = tgid;
         (*header).tid = tid;
         let task = task::current_btf();
         (*header).ppid = task::parent_tgid_btf(task);
-        (*header)._pad = 0;
+        (*header).cgroup_id = task::cgroup_id_btf(task);
         // The comm is 8-byte aligned in Header (fdwatch-common), as in task_struct.
         (&raw mut (*header).comm).cast::<[u64; 2]>().write(task::comm_btf(task));
     }

@@ -18,6 +18,7 @@ use tokio::{
 use crate::{
     clock::Clock,
     config::{Loader, Settings},
+    containers::{self, Cgroup},
     decode::{Body, Event, decode},
     detect::Detectors,
     detect::Output,
@@ -50,6 +51,8 @@ pub struct Options {
     pub dump_on_exit: bool,
     /// The processes reported, kept current as they fork and exit.
     pub watch: Watch,
+    /// The host's cgroup hierarchies (containers/layout.rs).
+    pub layout: containers::layout::Layout,
     /// Standard output, watched for a reader that went away.
     pub stdout: Option<crate::sinks::stdout::Stdout>,
 }
@@ -102,11 +105,11 @@ impl Signals {
     }
 }
 
-/// What the collector reads from the host besides the ring buffer: the clock and
-/// /proc. The loop's pure part (decode, model, detectors, sinks) runs the same over
-/// any host: [`Proc`] for real, and the fuzz target (fuzz/) one that answers from its
-/// input without I/O.
-pub trait Host {
+/// What the collector reads from the host besides the ring buffer: the clock, /proc,
+/// and the cgroups and runtimes' state (containers::Source). The loop's pure part
+/// (decode, model, detectors, sinks) runs the same over any host: [`Proc`] for real,
+/// and the fuzz target (fuzz/) one that answers from its input without I/O.
+pub trait Host: containers::Source {
     /// CLOCK_MONOTONIC now: the clock event times are on.
     fn now_ns(&self) -> u64;
     /// A fresh reading of `pid` and its fds, or None if it is gone.
@@ -116,7 +119,33 @@ pub trait Host {
 }
 
 /// The running system.
-pub struct Proc;
+pub struct Proc {
+    cgroups: containers::SystemSource,
+}
+
+impl Proc {
+    pub fn new(layout: &containers::layout::Layout) -> Self {
+        Proc { cgroups: containers::SystemSource::new(layout) }
+    }
+}
+
+impl containers::Source for Proc {
+    fn proc_cgroup(&mut self, pid: Pid) -> Option<String> {
+        self.cgroups.proc_cgroup(pid)
+    }
+    fn unified_path(&mut self, id: u64) -> Option<String> {
+        self.cgroups.unified_path(id)
+    }
+    fn unified_id(&mut self, path: &str) -> Option<u64> {
+        self.cgroups.unified_id(path)
+    }
+    fn details(&mut self, container: &mut containers::ContainerRef) -> containers::Details {
+        self.cgroups.details(container)
+    }
+    fn probe(&mut self, path: &str) -> Option<(containers::ContainerRef, containers::Details)> {
+        self.cgroups.probe(path)
+    }
+}
 
 impl Host for Proc {
     fn now_ns(&self) -> u64 {
@@ -143,6 +172,8 @@ pub struct Collector<H = Proc> {
     counters: Counters,
     last_resync_ns: HashMap<Pid, u64>,
     pending_resync: HashMap<Pid, &'static str>,
+    /// Cgroup ids -> paths -> containers (containers/cache.rs).
+    cgroups: containers::Cache,
     host: H,
 }
 
@@ -155,12 +186,14 @@ pub struct StartupScan {
 
 impl Collector<Proc> {
     pub fn new(model: Model, detectors: Detectors, sink: Sink, clock: Clock, options: Options) -> Self {
-        Self::with_host(model, detectors, sink, clock, options, Proc)
+        let layout = options.layout.clone();
+        Self::with_host(model, detectors, sink, clock, options, Proc::new(&layout))
     }
 }
 
 impl<H: Host> Collector<H> {
     pub fn with_host(model: Model, detectors: Detectors, sink: Sink, clock: Clock, options: Options, host: H) -> Self {
+        let cgroups = containers::Cache::new(&options.layout);
         Self {
             model,
             detectors,
@@ -180,6 +213,7 @@ impl<H: Host> Collector<H> {
             },
             last_resync_ns: HashMap::default(),
             pending_resync: HashMap::default(),
+            cgroups,
             host,
         }
     }
@@ -255,8 +289,9 @@ impl<H: Host> Collector<H> {
             return;
         }
         self.counters.events[event.kind as usize] += 1;
+        let cgroup = self.attribute(pid, event.header.cgroup_id);
         if self.options.show_events {
-            self.sink.event(event);
+            self.sink.event(event, Some(&cgroup));
         }
         self.detectors.before(&self.model, event);
         let applied = self.model.apply(event);
@@ -278,6 +313,36 @@ impl<H: Host> Collector<H> {
         }
     }
 
+    /// The cgroup (and container) of `pid`, whose event carries cgroup id `id`: the one
+    /// the model keeps for it while the id is the same (one comparison per event), else
+    /// resolved (containers/cache.rs: a read only for an id, or a process, not seen
+    /// before) and kept.
+    fn attribute(&mut self, pid: Pid, id: u64) -> std::rc::Rc<Cgroup> {
+        if let Some(c) = self.model.processes.get(&pid).and_then(|p| p.cgroup.as_ref()) {
+            if c.id == id {
+                return std::rc::Rc::clone(c);
+            }
+        }
+        let c = self.cgroups.resolve(&mut self.host, pid, id);
+        if let Some(p) = self.model.processes.get_mut(&pid) {
+            p.cgroup = Some(std::rc::Rc::clone(&c));
+        }
+        c
+    }
+
+    /// The cgroup of `pid` for a record that is not an event (an fd, a resync, a query):
+    /// the model's, else read from /proc now and kept.
+    pub fn cgroup_of(&mut self, pid: Pid) -> Option<std::rc::Rc<Cgroup>> {
+        if let Some(c) = self.model.process(pid).and_then(|p| p.cgroup.clone()) {
+            return Some(c);
+        }
+        let c = self.cgroups.resolve_pid(&mut self.host, pid)?;
+        if let Some(p) = self.model.processes.get_mut(&pid) {
+            p.cgroup = Some(std::rc::Rc::clone(&c));
+        }
+        Some(c)
+    }
+
     /// Re-read `pid` from /proc now, or soon if it was re-read a moment ago.
     fn resync(&mut self, pid: Pid, reason: &'static str) {
         let now = self.host.now_ns();
@@ -289,7 +354,8 @@ impl<H: Host> Collector<H> {
         match self.host.snapshot(pid) {
             Some(snap) => {
                 let differed = self.model.load_snapshot(&snap, Step::Resynced);
-                self.sink.resync(Some((pid, snap.comm.as_slice())), reason, 1, differed);
+                let cgroup = self.cgroup_of(pid);
+                self.sink.resync(Some((pid, snap.comm.as_slice(), cgroup.as_deref())), reason, 1, differed);
             }
             // Gone already: its exit is in flight or was lost; either way it is over.
             None => self.model.remove_process(pid),
@@ -337,6 +403,8 @@ impl<H: Host> Collector<H> {
         let mut pids: Vec<Pid> = self.model.processes.keys().copied().collect();
         pids.sort_unstable();
         for pid in pids {
+            // Processes that made no event since the start are attributed now.
+            self.cgroup_of(pid);
             let mut fds: Vec<i32> = self.model.table_of(pid).map(|t| t.fds.keys().collect()).unwrap_or_default();
             fds.sort_unstable();
             for fd in fds {
@@ -367,12 +435,22 @@ impl<H: Host> Collector<H> {
         self.run_pending_resyncs();
         self.detectors.tick(&self.model, self.host.now_ns());
         self.write_alerts();
+        if let Some(why) = self.cgroups.take_first_failure() {
+            report(format_args!(
+                "{why}: records of its processes carry the cgroup id without a path (every such case is counted in \
+                 stats as cgroups_unresolved)"
+            ));
+        }
     }
 
     fn write_alerts(&mut self) {
-        for output in self.detectors.take() {
-            if let Output::Alert(a) = &output {
+        for mut output in self.detectors.take() {
+            if let Output::Alert(a) = &mut output {
                 *self.counters.alerts.entry((a.kind.name(), a.severity.name())).or_default() += 1;
+                // A process that made no event since the start (only its fds did).
+                if a.cgroup.is_none() {
+                    a.cgroup = self.cgroup_of(a.pid);
+                }
             }
             self.sink.output(&output);
         }
@@ -523,6 +601,8 @@ impl<H: Host> Collector<H> {
                 _ = loss_tick.tick() => {
                     self.report_losses(&lost, &mut task_files);
                     self.publish(started);
+                    // Cgroups of exited containers: gone within a second.
+                    self.cgroups.sweep();
                 }
                 _ = next_tick(&mut stats_tick) => {
                     let stats = self.stats_now(started, false);
@@ -619,6 +699,8 @@ impl<H: Host> Collector<H> {
             elapsed_ns,
             tracked_fds: self.model.tracked_fds(),
             processes: self.model.processes.len(),
+            cgroups: self.cgroups.len(),
+            cgroups_unresolved: self.cgroups.unresolved().cgroups,
             alerts: self.counters.alerts.iter().map(|(k, n)| (*k, *n)).collect(),
             output_dropped: self.sink.dropped(),
             cpu_ns: 0,

@@ -21,6 +21,8 @@ const T0: u64 = 5_000 * MS;
 /// A host whose /proc has nothing to say, at a fixed time.
 struct NoProc(u64);
 
+impl crate::containers::Source for NoProc {}
+
 impl Host for NoProc {
     fn now_ns(&self) -> u64 {
         self.0
@@ -52,7 +54,14 @@ fn collector(format: Format) -> (Collector<NoProc>, Out) {
     let clock = Clock::fixed(0);
     let sink = Sink::named(format, clock, "test".into(), Box::new(out.clone()));
     let watch = Watch::new(&Scope::Host);
-    let options = Options { show_events: true, duration: None, dump_on_exit: true, watch, stdout: None };
+    let options = Options {
+        show_events: true,
+        duration: None,
+        dump_on_exit: true,
+        watch,
+        stdout: None,
+        layout: Default::default(),
+    };
     let detectors = Detectors::new(Config::default(), clock);
     let model = synthetic::model_with(100);
     (Collector::with_host(model, detectors, sink, clock, options, NoProc(T0 + 10_000 * MS)), out)

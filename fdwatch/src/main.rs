@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use fdwatch::{
-    cli, clock, collect, config, detect,
+    cli, clock, collect, config, containers, detect,
     error::{self, Failure, report},
     fds_command, heap, metrics, model, outputs, privileges, probes, scope, sinks,
 };
@@ -75,6 +75,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
         duration: config.duration,
         dump_on_exit: config.dump_on_exit,
         watch,
+        layout: containers::layout::Layout::read(),
         stdout: config.stdout_only().then(sinks::stdout::Stdout::new),
     };
     let service =

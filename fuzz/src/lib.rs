@@ -26,6 +26,10 @@
 //! | 14 | the periodic memory trim (`Model::shrink_to_fit`) | - |
 //! | 15 | the host's next answers (/proc readings, fd links), then a flush | seed |
 //!
+//! Compact records carry one of a few cgroup ids (`CGROUPS`: the host, a Docker, a
+//! Kubernetes and a hostile-named runc container), which the host resolves or not by
+//! the seed: attribution (containers/) runs on every record.
+//!
 //! A step cut short by the end of the input reads zeros. The high 4 bits of an op byte
 //! are ignored, so mutations of them are harmless.
 use std::{
@@ -43,6 +47,7 @@ use serde::de::IgnoredAny;
 use fdwatch::{
     clock::Clock,
     collect::{Collector, Host, Options as CollectOptions},
+    containers::layout::{Layout, V1},
     decode::{Body, Event, Payload, event::encode},
     detect::{self, Detectors},
     model::{
@@ -196,6 +201,55 @@ impl FuzzHost {
     }
 }
 
+/// Cgroup ids compact records carry, and the paths the host answers for them: the
+/// host's root, a Docker container, a Kubernetes pod's containerd container, and a
+/// `runc-<name>.scope` whose name a user chose (control characters and all).
+const CGROUPS: [(u64, &str); 4] = [
+    (1, "/"),
+    (7, "/docker/3f2a9c1e0b7d4c5e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"),
+    (
+        8,
+        "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b3c4d_5e6f_4a8b_9c0d_1e2f3a4b5c6d.slice/\
+         cri-containerd-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+    ),
+    (1 << 40 | 9, "/system.slice/runc-x\x1b[2J\n\u{202e}\"y.scope"),
+];
+
+/// The cgroups side of the host: ids resolve to paths (or not, by the seed), /proc/PID/cgroup
+/// puts a process in the unified root and a v1 container (or the v1 root), and the
+/// runtime's state names images with odd bytes.
+impl fdwatch::containers::Source for FuzzHost {
+    fn proc_cgroup(&mut self, pid: Pid) -> Option<String> {
+        let seed = self.seed.get();
+        if seed.is_multiple_of(7) {
+            return None;
+        }
+        let v1 = CGROUPS[(seed as usize ^ pid as usize) % CGROUPS.len()].1;
+        Some(format!("9:name=systemd:{v1}\n4:memory:/x\n0::/\n"))
+    }
+
+    fn unified_path(&mut self, id: u64) -> Option<String> {
+        if self.seed.get() & 0x40 != 0 {
+            return None;
+        }
+        CGROUPS.iter().find(|(i, _)| *i == id).map(|(_, p)| (*p).to_owned())
+    }
+
+    fn unified_id(&mut self, path: &str) -> Option<u64> {
+        CGROUPS.iter().find(|(_, p)| *p == path).map(|(i, _)| *i)
+    }
+
+    fn details(&mut self, _c: &mut fdwatch::containers::ContainerRef) -> fdwatch::containers::Details {
+        let seed = self.seed.get();
+        fdwatch::containers::Details {
+            name: (seed & 1 != 0).then(|| "web\n\x1b[31m".to_owned()),
+            image: (seed & 2 != 0).then(|| "app:1.4\u{202e}\"".to_owned()),
+            pod_name: (seed & 4 != 0).then(|| "payments-7d9f".to_owned()),
+            pod_namespace: (seed & 4 != 0).then(|| "shop".to_owned()),
+        }
+    }
+}
+
 impl Host for FuzzHost {
     fn now_ns(&self) -> u64 {
         self.now.get()
@@ -243,6 +297,11 @@ impl Options {
             dump_on_exit: self.0 & 2 != 0,
             watch: Watch::new(&self.scope()),
             stdout: None,
+            // A hybrid host: the unified ids, and name=systemd for processes in its root.
+            layout: Layout {
+                unified: Some("/sys/fs/cgroup/unified".into()),
+                v1: Some(V1 { name: "name=systemd".into(), id: 9, mount: "/sys/fs/cgroup/systemd".into() }),
+            },
         }
     }
 
@@ -580,7 +639,10 @@ fn compact(input: &mut Input, process_event: bool, now: &Cell<u64>) -> Vec<u8> {
     if when != 0xff {
         now.set(ts);
     }
-    let header = Header { kind: kind as u32, cpu: 0, ts_ns: ts, pid, tid, ppid: 1, _pad: 0, comm };
+    // The cgroup from bytes already read, so inputs saved before it existed mean what
+    // they meant.
+    let cgroup_id = CGROUPS[(who ^ when) as usize % CGROUPS.len()].0;
+    let header = Header { kind: kind as u32, ppid: 1, ts_ns: ts, pid, tid, cgroup_id, comm };
     let ret = ret(input.byte());
     let args: [u64; 6] = std::array::from_fn(|_| arg(input.byte()));
     let body = match kind.payload() {

@@ -30,19 +30,29 @@ use super::{
 use crate::model::Pid;
 
 /// Where the cache's reads go: the running system ([`SystemSource`]), or the fuzz
-/// target's answers.
+/// target's answers. By default a source can tell nothing (unit tests' hosts).
 pub trait Source {
     /// The text of /proc/PID/cgroup.
-    fn proc_cgroup(&mut self, pid: Pid) -> Option<String>;
+    fn proc_cgroup(&mut self, _pid: Pid) -> Option<String> {
+        None
+    }
     /// The unified hierarchy's path of the cgroup with kernel id `id`.
-    fn unified_path(&mut self, id: u64) -> Option<String>;
+    fn unified_path(&mut self, _id: u64) -> Option<String> {
+        None
+    }
     /// The kernel id of the unified hierarchy's cgroup at `path`.
-    fn unified_id(&mut self, path: &str) -> Option<u64>;
+    fn unified_id(&mut self, _path: &str) -> Option<u64> {
+        None
+    }
     /// Name, image and pod from the runtime's state (runtime_state.rs); may correct the
     /// runtime a kubepods path left open.
-    fn details(&mut self, container: &mut ContainerRef) -> Details;
+    fn details(&mut self, _container: &mut ContainerRef) -> Details {
+        Details::default()
+    }
     /// A container a path names only through a runtime's state (runtime_state::probe).
-    fn probe(&mut self, path: &str) -> Option<(ContainerRef, Details)>;
+    fn probe(&mut self, _path: &str) -> Option<(ContainerRef, Details)> {
+        None
+    }
 }
 
 /// The running system: /proc, the cgroup2 mount, the runtimes' state directories.

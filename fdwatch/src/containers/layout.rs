@@ -192,7 +192,7 @@ mod tests {
         let l = Layout::parse(v1, "3:pids:/\n2:cpuacct,cpu:/\n");
         assert_eq!(l.v1, Some(V1 { name: "pids".into(), id: 3, mount: "/sys/fs/cgroup/pids".into() }));
         assert_eq!(l.mode(), "v1");
-        let l = Layout::parse(&v1.lines().next().unwrap().to_string(), "2:cpuacct,cpu:/\n");
+        let l = Layout::parse(v1.lines().next().unwrap(), "2:cpuacct,cpu:/\n");
         assert_eq!(l.v1.map(|v| (v.name, v.id)), Some(("cpuacct,cpu".into(), 2)), "the same set in another order");
     }
 

@@ -306,7 +306,7 @@ mod tests {
     fn header(kind: Kind) -> Header {
         let mut comm = [0u8; 16];
         comm[..4].copy_from_slice(b"test");
-        Header { kind: kind as u32, cpu: 1, ts_ns: 42, pid: 100, tid: 101, ppid: 1, _pad: 0, comm }
+        Header { kind: kind as u32, ppid: 1, ts_ns: 42, pid: 100, tid: 101, cgroup_id: 0x1_0000_0042, comm }
     }
 
     fn object(ino: u64) -> FdObject {
@@ -420,6 +420,7 @@ mod tests {
             let event = decode(&bytes).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
             assert_eq!(event.kind, kind);
             assert_eq!(event.header, header(kind));
+            assert_eq!(event.header.cgroup_id, 0x1_0000_0042, "all 64 bits of the cgroup id cross the wire");
             assert_eq!(event.comm(), "test");
             match (kind.payload(), event.body) {
                 (PayloadShape::None, Body::Syscall { ret, args: a, payload: Payload::None }) => {

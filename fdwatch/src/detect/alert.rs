@@ -83,6 +83,9 @@ pub struct Alert {
     pub evidence: Vec<Evidence>,
     /// Kind-specific fields (DESIGN.md: e.g. `holders` for pipe_leak).
     pub fields: Fields,
+    /// The cgroup and container of the process at risk, as the model knew them when the
+    /// alert was raised (the process may be gone when it is written).
+    pub cgroup: Option<std::rc::Rc<crate::containers::Cgroup>>,
     /// When it was detected (monotonic ns).
     pub ts_ns: u64,
 }

@@ -5,7 +5,7 @@
 //! counts). No I/O: the collector hands the outputs to the sinks.
 pub mod alert;
 pub mod allow;
-mod explain;
+pub mod explain;
 mod interrupted;
 mod outbox;
 mod pipe_leak;

@@ -327,11 +327,17 @@ fn build(
         holders
             .iter()
             .map(|(pid, fds)| {
-                Value::Object(vec![
+                let process = model.process(*pid);
+                let mut f = vec![
                     ("pid", Value::Int(*pid as i64)),
-                    ("comm", Value::Str(model.process(*pid).map(|p| p.comm.to_string()).unwrap_or_default().into())),
+                    ("comm", Value::Str(process.map(|p| p.comm.to_string()).unwrap_or_default().into())),
                     ("fds", Value::List(fds.iter().map(|&fd| Value::Int(fd as i64)).collect())),
-                ])
+                ];
+                // A holder in another container than the reader is the usual surprise.
+                if let Some(c) = process.and_then(|p| p.cgroup.as_ref()).and_then(|c| c.container.as_ref()) {
+                    f.push(("container", c.value()));
+                }
+                Value::Object(f)
             })
             .collect(),
     );
@@ -342,6 +348,7 @@ fn build(
         pid: s.reader,
         comm: reader_comm.clone(),
         exe: reader.and_then(|p| p.exe.as_ref().map(|e| e.to_string())),
+        cgroup: reader.and_then(|p| p.cgroup.clone()),
         message,
         evidence,
         fields: vec![

@@ -371,6 +371,7 @@ fn build(
         pid: shell,
         comm,
         exe: process.and_then(|p| p.exe.as_ref().map(|e| e.to_string())),
+        cgroup: process.and_then(|p| p.cgroup.clone()),
         message,
         evidence: Vec::new(),
         fields,

@@ -159,6 +159,7 @@ fn build(model: &Model, clock: &Clock, event: &Event, nfds: i32) -> Alert {
         pid,
         comm,
         exe: process.and_then(|p| p.exe.as_ref().map(|e| e.to_string())),
+        cgroup: process.and_then(|p| p.cgroup.clone()),
         message,
         evidence,
         fields: vec![

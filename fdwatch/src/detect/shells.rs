@@ -89,6 +89,7 @@ mod tests {
             args: Some(args.iter().map(|a| (*a).into()).collect()),
             table: TableId(1),
             synced_at_ns: 0,
+            cgroup: None,
         }
     }
 

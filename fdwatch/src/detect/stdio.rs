@@ -193,6 +193,7 @@ fn new_alert(
         pid,
         comm: comm_of(model, pid, event),
         exe: process.and_then(|p| p.exe.as_ref().map(|e| e.to_string())),
+        cgroup: process.and_then(|p| p.cgroup.clone()),
         message,
         evidence: Vec::new(),
         fields,

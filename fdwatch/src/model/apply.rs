@@ -123,7 +123,8 @@ impl Model {
             }
             new
         };
-        let process = Process { ppid: parent, comm: p.comm, exe: p.exe, args: p.args, table, synced_at_ns: 0 };
+        let process =
+            Process { ppid: parent, comm: p.comm, exe: p.exe, args: p.args, table, synced_at_ns: 0, cgroup: p.cgroup };
         self.processes.insert(child, process);
         Applied::Changed
     }

@@ -84,13 +84,18 @@ pub fn fd_fields(
     name: Option<Vec<u8>>,
 ) -> Option<Vec<(&'static str, Value)>> {
     let (entry, obj) = model.fd(pid, fd)?;
-    let comm = model.process(pid).map(|p| p.comm.to_string()).unwrap_or_default();
-    Some(vec![
-        ("pid", Value::Int(pid as i64)),
-        ("comm", s(comm)),
+    let process = model.process(pid);
+    let comm = process.map(|p| p.comm.to_string()).unwrap_or_default();
+    let mut fields = vec![("pid", Value::Int(pid as i64)), ("comm", s(comm))];
+    // Its cgroup and container, once the collector resolved them (it does before a dump).
+    if let Some(c) = process.and_then(|p| p.cgroup.as_ref()) {
+        fields.extend(c.fields());
+    }
+    fields.extend([
         ("fd", Value::Int(fd as i64)),
         ("object", object(obj, entry, name)),
         ("cloexec", Value::Bool(entry.cloexec)),
         ("origin", origin(entry, clock)),
-    ])
+    ]);
+    Some(fields)
 }

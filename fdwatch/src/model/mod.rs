@@ -62,6 +62,10 @@ pub struct Process {
     /// When its fds were last read from /proc (monotonic ns); older events for it are
     /// already part of that reading.
     pub synced_at_ns: u64,
+    /// Its cgroup and container (containers/), as the collector resolved them from its
+    /// events' cgroup id; a child starts with its parent's (fork(2): the child is in
+    /// the parent's cgroups). None until an event or a query resolved it.
+    pub cgroup: Option<std::rc::Rc<crate::containers::Cgroup>>,
 }
 
 /// Limits that keep the model's memory bounded.

@@ -42,7 +42,15 @@ impl Model {
         let pid = snap.pid;
         if !self.processes.contains_key(&pid) {
             let table = self.new_table(vec![pid]);
-            let process = Process { ppid: snap.ppid, comm: "".into(), exe: None, args: None, table, synced_at_ns: 0 };
+            let process = Process {
+                ppid: snap.ppid,
+                comm: "".into(),
+                exe: None,
+                args: None,
+                table,
+                synced_at_ns: 0,
+                cgroup: None,
+            };
             self.processes.insert(pid, process);
         }
         // A reading is of this process alone: stop sharing a table with anyone.

@@ -452,6 +452,12 @@ pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, BtfError> {
         task_mm: f("task_struct", "mm")?,
         mm_arg_start: f("mm_struct", "arg_start")?,
         mm_arg_end: f("mm_struct", "arg_end")?,
+        task_cgroups: f("task_struct", "cgroups")?,
+        css_set_dfl_cgrp: f("css_set", "dfl_cgrp")?,
+        cgroup_kn: f("cgroup", "kn")?,
+        kernfs_node_id: f("kernfs_node", "id")?,
+        cgroup_root: f("cgroup", "root")?,
+        cgroup_root_hierarchy_id: f("cgroup_root", "hierarchy_id")?,
         _pad: 0,
     })
 }

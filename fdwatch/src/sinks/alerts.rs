@@ -130,7 +130,8 @@ impl Sink {
                         let ts = r.clock.rfc3339(event.header.ts_ns);
                         r.line.clear();
                         let _ = write!(r.line, "{} SYMPTOM {} alert #{id}: ", text::time_of_day(&ts), kind.name());
-                        text::event_call(&mut r.line, event, &args::describe(event));
+                        // The symptom's process is the alert's; its container is on the alert.
+                        text::event_call(&mut r.line, event, None, &args::describe(event));
                         escape::line(buf, &r.line);
                     }
                 })
@@ -148,8 +149,11 @@ fn alert_json(r: &mut Render, buf: &mut BytesMut, a: &Alert) {
         .str("severity", a.severity.name())
         .int("pid", a.pid as i64)
         .str("comm", &a.comm)
-        .value("exe", &a.exe.as_ref().map_or(Value::Null, |e| s(e.clone())))
-        .str("message", &a.message);
+        .value("exe", &a.exe.as_ref().map_or(Value::Null, |e| s(e.clone())));
+    for (k, v) in a.cgroup.as_ref().map(|c| c.fields()).unwrap_or_default() {
+        obj.value(k, &v);
+    }
+    obj.str("message", &a.message);
     for (k, v) in &a.fields {
         obj.value(k, v);
     }
@@ -180,6 +184,10 @@ fn alert_text(r: &mut Render, buf: &mut BytesMut, a: &Alert) {
         a.pid,
         a.comm
     );
+    let container = a.cgroup.as_ref().and_then(|c| c.container.as_ref());
+    if let Some(c) = container {
+        let _ = write!(line, " in {c}");
+    }
     escape::line(buf, line);
     line.clear();
     let _ = write!(line, "  {}", a.message);
@@ -192,7 +200,10 @@ fn alert_text(r: &mut Render, buf: &mut BytesMut, a: &Alert) {
         match e {
             Evidence::Event(ev) | Evidence::Symptom(ev) => {
                 line.extend_from_slice(if matches!(e, Evidence::Symptom(_)) { b"symptom " } else { b"event   " });
-                text::event_call(line, ev, &args::describe(ev));
+                // The container is the alert's process's; another process's events
+                // (a writer's exit) are shown without one.
+                let container = container.filter(|_| ev.header.pid == a.pid);
+                text::event_call(line, ev, container, &args::describe(ev));
             }
             Evidence::Fact(f) => {
                 line.extend_from_slice(b"fact    ");

@@ -11,6 +11,7 @@ use super::{Format, LossSite, Sink};
 use crate::escape;
 use crate::{
     clock::Clock,
+    containers::{Cgroup, Container, Details, Hierarchy, cgroup_path},
     decode::{Body, Event, Payload},
     detect::{Config, Detectors, Output, alert::AlertKind},
     model::{
@@ -31,8 +32,19 @@ const SOCK_PATH_TEXT: &str = r"/tmp/s\n19:00:00.000000 CRITICAL x\x1b[2J\u{202e}
 const FILE_PATH: &[u8] = b"/tmp/f\n\x1b]0;title\x07\xfe\xc2\x9b";
 const FILE_PATH_TEXT: &str = r"/tmp/f\n\x1b]0;title\x07\xfe\u{9b}";
 const FILE_PATH_MODEL_TEXT: &str = "/tmp/f\\n\\x1b]0;title\\x07\u{fffd}\\u{9b}";
+/// A container named by a cgroup a user can create in a subtree delegated to it
+/// (`runc-<name>.scope`): a screen clear, a newline, U+202E.
+const CTR: &str = "c\x1b[2J\nx\u{202e}";
+const CTR_TEXT: &str = r"c\x1b[2J\nx\u{202e}";
 const PID: u32 = 100;
 const MS: u64 = 1_000_000;
+
+fn hostile_cgroup() -> Rc<Cgroup> {
+    let path = format!("/system.slice/runc-{CTR}.scope");
+    let container = cgroup_path::parse(&path).map(|r| Container::new(r, Details::default()));
+    assert_eq!(container.as_ref().map(|c| &*c.id), Some(CTR), "the path names the container");
+    Rc::new(Cgroup::new(7, Some(path), Hierarchy::Unified, container))
+}
 
 #[derive(Clone, Default)]
 struct Capture(Rc<RefCell<Vec<u8>>>);
@@ -125,6 +137,10 @@ fn run(format: Format) -> (Vec<u8>, usize) {
         fds,
     };
     model.load_snapshot(&snap, Step::PresentAtStart);
+    let cgroup = hostile_cgroup();
+    if let Some(p) = model.processes.get_mut(&PID) {
+        p.cgroup = Some(Rc::clone(&cgroup));
+    }
     let clock = Clock::fixed(0);
     let mut detectors = Detectors::new(Config::default(), clock);
     let capture = Capture::default();
@@ -132,7 +148,7 @@ fn run(format: Format) -> (Vec<u8>, usize) {
     let mut lines = 0;
     let events = events();
     for event in &events {
-        sink.event(event);
+        sink.event(event, Some(&cgroup));
         lines += 1;
         detectors.before(&model, event);
         model.apply(event);
@@ -182,7 +198,7 @@ fn run(format: Format) -> (Vec<u8>, usize) {
             Output::Symptom { .. } => 1,
         };
     }
-    sink.resync(Some((PID, COMM)), "a close of an fd the model did not know", 1, 0);
+    sink.resync(Some((PID, COMM, Some(&cgroup))), "a close of an fd the model did not know", 1, 0);
     sink.resync(None, "events were lost in the kernel ring buffer", 3, 1);
     lines += 2;
     for fd in 0..3 {
@@ -214,23 +230,24 @@ fn every_text_record_is_escaped_one_line_each() {
         assert_eq!(text.matches(needle).count(), times, "{needle:?} {times} times in:\n{text}");
     };
     // Events (and the alerts' evidence events) carry the kernel's comm bytes.
-    has(&format!("{COMM_TEXT}[100/100] socket("), 1);
-    has(&format!("{COMM_TEXT}[100/100] connect(sockfd=3, addr={SOCK_PATH_TEXT}, addrlen="), 1);
-    has(&format!("{COMM_TEXT}[100/100] openat(dirfd=AT_FDCWD, pathname={FILE_PATH_TEXT}, "), 2);
+    has(&format!("{COMM_TEXT}[100/100 @{CTR_TEXT}] socket("), 1);
+    has(&format!("{COMM_TEXT}[100/100 @{CTR_TEXT}] connect(sockfd=3, addr={SOCK_PATH_TEXT}, addrlen="), 1);
+    has(&format!("{COMM_TEXT}[100/100 @{CTR_TEXT}] openat(dirfd=AT_FDCWD, pathname={FILE_PATH_TEXT}, "), 2);
     // The exec: its event line, and the evidence of the socket alert it shaped.
-    has(&format!("{COMM_TEXT}[100/100] exec(filename={FILE_PATH_TEXT}, "), 2);
+    has(&format!("{COMM_TEXT}[100/100 @{CTR_TEXT}] exec(filename={FILE_PATH_TEXT}, "), 2);
     // dup2 and openat: their event lines, and the evidence of the alerts.
-    has(&format!("{COMM_TEXT}[100/100] dup2(oldfd=3, newfd=1) = 1"), 2);
+    has(&format!("{COMM_TEXT}[100/100 @{CTR_TEXT}] dup2(oldfd=3, newfd=1) = 1"), 2);
     // Alerts, repeat, resolved, resync and fd records name the process as the model
     // knows it (from /proc): text, its 0xff already U+FFFD.
-    has(&format!("WARNING stdio_hijack #1 pid 100 ({COMM_MODEL_TEXT})"), 1);
-    has(&format!("WARNING stdio_hijack #2 pid 100 ({COMM_MODEL_TEXT})"), 1);
+    has(&format!("WARNING stdio_hijack #1 pid 100 ({COMM_MODEL_TEXT}) in container {CTR_TEXT} (runc)"), 1);
+    has(&format!("WARNING stdio_hijack #2 pid 100 ({COMM_MODEL_TEXT}) in container {CTR_TEXT} (runc)"), 1);
     has(&format!("socket connected to {SOCK_PATH_TEXT}"), 2);
     has(&format!("the file {FILE_PATH_MODEL_TEXT}"), 2);
     has(&format!("alert #1 on pid 100 ({COMM_MODEL_TEXT}) happened 2 more times"), 1);
     has(&format!("RESOLVED pipe_leak alert #2: pid 100 ({COMM_MODEL_TEXT}) can see EOF now"), 1);
-    has(&format!("~ fdwatch re-read pid 100 ({COMM_TEXT}) from /proc"), 1);
-    has(&format!("pid=100, comm={COMM_MODEL_TEXT}, fd=2, object={{type=file, name={FILE_PATH_TEXT}, "), 1);
+    has(&format!("~ fdwatch re-read pid 100 ({COMM_TEXT}) in container {CTR_TEXT} (runc) from /proc"), 1);
+    has(&format!("pid=100, comm={COMM_MODEL_TEXT}, cgroup={{id=7, path=/system.slice/runc-{CTR_TEXT}.scope}}, "), 3);
+    has(&format!("container={{id={CTR_TEXT}, runtime=runc}}, fd=2, object={{type=file, name={FILE_PATH_TEXT}, "), 1);
     has(&format!("SYMPTOM stdio_hijack alert #1: {COMM_TEXT}[100/100] close(fd=2) = 0"), 1);
     // The forged alert line in the socket's path stays inside the lines that quote it:
     // no line starts like a critical alert (there is none), two like the warnings.
@@ -264,6 +281,12 @@ fn json_records_carry_the_values_unchanged() {
     assert!(alert["message"].as_str().unwrap().contains(&lossy(SOCK_PATH)), "{alert}");
     let resync = records.iter().find(|r| r["type"] == "resync").expect("a resync");
     assert_eq!(resync["comm"], lossy(COMM));
+    // The container's id as the cgroup named it, in every record of the process.
+    let of_pid = |r: &&serde_json::Value| r["pid"] == PID && r["type"] != "repeat" && r["type"] != "resolved";
+    for r in records.iter().filter(of_pid) {
+        assert_eq!(r["container"]["id"], CTR, "{r}");
+        assert_eq!(r["cgroup"]["path"], format!("/system.slice/runc-{CTR}.scope"), "{r}");
+    }
     let fd2 = records.iter().find(|r| r["type"] == "fd" && r["fd"] == 2).expect("fd 2");
     assert_eq!(fd2["object"]["name"], lossy(FILE_PATH));
     assert!(!String::from_utf8_lossy(&out).contains(r"\\x1b"), "no text escapes in JSON");
@@ -281,7 +304,7 @@ fn abstract_socket_names_are_escaped_once_more_in_text() {
     let write = |format| {
         let capture = Capture::default();
         let mut sink = Sink::new(format, Clock::fixed(0), Box::new(capture.clone()));
-        sink.event(&connect);
+        sink.event(&connect, None);
         sink.flush().expect("captured");
         let out = capture.0.borrow().clone();
         String::from_utf8(out).expect("UTF-8")

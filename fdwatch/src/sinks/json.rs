@@ -166,6 +166,22 @@ impl ThreadFields {
     }
 }
 
+/// `"cgroup":{...}` and `,"container":{...}` of a process in `c`, rendered the first
+/// time and kept in it: every event record of its processes carries them.
+pub fn cgroup_fields(c: &crate::containers::Cgroup) -> &[u8] {
+    c.json.get_or_init(|| {
+        let mut out = Vec::new();
+        for (i, (k, v)) in c.fields().iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            plain_key(&mut out, k);
+            write_value(&mut out, v);
+        }
+        out.into()
+    })
+}
+
 pub fn write_value<O: Out + ?Sized>(out: &mut O, value: &Value) {
     match value {
         Value::Int(i) => int(out, *i),

@@ -26,6 +26,7 @@ use fdwatch_common::Kind;
 
 use crate::{
     clock::Clock,
+    containers::Cgroup,
     decode::{Event, args},
     detect::alert::Severity,
     escape,
@@ -152,6 +153,10 @@ pub struct Stats {
     pub elapsed_ns: u64,
     pub tracked_fds: usize,
     pub processes: usize,
+    /// Cgroups the collector knows (containers/cache.rs), and those whose path could
+    /// not be read.
+    pub cgroups: usize,
+    pub cgroups_unresolved: u64,
     /// Alerts written, by (kind, severity).
     pub alerts: Vec<((&'static str, &'static str), u64)>,
     /// Records each output dropped (queue full, or not deliverable), by output name.
@@ -393,12 +398,15 @@ impl Sink {
         self.flush()
     }
 
-    pub fn event(&mut self, event: &Event) {
+    /// One event of a process in `cgroup` (containers/): JSON adds its `cgroup` and
+    /// `container`, text the container's short id beside the pid.
+    pub fn event(&mut self, event: &Event, cgroup: Option<&Cgroup>) {
         if !self.takes(RecordType::Event) {
             return;
         }
         let fields = args::describe(event);
         let h = &event.header;
+        let container = cgroup.and_then(|c| c.container.as_ref());
         self.emit(RecordType::Event, None, |r, format, buf| match format {
             Format::Json => {
                 // The hot path of `--events`: the fixed keys as literals, the host as
@@ -407,6 +415,10 @@ impl Sink {
                 r.event_ts.write(&r.clock, h.ts_ns, buf);
                 buf.extend_from_slice(&r.host_then_pid);
                 r.event_thread.write(buf, (h.pid, h.tid, h.ppid), &h.comm);
+                if let Some(c) = cgroup {
+                    buf.extend_from_slice(b",");
+                    buf.extend_from_slice(json::cgroup_fields(c));
+                }
                 buf.extend_from_slice(b",\"syscall\":");
                 json::plain_string(buf, event.kind.name());
                 let mut obj = json::Obj::after_fields(buf);
@@ -424,7 +436,7 @@ impl Sink {
             Format::Text => {
                 let ts = r.event_ts.format(&r.clock, h.ts_ns);
                 r.line.clear();
-                text::event_line(&mut r.line, event, &fields, ts);
+                text::event_line(&mut r.line, event, container, &fields, ts);
                 escape::line(buf, &r.line);
             }
         });
@@ -516,6 +528,8 @@ impl Sink {
                 .int("elapsed_ns", stats.elapsed_ns as i64)
                 .int("tracked_fds", stats.tracked_fds as i64)
                 .int("processes", stats.processes as i64)
+                .int("cgroups", stats.cgroups as i64)
+                .int("cgroups_unresolved", stats.cgroups_unresolved as i64)
                 .int("cpu_ns", stats.cpu_ns as i64)
                 .int("rss_bytes", stats.rss_bytes as i64)
                 .value("last", &Value::Bool(stats.last))
@@ -570,13 +584,26 @@ impl Sink {
 
     /// The model re-read `process` (or, with None, every process) from /proc; its comm
     /// as /proc gave it.
-    pub fn resync(&mut self, process: Option<(u32, &[u8])>, reason: &str, processes: usize, fds_changed: usize) {
+    pub fn resync(
+        &mut self,
+        process: Option<(u32, &[u8], Option<&Cgroup>)>,
+        reason: &str,
+        processes: usize,
+        fds_changed: usize,
+    ) {
         self.emit(RecordType::Resync, None, |r, format, buf| match format {
             Format::Json => {
                 let mut obj = r.record(buf, "resync", Clock::monotonic_now_ns());
                 match process {
-                    Some((pid, comm)) => obj.int("pid", pid as i64).bytes("comm", comm),
-                    None => obj.str("scope", "all"),
+                    Some((pid, comm, cgroup)) => {
+                        obj.int("pid", pid as i64).bytes("comm", comm);
+                        for (k, v) in cgroup.map(Cgroup::fields).unwrap_or_default() {
+                            obj.value(k, &v);
+                        }
+                    }
+                    None => {
+                        obj.str("scope", "all");
+                    }
                 };
                 obj.str("reason", reason)
                     .int("processes", processes as i64)
@@ -588,10 +615,13 @@ impl Sink {
                 line.clear();
                 line.extend_from_slice(b"~ fdwatch re-read ");
                 match process {
-                    Some((pid, comm)) => {
+                    Some((pid, comm, cgroup)) => {
                         let _ = write!(line, "pid {pid} (");
                         line.extend_from_slice(comm);
                         line.push(b')');
+                        if let Some(c) = cgroup.and_then(|c| c.container.as_ref()) {
+                            let _ = write!(line, " in {c}");
+                        }
                     }
                     None => {
                         let _ = write!(line, "all {processes} processes");
@@ -702,7 +732,7 @@ mod tests {
     fn burst(sink: &mut Sink, n: usize) {
         let close = call(Kind::Close, 7, 1, 0, &[100], Payload::None);
         for _ in 0..n {
-            sink.event(&close);
+            sink.event(&close, None);
         }
     }
 

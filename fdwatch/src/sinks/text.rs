@@ -4,6 +4,7 @@
 use std::io::Write as _;
 
 use crate::{
+    containers::Container,
     decode::{Body, Event, names::errno::errno_name},
     value::Value,
 };
@@ -46,19 +47,31 @@ pub fn write_fields(out: &mut Vec<u8>, fields: &[(&'static str, Value)]) {
     }
 }
 
-/// `18:32:32.123456 comm[pid/tid] syscall(args) = ret` (or `= -1 ERRNO`), no newline.
-pub fn event_line(out: &mut Vec<u8>, event: &Event, fields: &[(&'static str, Value)], rfc3339: &str) {
+/// `18:32:32.123456 comm[pid/tid] syscall(args) = ret` (or `= -1 ERRNO`), no newline;
+/// in a container `comm[pid/tid @3f2a9c1e0b7d]`.
+pub fn event_line(
+    out: &mut Vec<u8>,
+    event: &Event,
+    container: Option<&Container>,
+    fields: &[(&'static str, Value)],
+    rfc3339: &str,
+) {
     out.extend_from_slice(time_of_day(rfc3339).as_bytes());
     out.push(b' ');
-    event_call(out, event, fields);
+    event_call(out, event, container, fields);
 }
 
 /// `comm[pid/tid] syscall(args) = ret`: an event line without its time. The comm as
-/// the kernel gave it (task->comm need not be UTF-8).
-pub fn event_call(out: &mut Vec<u8>, event: &Event, fields: &[(&'static str, Value)]) {
+/// the kernel gave it (task->comm need not be UTF-8). A process in a container has the
+/// container's short id after its thread id (`[pid/tid @id]`).
+pub fn event_call(out: &mut Vec<u8>, event: &Event, container: Option<&Container>, fields: &[(&'static str, Value)]) {
     let h = &event.header;
     out.extend_from_slice(event.comm_bytes());
-    let _ = write!(out, "[{}/{}] {}(", h.pid, h.tid, event.kind.name());
+    let _ = write!(out, "[{}/{}", h.pid, h.tid);
+    if let Some(c) = container {
+        let _ = write!(out, " @{}", c.short_id());
+    }
+    let _ = write!(out, "] {}(", event.kind.name());
     write_fields(out, fields);
     out.push(b')');
     if let Body::Syscall { ret, .. } = event.body {
