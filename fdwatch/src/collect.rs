@@ -343,6 +343,20 @@ impl<H: Host> Collector<H> {
         Some(c)
     }
 
+    /// Every second: the containers whose runtime state appeared since they were first
+    /// seen (their processes get the new attribution), and the cgroups of exited
+    /// containers forgotten.
+    fn containers_tick(&mut self) {
+        for (old, new) in self.cgroups.retry(&mut self.host) {
+            for p in self.model.processes.values_mut() {
+                if p.cgroup.as_ref().is_some_and(|c| std::rc::Rc::ptr_eq(c, &old)) {
+                    p.cgroup = Some(std::rc::Rc::clone(&new));
+                }
+            }
+        }
+        self.cgroups.sweep();
+    }
+
     /// Re-read `pid` from /proc now, or soon if it was re-read a moment ago.
     fn resync(&mut self, pid: Pid, reason: &'static str) {
         let now = self.host.now_ns();
@@ -601,8 +615,7 @@ impl<H: Host> Collector<H> {
                 _ = loss_tick.tick() => {
                     self.report_losses(&lost, &mut task_files);
                     self.publish(started);
-                    // Cgroups of exited containers: gone within a second.
-                    self.cgroups.sweep();
+                    self.containers_tick();
                 }
                 _ = next_tick(&mut stats_tick) => {
                     let stats = self.stats_now(started, false);

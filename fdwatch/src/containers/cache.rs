@@ -136,6 +136,25 @@ pub struct Unresolved {
     pub cgroups: u64,
 }
 
+/// A cgroup whose container (or its details) a runtime's state may tell a moment later:
+/// runc writes its state.json once the container's first process is already in the
+/// cgroup, so the first event can come before it.
+struct Retry {
+    key: Key,
+    path: String,
+    attempts: u32,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Key {
+    Id(u64),
+    V1(Box<str>),
+}
+
+/// How often (one per `retry` call, every second) a cgroup's container is looked for
+/// again before it is taken as not a container's (or without a name and image).
+const RETRIES: u32 = 5;
+
 pub struct Cache {
     /// Whether a unified hierarchy is mounted: without one every process is in its root.
     unified: bool,
@@ -147,6 +166,7 @@ pub struct Cache {
     /// The first failure, for the caller to say once on stderr.
     first_failure: Option<String>,
     said: bool,
+    retries: Vec<Retry>,
 }
 
 impl Cache {
@@ -159,6 +179,7 @@ impl Cache {
             unresolved: Unresolved::default(),
             first_failure: None,
             said: false,
+            retries: Vec::new(),
         }
     }
 
@@ -172,8 +193,9 @@ impl Cache {
                 let c = Rc::new(self.unified_cgroup(src, pid, id));
                 // A path that could not be read is not cached: the next process in it
                 // may tell.
-                if c.path.is_some() {
+                if let Some(path) = &c.path {
                     self.by_id.insert(id, Rc::clone(&c));
+                    self.retry_later(Key::Id(id), path, c.container.as_ref());
                 }
                 c
             }
@@ -241,6 +263,7 @@ impl Cache {
         let container = self.container_of(src, path);
         let c = Rc::new(Cgroup::new(id, Some(path.to_owned()), Hierarchy::V1(name), container));
         self.by_v1_path.insert(path.into(), Rc::clone(&c));
+        self.retry_later(Key::V1(path.into()), path, c.container.as_ref());
         Some(c)
     }
 
@@ -249,10 +272,59 @@ impl Cache {
             let d = src.details(&mut r);
             return Some(Container::new(r, d));
         }
-        if path == "/" {
+        if !probed(path) {
             return None;
         }
         src.probe(path).map(|(r, d)| Container::new(r, d))
+    }
+
+    /// Look again later if a runtime's state may still say more of `path`'s container.
+    fn retry_later(&mut self, key: Key, path: &str, container: Option<&Container>) {
+        let more = match container {
+            None => probed(path),
+            Some(c) => more_to_say(c),
+        };
+        if more && !self.retries.iter().any(|r| r.key == key) {
+            self.retries.push(Retry { key, path: path.to_owned(), attempts: 0 });
+        }
+    }
+
+    /// Look once more for the containers runtimes had not written their state of yet
+    /// (call every second). Returns the cgroups that changed, old and new: the caller
+    /// gives its processes the new one.
+    pub fn retry(&mut self, src: &mut dyn Source) -> Vec<(Rc<Cgroup>, Rc<Cgroup>)> {
+        let mut changed = Vec::new();
+        for mut r in std::mem::take(&mut self.retries) {
+            let old = match &r.key {
+                Key::Id(id) => self.by_id.get(id),
+                Key::V1(path) => self.by_v1_path.get(path),
+            };
+            // Swept (nobody in it any more): nothing to look for.
+            let Some(old) = old.cloned() else { continue };
+            r.attempts += 1;
+            let container = self.container_of(src, &r.path);
+            let done = match &container {
+                None => r.attempts >= RETRIES,
+                Some(c) => r.attempts >= RETRIES || !more_to_say(c),
+            };
+            if container != old.container {
+                let new = Rc::new(Cgroup::new(
+                    old.id,
+                    old.path.as_deref().map(str::to_owned),
+                    old.hierarchy.clone(),
+                    container,
+                ));
+                match &r.key {
+                    Key::Id(id) => self.by_id.insert(*id, Rc::clone(&new)),
+                    Key::V1(path) => self.by_v1_path.insert(path.clone(), Rc::clone(&new)),
+                };
+                changed.push((old, new));
+            }
+            if !done {
+                self.retries.push(r);
+            }
+        }
+        changed
     }
 
     fn failed(&mut self, why: String) {
@@ -294,6 +366,22 @@ impl Cache {
     }
 }
 
+/// Whether a path that names no container by itself is worth asking the runtimes'
+/// state about: not the root, and not a systemd unit (the units runtimes make are
+/// recognised by name; the host's own services are not containers).
+fn probed(path: &str) -> bool {
+    let last = path.rsplit('/').find(|p| !p.is_empty()).unwrap_or("");
+    !last.is_empty()
+        && ![".service", ".slice", ".scope", ".mount", ".socket", ".swap", ".target"].iter().any(|s| last.ends_with(s))
+}
+
+/// Whether a runtime's state may still add a name or image to `c`: runtime_state.rs
+/// reads the state of these runtimes only.
+fn more_to_say(c: &Container) -> bool {
+    use super::Runtime::*;
+    c.name.is_none() && c.image.is_none() && matches!(c.runtime, Docker | Containerd | CriO | Cri | Runc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +394,8 @@ mod tests {
     struct Fake {
         proc: HashMap<Pid, String>,
         paths: HashMap<u64, String>,
+        /// Paths whose runc state exists (besides /fdwatch/c1, always).
+        states: Vec<String>,
         reads: usize,
     }
 
@@ -331,8 +421,9 @@ mod tests {
         }
         fn probe(&mut self, path: &str) -> Option<(ContainerRef, Details)> {
             self.reads += 1;
-            (path == "/fdwatch/c1").then(|| {
-                (ContainerRef { id: "c1".into(), runtime: Runtime::Runc, pod_uid: None, qos: None }, Details::default())
+            (path == "/fdwatch/c1" || self.states.iter().any(|s| s == path)).then(|| {
+                let id = path.rsplit('/').next().unwrap_or_default().into();
+                (ContainerRef { id, runtime: Runtime::Runc, pod_uid: None, qos: None }, Details::default())
             })
         }
     }
@@ -385,6 +476,29 @@ mod tests {
         let root = v2.resolve(&mut src, 200, 1);
         assert!(root.container.is_none());
         assert_eq!(src.reads, before + 1, "only the id's path");
+    }
+
+    #[test]
+    fn a_container_whose_state_comes_later_is_found_by_retrying() {
+        let mut src = Fake::default();
+        src.paths.insert(9, "/fdwatch/late".into());
+        let mut cache = Cache::new(&hybrid());
+        let before = cache.resolve(&mut src, 100, 9);
+        assert!(before.container.is_none(), "no state yet");
+        assert!(cache.retry(&mut src).is_empty(), "still none");
+        // runc wrote its state meanwhile.
+        src.states.push("/fdwatch/late".into());
+        let changed = cache.retry(&mut src);
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].1.container.as_ref().map(|c| c.id.as_ref()), Some("late"));
+        assert!(Rc::ptr_eq(&cache.resolve(&mut src, 101, 9), &changed[0].1), "the cache has the new one");
+        // A systemd service is never asked about; retries end.
+        assert!(!probed("/system.slice/ssh.service") && probed("/fdwatch/c1") && !probed("/"));
+        for _ in 0..RETRIES {
+            cache.retry(&mut src);
+        }
+        assert!(cache.retries.is_empty());
+        drop(before);
     }
 
     #[test]

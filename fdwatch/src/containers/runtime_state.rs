@@ -17,10 +17,7 @@
 //!   `org.opencontainers.image.ref.name`; and `cgroup_paths`, which ties a state to a
 //!   cgroup whose path alone names no runtime (runc run by hand: `/<id>` or its
 //!   `cgroupsPath`).
-use std::{
-    io::Read as _,
-    path::{Path, PathBuf},
-};
+use std::{io::Read as _, path::Path};
 
 use serde::Deserialize;
 
@@ -158,27 +155,46 @@ pub fn details(c: &mut ContainerRef) -> Details {
     Details::default()
 }
 
+/// runc containers run by hand whose `cgroupsPath` does not end in their id are found
+/// by reading the states in runc's default root, at most this many.
+pub const MAX_SCANNED_STATES: usize = 256;
+
 /// A cgroup path that names no runtime by itself (`/<id>`, runc's `cgroupsPath`,
-/// containerd's `/<namespace>/<id>`): a container if a runtime keeps state under its
-/// last component and that state's cgroups include this path.
+/// containerd's `/<namespace>/<id>`): a container if a runtime keeps state whose
+/// cgroups include this path: under the path's last component first, then (runc's own
+/// root) any.
 pub fn probe(path: &str) -> Option<(ContainerRef, Details)> {
     let mut parts = path.rsplit('/').filter(|p| !p.is_empty());
-    let id = component(parts.next()?)?;
+    let last = component(parts.next()?)?;
     let namespace = parts.next().and_then(component);
-    for root in RUNC_ROOTS {
-        let state = PathBuf::from(root).join(id).join("state.json");
-        let Some((details, cgroups)) = read_bounded(&state).and_then(|b| runc_details(&b)) else { continue };
-        // cgroup_paths maps each hierarchy to its directory, e.g.
-        // "/sys/fs/cgroup/unified/fdwatch/c1": this path must be one of them.
-        if cgroups.iter().any(|dir| dir.ends_with(path)) {
+    // cgroup_paths maps each hierarchy to its directory, e.g.
+    // "/sys/fs/cgroup/unified/fdwatch/c1": this path must be one of them.
+    let state_of = |root: &str, id: &str| {
+        let (details, cgroups) =
+            read_bounded(&Path::new(root).join(id).join("state.json")).and_then(|b| runc_details(&b))?;
+        cgroups.iter().any(|dir| dir.ends_with(path)).then(|| {
             let runtime = if root.starts_with("/run/containerd") { Runtime::Containerd } else { Runtime::Runc };
-            return Some((ContainerRef { id: id.to_owned(), runtime, pod_uid: None, qos: None }, details));
+            (ContainerRef { id: id.to_owned(), runtime, pod_uid: None, qos: None }, details)
+        })
+    };
+    if let Some(found) = RUNC_ROOTS.iter().find_map(|root| state_of(root, last)) {
+        return Some(found);
+    }
+    if let Ok(dir) = std::fs::read_dir(RUNC_ROOTS[0]) {
+        let ids = dir.filter_map(|e| e.ok()?.file_name().into_string().ok()).take(MAX_SCANNED_STATES);
+        for id in ids.filter(|id| component(id).is_some()) {
+            if let Some(found) = state_of(RUNC_ROOTS[0], &id) {
+                return Some(found);
+            }
         }
     }
     // containerd without runc state at the usual roots (another shim): its task dir.
     let ns = namespace?;
-    Path::new(CONTAINERD_TASKS).join(ns).join(id).is_dir().then(|| {
-        (ContainerRef { id: id.to_owned(), runtime: Runtime::Containerd, pod_uid: None, qos: None }, Details::default())
+    Path::new(CONTAINERD_TASKS).join(ns).join(last).is_dir().then(|| {
+        (
+            ContainerRef { id: last.to_owned(), runtime: Runtime::Containerd, pod_uid: None, qos: None },
+            Details::default(),
+        )
     })
 }
 
