@@ -14,11 +14,16 @@ pub struct ProbeConfig {
     pub filter_watched: u32,
     /// 1 with `--follow`: a watched process's children join WATCHED at fork.
     pub follow_children: u32,
-    pub _pad: u32,
+    /// With `container_cgroup`: that cgroup's level (depth below the root, 0) in the
+    /// unified hierarchy.
+    pub container_level: u32,
     /// Wake the reader only once this many bytes wait in the ring buffer; below it the
     /// reader's own timer picks events up. Batching wake-ups is what keeps the cost per
     /// event low at high rates (every wake-up is an irq_work plus a context switch).
     pub wakeup_bytes: u64,
+    /// `--container`: report only tasks in this unified-hierarchy cgroup (by kernel id)
+    /// or below it; 0 for no such filter.
+    pub container_cgroup: u64,
     /// Struct field offsets from the running kernel's BTF (offsets.rs).
     pub offsets: KernelOffsets,
 }
@@ -29,8 +34,9 @@ impl ProbeConfig {
         own_tgid: 0,
         filter_watched: 0,
         follow_children: 0,
-        _pad: 0,
+        container_level: 0,
         wakeup_bytes: 0,
+        container_cgroup: 0,
         offsets: KernelOffsets::UNSET,
     };
 }

@@ -387,7 +387,7 @@ const _: () = {
     assert!(size_of::<TaskFile>() == 40 + DENTRY_NAME_LEN);
     assert!(align_of::<SyscallEvent<OpenPayload>>() == 8);
     assert!(size_of::<KernelOffsets>().is_multiple_of(8));
-    assert!(size_of::<ProbeConfig>() == 24 + size_of::<KernelOffsets>());
+    assert!(size_of::<ProbeConfig>() == 32 + size_of::<KernelOffsets>());
 };
 
 #[cfg(feature = "user")]
@@ -397,8 +397,8 @@ mod pod {
     // explicit `_pad`, a multiple of 8 bytes: asserted above), so it has no padding and
     // every bit pattern is a valid value.
     unsafe impl aya::Pod for super::KernelOffsets {}
-    // SAFETY: ProbeConfig is #[repr(C)]: four u32 (one of them explicit padding), a u64
-    // and a KernelOffsets (above), 24 + its size bytes (asserted above): no implicit
-    // padding, and every bit pattern is a valid value.
+    // SAFETY: ProbeConfig is #[repr(C)]: four u32, two u64 and a KernelOffsets (above),
+    // 32 + its size bytes (asserted above): no implicit padding, and every bit pattern
+    // is a valid value.
     unsafe impl aya::Pod for super::ProbeConfig {}
 }

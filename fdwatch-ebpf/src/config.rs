@@ -38,6 +38,17 @@ pub fn follow_children() -> bool {
     config!(follow_children) != 0
 }
 
+/// `--container`: the cgroup whose subtree is watched (0: none) and its level.
+#[inline(always)]
+pub fn container_cgroup() -> u64 {
+    config!(container_cgroup)
+}
+
+#[inline(always)]
+pub fn container_level() -> u32 {
+    config!(container_level)
+}
+
 #[inline(always)]
 pub fn wakeup_bytes() -> u64 {
     config!(wakeup_bytes)

@@ -1,7 +1,7 @@
 //! The path every probe shares: filter, reserve, fill the header, submit.
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
-    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     maps::ring_buf::RingBufEntry,
 };
 use fdwatch_common::{Header, Kind, SyscallEvent};
@@ -31,13 +31,14 @@ impl Call {
     }
 }
 
-/// The current task's (tgid, tid) if its events are wanted: not fdwatch itself, and
-/// watched when `--pid` filters. Checked before anything is reserved or read.
+/// The current task's (tgid, tid) if its events are wanted: not fdwatch itself,
+/// watched when `--pid` filters, and in the container's cgroups when `--container`
+/// does. Checked before anything is reserved or read.
 #[inline(always)]
 pub fn wanted() -> Option<(u32, u32)> {
     let id = bpf_get_current_pid_tgid();
     let tgid = (id >> 32) as u32;
-    if tgid == config::own_tgid() || !watched(tgid) {
+    if tgid == config::own_tgid() || !watched(tgid) || !in_container() {
         return None;
     }
     Some((tgid, id as u32))
@@ -59,6 +60,21 @@ pub fn wanted_with(other_tgid: u32) -> Option<(u32, u32)> {
 pub fn watched(tgid: u32) -> bool {
     // Only the key's presence matters; the value is never read.
     !config::filter_watched() || WATCHED.get_ptr(tgid).is_some()
+}
+
+/// Whether the current task is in the `--container` cgroup or below it (always, without
+/// `--container`: the constant 0 from frozen .rodata lets the verifier drop the call).
+/// The helper returns the id of the current task's unified-hierarchy ancestor at that
+/// level, or 0 if the task's cgroup is shallower (kernel/bpf/helpers.c,
+/// bpf_get_current_ancestor_cgroup_id: cgroup_ancestor()): one comparison covers the
+/// container's own cgroup and any cgroup created under it later, and processes that
+/// join it later (`runc exec`) are in it from their first syscall there.
+#[inline(always)]
+pub fn in_container() -> bool {
+    let want = config::container_cgroup();
+    // SAFETY: the helper takes a level (any int; out-of-range levels give 0) and reads
+    // only the current task's cgroup under RCU.
+    want == 0 || unsafe { bpf_get_current_ancestor_cgroup_id(config::container_level() as i32) } == want
 }
 
 /// Reserve a record for `kind`, counting the loss when the ring buffer is full.

@@ -69,6 +69,11 @@ pub struct Cli {
     /// With --pid: also watch the processes' children, present and future.
     #[arg(long)]
     pub follow: bool,
+    /// Watch only this container's processes, present and future (filtered in the
+    /// kernel by its cgroup): a prefix of its id, or its name. It must be running (or
+    /// created). Not with --pid.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["pids", "follow"])]
+    pub container: Option<String>,
     /// Stop after SECS seconds (fractions allowed; above 0, at most ten years).
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_duration)]
     pub duration: Option<Duration>,

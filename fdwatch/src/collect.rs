@@ -236,6 +236,9 @@ impl<H: Host> Collector<H> {
         if self.options.watch.is_host() {
             return procfs::pids().into_iter().filter(|&p| p != me).collect();
         }
+        if let Some(cgroup) = self.options.watch.cgroup() {
+            return crate::scope::pids_in_cgroup(cgroup);
+        }
         let mut pids = self.options.watch.members();
         if self.options.watch.follow() {
             procfs::add_descendants(&mut pids);

@@ -62,6 +62,7 @@ struct File {
     events: Option<bool>,
     pid: Option<Spanned<Vec<i64>>>,
     follow: Option<bool>,
+    container: Option<Spanned<String>>,
     duration: Option<Spanned<Secs>>,
     dump_on_exit: Option<bool>,
     max_fds: Option<Spanned<i64>>,
@@ -96,6 +97,8 @@ pub struct Settings {
     pub events: bool,
     pub pids: Vec<u32>,
     pub follow: bool,
+    /// `--container`: a prefix of a container's id, or its name (scope.rs).
+    pub container: Option<String>,
     pub duration: Option<Duration>,
     pub dump_on_exit: bool,
     pub max_fds: usize,
@@ -159,6 +162,7 @@ struct Parsed {
     events: Option<bool>,
     pids: Option<Vec<u32>>,
     follow: Option<bool>,
+    container: Option<String>,
     duration: Option<Duration>,
     dump_on_exit: Option<bool>,
     max_fds: Option<usize>,
@@ -244,6 +248,9 @@ fn read(path: &std::path::Path) -> Result<Parsed, ConfigError> {
         })?,
         pids: check(&file.pid, "pid", &at, |pids| {
             pids.iter().map(|p| cli::check_pid(i128::from(*p)).map_err(|e| format!("{p}: {e}"))).collect()
+        })?,
+        container: check(&file.container, "container", &at, |c| {
+            crate::containers::find::check_prefix(c).map(|()| c.clone())
         })?,
         duration: check(&file.duration, "duration", &at, secs(limits::MAX_SECS))?,
         max_fds: check(&file.max_fds, "max_fds", &at, |n| cli::check_max_fds(i128::from(*n)))?,
@@ -342,6 +349,16 @@ impl Settings {
         let ring_bytes = cli.ring_bytes.or(file.ring_bytes).unwrap_or(limits::DEFAULT_RING_BYTES);
         let pids = if cli.pids.is_empty() { file.pids.clone().unwrap_or_default() } else { cli.pids.clone() };
         let follow = cli.follow || file.follow.unwrap_or(false);
+        let container = cli.container.clone().or_else(|| file.container.clone());
+        if let Some(c) = &container {
+            crate::containers::find::check_prefix(c).map_err(|e| ConfigError(format!("--container: {e}")))?;
+            if !pids.is_empty() || follow {
+                let (c, p) = if cli.container.is_some() { ("--container", "--pid") } else { ("container", "pid") };
+                return Err(ConfigError(format!(
+                    "{c} and {p}/follow cannot be used together: watch a container, or processes"
+                )));
+            }
+        }
         if follow && pids.is_empty() {
             let (f, p) = if cli.follow { ("--follow", "--pid") } else { ("follow", "pid") };
             return Err(ConfigError(format!("{f} needs {p}: the processes whose children to follow")));
@@ -382,6 +399,7 @@ impl Settings {
             events: cli.events || file.events.unwrap_or(false),
             pids,
             follow,
+            container,
             duration: cli.duration.or(file.duration),
             dump_on_exit: cli.dump_on_exit || file.dump_on_exit.unwrap_or(false),
             max_fds: cli.max_fds.or(file.max_fds).unwrap_or(limits::DEFAULT_MAX_FDS),
@@ -464,6 +482,7 @@ impl Settings {
         diff("json", self.json != new.json && !outputs_differ, true);
         diff("pid", self.pids != new.pids, false);
         diff("follow", self.follow != new.follow, false);
+        diff("container", self.container != new.container, false);
         diff("duration", self.duration != new.duration, false);
         diff("max_fds", self.max_fds != new.max_fds, false);
         diff("ring_bytes", self.ring_bytes != new.ring_bytes, false);
@@ -478,6 +497,7 @@ impl Settings {
         Settings {
             pids: self.pids.clone(),
             follow: self.follow,
+            container: self.container.clone(),
             duration: self.duration,
             max_fds: self.max_fds,
             ring_bytes: self.ring_bytes,
@@ -496,6 +516,8 @@ struct Shown {
     events: bool,
     pid: Vec<u32>,
     follow: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     duration: Option<f64>,
     dump_on_exit: bool,
@@ -534,6 +556,7 @@ impl Settings {
             events: self.events,
             pid: self.pids.clone(),
             follow: self.follow,
+            container: self.container.clone(),
             duration: self.duration.map(|d| d.as_secs_f64()),
             dump_on_exit: self.dump_on_exit,
             max_fds: self.max_fds,
@@ -663,6 +686,10 @@ format = "text"
         let shown = s.to_toml();
         let again = load(&shown, &[]).unwrap();
         assert_eq!(again, s, "{shown}");
+        let c = load("container = \"3f2a9c\"\n", &[]).unwrap();
+        assert_eq!(c.container.as_deref(), Some("3f2a9c"));
+        assert_eq!(load(&c.to_toml(), &[]).unwrap(), c);
+        assert_eq!(load("", &["--container", "rt1"]).unwrap().container.as_deref(), Some("rt1"));
     }
 
     #[test]
@@ -688,6 +715,8 @@ format = "text"
             ("ring_bytes = 8192\nwakeup_bytes = 8192\n", "wakeup_bytes 8192 is more than half of ring_bytes 8192"),
             ("follow = true\n", "follow needs pid"),
             ("allow = [\"comm=x,user=root\"]\n", ":1:9: allow: allow rule \"comm=x,user=root\": unknown key \"user\""),
+            ("container = \"a/b\"\n", ":1:13: container: \"a/b\": '/' is not in any container's id or name"),
+            ("container = \"rt1\"\npid = [1]\n", "container and pid/follow cannot be used together"),
         ] {
             let e = load(text, &[]).expect_err(text);
             assert!(e.contains(expect), "{text:?}: {e}");

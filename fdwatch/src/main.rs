@@ -37,7 +37,11 @@ fn main() -> ExitCode {
 fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     let loader = config::Loader::new(cli);
     let config = loader.load()?;
-    let resolved = scope::resolve(&config.pids, config.follow)?;
+    let layout = containers::layout::Layout::read();
+    let resolved = match &config.container {
+        Some(prefix) => scope::container(prefix, &layout)?,
+        None => scope::resolve(&config.pids, config.follow)?,
+    };
     for note in &resolved.notes {
         report(format_args!("{note}"));
     }
@@ -55,7 +59,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
             watch.exited(pinned.pid);
         }
     }
-    if !watch.is_host() && watch.members().is_empty() {
+    if !resolved.scope.pids().is_empty() && watch.members().is_empty() {
         let pids: Vec<String> = resolved.scope.pids().iter().map(u32::to_string).collect();
         return Err(Failure::usage(format!("--pid {}: exited while fdwatch was starting", pids.join(", "))));
     }
@@ -75,7 +79,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
         duration: config.duration,
         dump_on_exit: config.dump_on_exit,
         watch,
-        layout: containers::layout::Layout::read(),
+        layout,
         stdout: config.stdout_only().then(sinks::stdout::Stdout::new),
     };
     let service =
@@ -92,6 +96,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
         probes: loaded.attached,
         watched,
         follow: resolved.scope.follow(),
+        container: resolved.scope.container().map(|f| (f.container.clone(), f.path.clone())),
         processes: scan.processes,
         fds: scan.fds,
         scan_ns: scan.elapsed_ns,

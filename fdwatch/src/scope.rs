@@ -13,7 +13,17 @@ use std::{collections::BTreeSet, os::fd::OwnedFd};
 
 use rustc_hash::FxHashSet as HashSet;
 
-use crate::{error::Failure, model::Pid, procfs};
+use crate::{
+    containers::{
+        cache::SystemSource,
+        cgroup_path::path_in,
+        find::{self, Found},
+        layout::Layout,
+    },
+    error::Failure,
+    model::Pid,
+    procfs,
+};
 
 /// The processes to watch, as the user chose them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,11 +32,22 @@ pub enum Scope {
     Host,
     /// These processes (thread-group leaders), and with `follow` their descendants.
     Processes { pids: BTreeSet<Pid>, follow: bool },
+    /// One container's processes, present and future: the kernel reports the tasks in
+    /// its unified-hierarchy cgroup or below it (containers/find.rs).
+    Container(Box<Found>),
 }
 
 impl Scope {
     pub fn is_host(&self) -> bool {
         matches!(self, Scope::Host)
+    }
+
+    /// `--container`'s container and cgroup.
+    pub fn container(&self) -> Option<&Found> {
+        match self {
+            Scope::Container(found) => Some(found),
+            _ => None,
+        }
     }
 
     pub fn follow(&self) -> bool {
@@ -36,7 +57,7 @@ impl Scope {
     /// The chosen pids (empty for the whole host).
     pub fn pids(&self) -> Vec<Pid> {
         match self {
-            Scope::Host => Vec::new(),
+            Scope::Host | Scope::Container(_) => Vec::new(),
             Scope::Processes { pids, .. } => pids.iter().copied().collect(),
         }
     }
@@ -96,6 +117,34 @@ pub fn resolve(pids: &[Pid], follow: bool) -> Result<Resolved, Failure> {
     Ok(Resolved { scope: Scope::Processes { pids: chosen, follow }, pinned, notes })
 }
 
+/// `--container PREFIX` -> the scope: the one running container the prefix names (a
+/// usage error if none or several do), by its cgroup in the unified hierarchy (an
+/// environment error without one: the kernel could not tell its processes apart).
+pub fn container(prefix: &str, layout: &Layout) -> Result<Resolved, Failure> {
+    let usage = |why: String| Failure::usage(format!("--container {prefix}: {why}"));
+    find::check_prefix(prefix).map_err(usage)?;
+    let Some(mount) = &layout.unified else {
+        return Err(Failure::env(format!(
+            "--container {prefix}: this host mounts no unified (cgroup2) hierarchy, which the kernel's filter by              container needs; watch the container's processes with --pid PID --follow instead"
+        )));
+    };
+    let found = find::find(mount, &mut SystemSource::new(layout), prefix).map_err(usage)?;
+    Ok(Resolved { scope: Scope::Container(Box::new(found)), pinned: Vec::new(), notes: Vec::new() })
+}
+
+/// The processes in the unified-hierarchy cgroup `top` or below it now.
+pub fn pids_in_cgroup(top: &str) -> Vec<Pid> {
+    let me = std::process::id();
+    procfs::pids()
+        .into_iter()
+        .filter(|&pid| pid != me)
+        .filter(|&pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                .is_ok_and(|text| path_in(&text, 0).is_some_and(|p| find::in_subtree(p, top)))
+        })
+        .collect()
+}
+
 /// The thread-group leader `pid` stands for, or why it cannot be watched.
 fn check(pid: Pid, notes: &mut Vec<String>) -> Result<Pid, Failure> {
     let usage = |why: String| Failure::usage(format!("--pid {pid}: {why}"));
@@ -133,22 +182,31 @@ fn pin(pid: Pid) -> std::io::Result<Pinned> {
 #[derive(Debug)]
 pub struct Watch {
     follow: bool,
-    /// None: the whole host.
+    /// None: the whole host, or a container's cgroup (the kernel tells its processes).
     members: Option<HashSet<Pid>>,
+    /// `--container`: its cgroup's path in the unified hierarchy.
+    cgroup: Option<Box<str>>,
 }
 
 impl Watch {
     pub fn new(scope: &Scope) -> Self {
         match scope {
-            Scope::Host => Self { follow: false, members: None },
+            Scope::Host => Self { follow: false, members: None, cgroup: None },
             Scope::Processes { pids, follow } => {
-                Self { follow: *follow, members: Some(pids.iter().copied().collect()) }
+                Self { follow: *follow, members: Some(pids.iter().copied().collect()), cgroup: None }
             }
+            Scope::Container(found) => Self { follow: false, members: None, cgroup: Some(found.path.as_str().into()) },
         }
     }
 
     pub fn is_host(&self) -> bool {
-        self.members.is_none()
+        self.members.is_none() && self.cgroup.is_none()
+    }
+
+    /// `--container`'s cgroup (its processes are the kernel's to tell: every event that
+    /// arrives is one of them).
+    pub fn cgroup(&self) -> Option<&str> {
+        self.cgroup.as_deref()
     }
 
     pub fn follow(&self) -> bool {

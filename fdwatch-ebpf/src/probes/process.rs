@@ -15,7 +15,9 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     let child: *const u8 = ctx.arg(1);
     let parent_tgid = task::tgid_of(parent);
     let child_tgid = task::tgid_of(child);
-    if parent_tgid == config::own_tgid() {
+    // The parent is the current task here (kernel_clone() runs in it), and the child
+    // starts in its cgroups (cgroup_post_fork()).
+    if parent_tgid == config::own_tgid() || !emit::in_container() {
         return 0;
     }
     if config::filter_watched() {

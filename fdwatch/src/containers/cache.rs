@@ -268,14 +268,7 @@ impl Cache {
     }
 
     fn container_of(&mut self, src: &mut dyn Source, path: &str) -> Option<Container> {
-        if let Some(mut r) = cgroup_path::parse(path) {
-            let d = src.details(&mut r);
-            return Some(Container::new(r, d));
-        }
-        if !probed(path) {
-            return None;
-        }
-        src.probe(path).map(|(r, d)| Container::new(r, d))
+        container_of(src, path)
     }
 
     /// Look again later if a runtime's state may still say more of `path`'s container.
@@ -364,6 +357,18 @@ impl Cache {
         crate::heap::shrink_map(&mut self.by_id);
         crate::heap::shrink_map(&mut self.by_v1_path);
     }
+}
+
+/// The container cgroup `path` is, by the path itself, else by the runtimes' state.
+pub fn container_of(src: &mut dyn Source, path: &str) -> Option<Container> {
+    if let Some(mut r) = cgroup_path::parse(path) {
+        let d = src.details(&mut r);
+        return Some(Container::new(r, d));
+    }
+    if !probed(path) {
+        return None;
+    }
+    src.probe(path).map(|(r, d)| Container::new(r, d))
 }
 
 /// Whether a path that names no container by itself is worth asking the runtimes'

@@ -10,6 +10,7 @@
 //! - `cgroup_path.rs`: the path -> container, pure (every runtime's layout, unit-tested);
 //! - `layout.rs`: which cgroup hierarchies the host mounts (v2, v1, or both: "hybrid");
 //! - `runtime_state.rs`: name, image and pod from the runtimes' state files;
+//! - `find.rs`: which container `--container` names, and its cgroup;
 //! - `cache.rs`: what the collector keeps: cgroup id -> path -> container, resolved once
 //!   per cgroup (and on v1 per process), with the reads at the edge (`Source`).
 //!
@@ -17,6 +18,7 @@
 //! `Source`'s, which the fuzz target replaces.
 pub mod cache;
 pub mod cgroup_path;
+pub mod find;
 pub mod layout;
 pub mod runtime_state;
 

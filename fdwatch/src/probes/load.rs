@@ -97,10 +97,11 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> anyhow::Result<Prob
     )?;
     let config = ProbeConfig {
         own_tgid: std::process::id(),
-        filter_watched: u32::from(!settings.scope.is_host()),
+        filter_watched: u32::from(matches!(settings.scope, Scope::Processes { .. })),
         follow_children: u32::from(settings.scope.follow()),
-        _pad: 0,
+        container_level: settings.scope.container().map_or(0, |c| c.level),
         wakeup_bytes: settings.wakeup_bytes,
+        container_cgroup: settings.scope.container().map_or(0, |c| c.cgroup_id),
         offsets: *offsets,
     };
     let mut ebpf = EbpfLoader::new()
@@ -113,7 +114,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> anyhow::Result<Prob
     release_object_pages();
 
     let watched = match settings.scope {
-        Scope::Host => None,
+        Scope::Host | Scope::Container(_) => None,
         Scope::Processes { pids, .. } => {
             let map = ebpf.take_map(maps::WATCHED).ok_or_else(|| missing_map(maps::WATCHED))?;
             let mut watched: HashMap<_, u32, u8> = HashMap::try_from(map).context("map WATCHED")?;

@@ -136,6 +136,8 @@ pub struct Ready {
     pub probes: usize,
     pub watched: Vec<u32>,
     pub follow: bool,
+    /// `--container`: the container and its cgroup's path.
+    pub container: Option<(crate::containers::Container, String)>,
     /// The startup reading of /proc.
     pub processes: usize,
     pub fds: usize,
@@ -369,19 +371,24 @@ impl Sink {
         self.emit(RecordType::Ready, None, |r, format, buf| {
             if format == Format::Json {
                 let watched = Value::List(ready.watched.iter().map(|p| Value::Int(*p as i64)).collect());
-                r.record(buf, "ready", Clock::monotonic_now_ns())
-                    .int("probes", ready.probes as i64)
+                let mut obj = r.record(buf, "ready", Clock::monotonic_now_ns());
+                obj.int("probes", ready.probes as i64)
                     .int("collector_pid", std::process::id() as i64)
                     .value("watched", &watched)
-                    .value("follow", &Value::Bool(ready.follow))
-                    .int("processes", ready.processes as i64)
+                    .value("follow", &Value::Bool(ready.follow));
+                if let Some((c, path)) = &ready.container {
+                    obj.value("container", &c.value()).str("cgroup_path", path);
+                }
+                obj.int("processes", ready.processes as i64)
                     .int("fds", ready.fds as i64)
                     .int("scan_ns", ready.scan_ns as i64)
                     .end();
             }
         });
         if self.text_takes(RecordType::Ready) {
-            let scope = if ready.watched.is_empty() {
+            let scope = if let Some((c, path)) = &ready.container {
+                format!("{c}, cgroup {path} and below")
+            } else if ready.watched.is_empty() {
                 "the whole host".to_owned()
             } else {
                 let pids: Vec<String> = ready.watched.iter().map(u32::to_string).collect();
