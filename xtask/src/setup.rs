@@ -55,6 +55,10 @@ pub fn setup() -> Result<()> {
     s.apt_tool("nc.openbsd", "-h", "netcat-openbsd")?;
     s.apt_tool("nc.traditional", "-h", "netcat-traditional")?;
     s.apt_tool("tmux", "-V", "tmux")?;
+    // The container tests (tests/tests/containers.rs) run a busybox rootfs under runc;
+    // the busybox copied into it must be static (it has no libc there).
+    s.apt_tool("runc", "--version", "runc")?;
+    s.static_busybox()?;
     // `cargo xtask fuzz` and the end of `cargo xtask test` run the fuzz target.
     crate::fuzz::setup_cargo_fuzz(s.dry_run)?;
     Ok(())
@@ -141,6 +145,15 @@ impl Setup {
         self.apt_install(&what, &[package])
     }
 
+    /// /bin/busybox, statically linked (Debian's busybox-static, which replaces busybox).
+    fn static_busybox(&mut self) -> Result<()> {
+        let what = "a static /bin/busybox (used by the container tests)";
+        if std::fs::read("/bin/busybox").is_ok_and(|elf| is_static_elf(&elf)) {
+            return ok(what);
+        }
+        self.apt_install(what, &["busybox-static"])
+    }
+
     /// Checks that apt can run here before saying it installs anything, so a non-root user
     /// gets one line naming what is missing and the command to run as root.
     fn apt_install(&mut self, what: &str, packages: &[&str]) -> Result<()> {
@@ -213,6 +226,22 @@ fn has_component(installed: &str, component: &str) -> bool {
     })
 }
 
+/// An ELF64 executable without a PT_INTERP program header: it needs no dynamic loader
+/// (elf(5)).
+fn is_static_elf(elf: &[u8]) -> bool {
+    let u16_at = |at: usize| elf.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
+    let u64_at = |at: usize| elf.get(at..at + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    const PT_INTERP: u32 = 3;
+    if !elf.starts_with(b"\x7fELF\x02\x01") {
+        return false;
+    }
+    let (Some(phoff), Some(size), Some(count)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38)) else { return false };
+    (0..count).all(|i| {
+        let at = (phoff as usize).saturating_add(i * size);
+        elf.get(at..at + 4).is_some_and(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) != PT_INTERP)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +263,12 @@ mod tests {
         assert!(has_component(installed, "clippy"));
         assert!(!has_component(installed, "rustfmt"));
         assert!(!has_component("cargo-x86_64-unknown-linux-gnu\nrust-std-x86_64-unknown-linux-gnu\n", "rust-src"));
+    }
+
+    #[test]
+    fn a_dynamic_executable_is_not_static() {
+        // This test binary is linked dynamically (Rust's default on Linux gnu).
+        assert!(!is_static_elf(&std::fs::read("/proc/self/exe").unwrap()));
+        assert!(!is_static_elf(b"#!/bin/sh\n") && !is_static_elf(b"\x7fELF\x02\x01"));
     }
 }
