@@ -17,6 +17,7 @@ pub mod fdops;
 pub mod helpers;
 pub mod model_check;
 pub mod procfs;
+pub mod runc;
 pub mod schema;
 pub mod shells;
 pub mod text_output;

@@ -114,6 +114,13 @@ impl Proc {
         status
     }
 
+    /// Waits up to `deadline` for it to exit, not for its output to end: for a process
+    /// whose stdout others keep open (runc create hands its stdio to the container).
+    #[track_caller]
+    pub fn exit_within(&mut self, deadline: Duration) -> ExitStatus {
+        self.child.exit_within(deadline)
+    }
+
     /// Waits ([`DEADLINE`]) for it to exit 0.
     #[track_caller]
     pub fn finish_ok(&mut self) {
