@@ -103,6 +103,25 @@ impl Container {
         text.trim().parse().unwrap_or_else(|_| panic!("runc exec's pid file says {text:?}"))
     }
 
+    /// The container's cgroup directory in the unified hierarchy (at
+    /// /sys/fs/cgroup/unified on hybrid hosts like this one, else at /sys/fs/cgroup).
+    pub fn cgroup_dir(&self) -> PathBuf {
+        ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+            .iter()
+            .map(|h| Path::new(h).join(&self.id))
+            .find(|d| d.is_dir())
+            .unwrap_or_else(|| panic!("container {} has no cgroup of its own in the unified hierarchy", self.id))
+    }
+
+    /// Moves process `pid` into a new cgroup `name` under the container's (cgroups(7):
+    /// a pid written to cgroup.procs moves its whole process).
+    pub fn move_to_nested(&self, pid: i64, name: &str) {
+        let dir = self.cgroup_dir().join(name);
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        std::fs::write(dir.join("cgroup.procs"), pid.to_string())
+            .unwrap_or_else(|e| panic!("moving pid {pid} to {}: {e}", dir.display()));
+    }
+
     /// `runc delete --force`: every process killed, the cgroups removed; then waits
     /// until the cgroup directory is gone.
     pub fn delete(&self) {

@@ -3,7 +3,8 @@
 //! their stdio (busybox `nc -e`, a reverse shell) and leak a pipe (`$(sleep 30 & ...)`,
 //! the pipe_leak shape of alert_pipe.rs); fdwatch `--container PREFIX` reports exactly
 //! that container's processes, including one `runc exec` starts after fdwatch, names
-//! the container and runtime in every record, and forgets it once it is deleted.
+//! the container and runtime in every record (a cgroup nested in its own included), and
+//! forgets it once it is deleted.
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
@@ -66,11 +67,19 @@ fn a_runc_containers_alerts_name_it_and_container_watches_only_it_including_late
     });
     assert_eq!(hijack["container"], json!({"id": id, "runtime": "runc"}), "{hijack}");
     assert_eq!(hijack["cgroup"]["path"], format!("/{id}"), "{hijack}");
-    // It is a real shell on the socket.
-    conn.write_all(b"echo $((6*7)); exit\n").unwrap();
+    // Moved into a cgroup nested in the container's: still the container's, for the
+    // kernel's filter and for the records. Then it shows it is a real shell on the socket.
+    let shell = hijack["pid"].as_i64().unwrap();
+    container.move_to_nested(shell, "nested");
+    conn.write_all(b"cat /bin/busybox >/dev/null; echo $((6*7)); exit\n").unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).unwrap();
     assert_eq!(answer.trim(), "42", "the reverse shell's answer");
+
+    let nested = fw.expect(&format!("an event of the reverse shell {shell} in the nested cgroup"), DEADLINE, |r| {
+        r["type"] == "event" && r["pid"] == shell && r["cgroup"]["path"] == format!("/{id}/nested")
+    });
+    assert!(in_container(&nested), "{nested}");
 
     let leak = fw.expect(&format!("a pipe_leak alert for the container's sh (pid {init})"), DEADLINE, |r| {
         r["type"] == "alert" && r["kind"] == "pipe_leak" && r["pid"] == init

@@ -359,17 +359,32 @@ impl Cache {
     }
 }
 
-/// The container cgroup `path` is, by the path itself, else by the runtimes' state.
+/// The container cgroup `path` is (or is nested in), by the path itself, else by the
+/// runtimes' state.
 pub fn container_of(src: &mut dyn Source, path: &str) -> Option<Container> {
     if let Some(mut r) = cgroup_path::parse(path) {
         let d = src.details(&mut r);
         return Some(Container::new(r, d));
     }
-    if !probed(path) {
-        return None;
+    // A cgroup a container's processes made under its own (systemd inside, or a process
+    // moved there) is the container's: its state names only the top one.
+    let mut at = path;
+    for _ in 0..=MAX_NESTED {
+        if probed(at) {
+            if let Some((r, d)) = src.probe(at) {
+                return Some(Container::new(r, d));
+            }
+        }
+        at = match at.rsplit_once('/') {
+            Some((parent, _)) if !parent.is_empty() => parent,
+            _ => return None,
+        };
     }
-    src.probe(path).map(|(r, d)| Container::new(r, d))
+    None
 }
+
+/// How many levels above a cgroup its container's own cgroup is looked for.
+const MAX_NESTED: usize = 3;
 
 /// Whether a path that names no container by itself is worth asking the runtimes'
 /// state about: not the root, and not a systemd unit (the units runtimes make are
@@ -497,6 +512,10 @@ mod tests {
         assert_eq!(changed.len(), 1);
         assert_eq!(changed[0].1.container.as_ref().map(|c| c.id.as_ref()), Some("late"));
         assert!(Rc::ptr_eq(&cache.resolve(&mut src, 101, 9), &changed[0].1), "the cache has the new one");
+        // Nested in a container's cgroup: the container's.
+        src.paths.insert(10, "/fdwatch/c1/sub/init.scope".into());
+        let nested = cache.resolve(&mut src, 102, 10);
+        assert_eq!(nested.container.as_ref().map(|c| c.id.as_ref()), Some("c1"));
         // A systemd service is never asked about; retries end.
         assert!(!probed("/system.slice/ssh.service") && probed("/fdwatch/c1") && !probed("/"));
         for _ in 0..RETRIES {
