@@ -76,17 +76,6 @@ impl Model {
         if h.ts_ns < process.synced_at_ns {
             return Applied::Unchanged;
         }
-        // A process renames itself with prctl(PR_SET_NAME) (busybox's applets after
-        // exec'ing /proc/self/exe, runc's init stages), which is not traced: its main
-        // thread's events carry the name /proc/PID/comm shows (proc(5)). Bytes first:
-        // the common case (same name) costs no UTF-8 check.
-        if h.tid == pid && event.comm_bytes() != process.comm.as_bytes() && *event.comm() != *process.comm {
-            let comm = event.comm().into_owned().into();
-            if let Some(p) = self.processes.get_mut(&pid) {
-                p.comm = comm;
-            }
-        }
-        let Some(process) = self.processes.get(&pid) else { return Applied::Unchanged };
         let table = process.table;
         match &event.body {
             Body::Fork(_) => Applied::Unchanged,

@@ -281,8 +281,11 @@ fn json_records_carry_the_values_unchanged() {
     assert!(alert["message"].as_str().unwrap().contains(&lossy(SOCK_PATH)), "{alert}");
     let resync = records.iter().find(|r| r["type"] == "resync").expect("a resync");
     assert_eq!(resync["comm"], lossy(COMM));
-    // The container's id as the cgroup named it, in every record of the process.
-    let of_pid = |r: &&serde_json::Value| r["pid"] == PID && r["type"] != "repeat" && r["type"] != "resolved";
+    // The container's id as the cgroup named it, in every record of the process (repeat,
+    // resolved and symptom records name the alert, which carries it).
+    let of_pid = |r: &&serde_json::Value| {
+        r["pid"] == PID && !matches!(r["type"].as_str(), Some("repeat" | "resolved" | "symptom"))
+    };
     for r in records.iter().filter(of_pid) {
         assert_eq!(r["container"]["id"], CTR, "{r}");
         assert_eq!(r["cgroup"]["path"], format!("/system.slice/runc-{CTR}.scope"), "{r}");
