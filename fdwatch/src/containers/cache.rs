@@ -27,7 +27,10 @@ use super::{
     layout::Layout,
     runtime_state,
 };
-use crate::model::Pid;
+
+/// A process id (the model's `Pid`; containers/ sits below the model, which keeps each
+/// process's `Cgroup`, so it does not import it).
+type Pid = u32;
 
 /// Where the cache's reads go: the running system ([`SystemSource`]), or the fuzz
 /// target's answers. By default a source can tell nothing (unit tests' hosts).

@@ -14,8 +14,9 @@
 //! - `cache.rs`: what the collector keeps: cgroup id -> path -> container, resolved once
 //!   per cgroup (and on v1 per process), with the reads at the edge (`Source`).
 //!
-//! Plain data here; the reading of /proc, /sys/fs/cgroup and state files is the
-//! `Source`'s, which the fuzz target replaces.
+//! A layer of its own below the model (the model keeps each process's `Cgroup`): it
+//! imports only the base (value.rs, heap.rs). Plain data here; the reading of /proc,
+//! /sys/fs/cgroup and state files is the `Source`'s, which the fuzz target replaces.
 pub mod cache;
 pub mod cgroup_path;
 pub mod find;
