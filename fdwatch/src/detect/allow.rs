@@ -7,12 +7,18 @@
 //!   `parent_exe=/usr/sbin/inetd` (the services inetd starts);
 //! - `peer=ADDR`: the socket's peer, e.g. `peer=10.0.0.5`, `peer=10.0.0.0/8`,
 //!   `peer=10.0.0.5:9000`, `peer=:9000` (any address, that port), `peer=[::1]:53`,
-//!   `peer=/run/app.sock`, `peer=@abstract`.
+//!   `peer=/run/app.sock`, `peer=@abstract`;
+//! - `container=ID`: the process's container (containers/), by a prefix of its id or
+//!   its name, as `--container` takes it, e.g. `container=3f2a9c1e0b7d`;
+//! - `image=REF`: its container's image, the whole reference (`image=app:1.4`) or its
+//!   repository with any tag or digest (`image=registry.local/app`).
 //!
 //! A word without `=` is the rule of earlier versions: a comm, or an executable path if
 //! it contains `/`. `comm=python3,peer=127.0.0.1:8000` allows a CGI server's python on
 //! its local port, not every python reverse shell.
 use std::net::IpAddr;
+
+use crate::containers::Container;
 
 /// Built in: inetd-style launchers put the connection on a service's stdio by design
 /// (inetd and xinetd; systemd socket activation with StandardInput=socket;
@@ -75,6 +81,8 @@ pub struct Rule {
     parent_comm: Option<String>,
     parent_exe: Option<String>,
     peer: Option<Peer>,
+    container: Option<String>,
+    image: Option<String>,
 }
 
 /// What a rule is matched against.
@@ -86,6 +94,8 @@ pub struct Subject<'a> {
     pub parent_exe: Option<&'a str>,
     /// The socket's peer as fdwatch shows it (`127.0.0.1:80`, `[::1]:53`, `/run/x.sock`).
     pub peer: Option<&'a str>,
+    /// The process's container, if its cgroup is one's.
+    pub container: Option<&'a Container>,
 }
 
 impl Rule {
@@ -115,6 +125,8 @@ impl Rule {
                 "exe" => &mut rule.exe,
                 "parent_comm" => &mut rule.parent_comm,
                 "parent_exe" => &mut rule.parent_exe,
+                "container" => &mut rule.container,
+                "image" => &mut rule.image,
                 "peer" => {
                     if rule.peer.is_some() {
                         return Err(format!("allow rule {text:?}: peer= given twice"));
@@ -124,7 +136,7 @@ impl Rule {
                 }
                 other => {
                     return Err(format!(
-                        "allow rule {text:?}: unknown key {other:?} (comm, exe, parent_comm, parent_exe, peer)"
+                        "allow rule {text:?}: unknown key {other:?} (comm, exe, parent_comm, parent_exe, peer, container, image)"
                     ));
                 }
             };
@@ -142,6 +154,10 @@ impl Rule {
             && same(&self.parent_comm, s.parent_comm)
             && same(&self.parent_exe, s.parent_exe)
             && self.peer.as_ref().is_none_or(|p| s.peer.is_some_and(|have| peer_matches(p, have)))
+            && self.container.as_deref().is_none_or(|id| s.container.is_some_and(|c| c.matches(id)))
+            && self.image.as_deref().is_none_or(|want| {
+                s.container.and_then(|c| c.image.as_deref()).is_some_and(|have| image_matches(want, have))
+            })
     }
 }
 
@@ -201,6 +217,12 @@ fn parse_peer(value: &str) -> Result<Peer, String> {
         return Err(bad());
     }
     Ok(Peer::Ip { addr, prefix, port })
+}
+
+/// `image=app` matches `app`, `app:1.4` and `app@sha256:...` (a repository with any tag
+/// or digest); `image=app:1.4` only that one.
+fn image_matches(want: &str, have: &str) -> bool {
+    have.strip_prefix(want).is_some_and(|rest| rest.is_empty() || rest.starts_with(':') || rest.starts_with('@'))
 }
 
 /// `127.0.0.1:80` / `[::1]:53` as fdwatch writes socket peers (decode/names/sockaddr.rs).
@@ -271,6 +293,39 @@ mod tests {
         let s = Subject { parent_exe: Some("/usr/sbin/inetd"), ..subject("sh", Some("/run/app.sock")) };
         assert!(unix.matches(&s));
         assert!(!unix.matches(&subject("sh", Some("/run/app.sock"))));
+    }
+
+    #[test]
+    fn container_and_image_rules_match_the_processs_container() {
+        use crate::containers::{ContainerRef, Details, Runtime};
+        let id = "3f2a9c1e0b7d4c5e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e";
+        let web = Container::new(
+            ContainerRef { id: id.into(), runtime: Runtime::Docker, pod_uid: None, qos: None },
+            Details { name: Some("web".into()), image: Some("registry.local/app:1.4".into()), ..Details::default() },
+        );
+        let in_web = Subject { container: Some(&web), ..subject("sh", Some("10.0.0.5:80")) };
+        let on_host = subject("sh", Some("10.0.0.5:80"));
+        for text in ["container=3f2a9c", "container=web", &format!("container={id}")] {
+            let rule = Rule::parse(text).unwrap();
+            assert!(rule.matches(&in_web) && !rule.matches(&on_host), "{text}");
+        }
+        assert!(!Rule::parse("container=3f2b").unwrap().matches(&in_web));
+        for (text, matches) in [
+            ("image=registry.local/app:1.4", true),
+            ("image=registry.local/app", true),
+            ("image=registry.local/app:1.5", false),
+            ("image=registry.local/ap", false),
+            ("image=app", false),
+        ] {
+            let rule = Rule::parse(text).unwrap();
+            assert_eq!(rule.matches(&in_web), matches, "{text}");
+            assert!(!rule.matches(&on_host), "{text}: a process in no container has no image");
+        }
+        // With the other keys: every condition holds.
+        let scoped = Rule::parse("image=registry.local/app,comm=sh,peer=10.0.0.0/8").unwrap();
+        assert!(scoped.matches(&in_web));
+        assert!(!scoped.matches(&Subject { comm: "bash", ..in_web }));
+        assert!(Rule::parse("container=a,container=b").unwrap_err().contains("given twice"));
     }
 
     #[test]

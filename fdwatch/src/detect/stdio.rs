@@ -154,6 +154,7 @@ pub fn allowed_by(rules: &[Rule], model: &Model, pid: Pid, object: Option<&Objec
         parent_comm: parent.map(|q| &*q.comm),
         parent_exe: parent.and_then(|q| q.exe.as_deref()),
         peer: object.and_then(peer_of),
+        container: p.cgroup.as_ref().and_then(|c| c.container.as_ref()),
     };
     rules.iter().any(|r| r.matches(&subject))
 }
