@@ -376,8 +376,15 @@ pub fn run(data: &[u8]) {
     let mut sides = [Side::new(Format::Json, &options, &host), Side::new(Format::Text, &options, &host)];
     // Text mode says `ready` on stderr; only JSON's is a record.
     let scope = options.scope();
-    let ready =
-        Ready { probes: 7, watched: scope.pids(), follow: scope.follow(), container: None, processes: 2, fds: 6, scan_ns: 1 };
+    let ready = Ready {
+        probes: 7,
+        watched: scope.pids(),
+        follow: scope.follow(),
+        container: None,
+        processes: 2,
+        fds: 6,
+        scan_ns: 1,
+    };
     let _ = sides[0].collector.sink().ready(&ready);
     let (mut records, mut dumps) = (0u64, 0);
     while !input.done() {
