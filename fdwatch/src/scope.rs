@@ -258,6 +258,25 @@ mod tests {
     }
 
     #[test]
+    fn a_container_is_the_kernels_to_filter_and_its_cgroup_the_startup_scans() {
+        use crate::containers::{Container, ContainerRef, Details, Runtime};
+        let container = Container::new(
+            ContainerRef { id: "rt1".into(), runtime: Runtime::Runc, pod_uid: None, qos: None },
+            Details::default(),
+        );
+        let scope = Scope::Container(Box::new(Found { container, path: "/rt1".into(), cgroup_id: 9, level: 1 }));
+        assert!(scope.pids().is_empty() && !scope.follow() && !scope.is_host());
+        assert_eq!(scope.container().map(|f| (f.cgroup_id, f.level)), Some((9, 1)));
+        let mut w = Watch::new(&scope);
+        assert!(!w.is_host() && w.admits(1234) && w.cgroup() == Some("/rt1"));
+        w.forked(1234, 1235);
+        w.exited(1234);
+        assert!(w.members().is_empty() && w.admits(1235), "the kernel tells who is in the container");
+        // Nothing is in a cgroup that does not exist.
+        assert!(pids_in_cgroup("/fdwatch-no-such-cgroup").is_empty());
+    }
+
+    #[test]
     fn the_whole_host_admits_everyone() {
         let mut w = Watch::new(&Scope::Host);
         assert!(w.is_host() && w.admits(1) && w.admits(4_000_000));
