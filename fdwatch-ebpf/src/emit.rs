@@ -45,12 +45,14 @@ pub fn wanted() -> Option<(u32, u32)> {
 }
 
 /// Like `wanted` for a call that concerns another process too (ptrace's tracee, a
-/// signal's target): wanted when either is watched.
+/// signal's target): wanted when either is watched (`--pid`). With `--container` the
+/// caller must be in the container, like every record's process: the record is the
+/// caller's, with its cgroup (a signal into the container from outside is not its).
 #[inline(always)]
 pub fn wanted_with(other_tgid: u32) -> Option<(u32, u32)> {
     let id = bpf_get_current_pid_tgid();
     let tgid = (id >> 32) as u32;
-    if tgid == config::own_tgid() || !(watched(tgid) || watched(other_tgid)) {
+    if tgid == config::own_tgid() || !(watched(tgid) || watched(other_tgid)) || !in_container() {
         return None;
     }
     Some((tgid, id as u32))

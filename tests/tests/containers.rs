@@ -57,6 +57,12 @@ fn a_runc_containers_alerts_name_it_and_container_watches_only_it_including_late
     let mut host = Proc::run("/bin/sh", &["-c", "exec 3</dev/null; echo host"], "a shell on the host");
     host.line("host");
     host.finish_ok();
+    // And signals sent on the host (the stop and continue signals fdwatch traces).
+    let sleeper = Proc::run("/bin/sleep", &["30"], "a sleep on the host");
+    for sig in [libc::SIGSTOP, libc::SIGCONT] {
+        // SAFETY: kill has no memory-safety preconditions; the sleep is this test's child.
+        assert_eq!(unsafe { libc::kill(sleeper.pid() as i32, sig) }, 0);
+    }
 
     container.start();
     stdio.line("started");
@@ -103,8 +109,9 @@ fn a_runc_containers_alerts_name_it_and_container_watches_only_it_including_late
     let records = stop(fw);
     let strangers: Vec<&Value> = records.iter().filter(|r| of_a_process(r) && !in_container(r)).collect();
     assert!(strangers.is_empty(), "records of processes outside container {id}: {strangers:#?}");
-    let host_pid = host.pid();
-    assert!(records.iter().all(|r| r["pid"] != host_pid), "the host shell {host_pid} was reported");
+    for (pid, what) in [(host.pid(), "the host shell"), (my_pid(), "this test (signals)"), (sleeper.pid(), "sleep")] {
+        assert!(records.iter().all(|r| r["pid"] != pid), "{what} (pid {pid}) was reported");
+    }
     assert!(records.iter().any(|r| r["type"] == "event" && r["pid"] == init), "no event of the container's sh");
     let _ = stats;
 }
