@@ -31,11 +31,18 @@ fn read_stat(pid: u32) -> Option<(Vec<u8>, String)> {
     Some((comm, rest))
 }
 
-/// Parent pid and comm (as bytes) from /proc/PID/stat.
+/// Parent pid and comm (as bytes) from /proc/PID/stat; None for a process that has
+/// exited (a zombie waiting to be reaped still has its /proc entry, with no fds): its
+/// exit event is in flight or already applied, so a reading of it must not bring it
+/// back into the model, where nothing would ever remove it again.
 pub fn stat(pid: u32) -> Option<(u32, Vec<u8>)> {
     let (comm, rest) = read_stat(pid)?;
-    // proc_pid_stat(5): after the comm come state (3), ppid (4), ...
-    let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+    // proc_pid_stat(5): after the comm come state (3: Z zombie, X dead), ppid (4), ...
+    let mut fields = rest.split_whitespace();
+    if matches!(fields.next()?, "Z" | "X" | "x") {
+        return None;
+    }
+    let ppid = fields.next()?.parse().ok()?;
     Some((ppid, comm))
 }
 
@@ -250,6 +257,23 @@ mod tests {
         assert_eq!(stat.map(|(_, comm)| comm), Some(b"a\n\xff)b".to_vec()));
         let status = status.expect("the thread's status");
         assert_eq!((status.name.as_str(), status.tgid), ("a\n\u{fffd})b", std::process::id()));
+    }
+
+    #[test]
+    fn an_exited_process_is_not_read() {
+        let child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Not waited for: once it exits it stays a zombie until `child` is reaped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !status(pid).is_some_and(|s| s.zombie) {
+            assert!(std::time::Instant::now() < deadline, "pid {pid} never became a zombie");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(stat(pid), None);
+        assert!(snapshot(pid).is_none());
+        assert!(stat(std::process::id()).is_some());
+        let mut child = child;
+        let _ = child.wait();
     }
 
     #[test]
