@@ -4,11 +4,11 @@ use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
     maps::ring_buf::RingBufEntry,
 };
-use fdwatch_common::{Header, Kind, SyscallEvent};
+use fdwatch_common::{Header, Kind, SyscallEvent, agent, config::mode};
 
 use crate::{
     config,
-    maps::{EVENTS, LOST, WATCHED},
+    maps::{EVENTS, LOST, MODE, WATCHED},
     task,
 };
 
@@ -40,6 +40,14 @@ pub fn wanted() -> Option<(u32, u32)> {
         return None;
     }
     Some((tgid, id as u32))
+}
+
+/// Agent mode drops what the alerts never need (fdwatch_common::agent), before the
+/// task is looked at or anything reserved. MODE is a one-element array map, whose
+/// lookup the verifier inlines: no helper call.
+#[inline(always)]
+pub fn unneeded(kind: Kind, ret: i64, arg0: u64) -> bool {
+    agent::alerts_never_need(kind, ret, arg0) && MODE.get(0).is_some_and(|m| *m & mode::ALERTS_ONLY != 0)
 }
 
 #[inline(always)]

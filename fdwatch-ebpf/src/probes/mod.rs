@@ -86,8 +86,12 @@ fn kind_of(nr: u64) -> Option<Kind> {
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
     let Some(kind) = kind_of(regs::syscall_nr(regs)) else { return 0 };
+    let ret: i64 = ctx.arg(1);
+    if emit::unneeded(kind, ret, regs::syscall_arg0(regs)) {
+        return 0;
+    }
     let Some((tgid, tid)) = emit::wanted() else { return 0 };
-    let call = Call { kind, tgid, tid, args: regs::syscall_args(regs), ret: ctx.arg(1) };
+    let call = Call { kind, tgid, tid, args: regs::syscall_args(regs), ret };
     match kind {
         Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange => plain(&call),
         Kind::Fcntl => dup::fcntl(&call),
