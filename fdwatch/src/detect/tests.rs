@@ -543,7 +543,11 @@ fn same_without_unneeded_calls(steps: Vec<Step>) -> Vec<Output> {
     for step in steps {
         match step {
             Step::Feed(event) => {
-                let noise = if event.kind == Kind::Exit { Vec::new() } else { unneeded_calls(event.header.pid, event.header.ts_ns) };
+                let noise = if event.kind == Kind::Exit {
+                    Vec::new()
+                } else {
+                    unneeded_calls(event.header.pid, event.header.ts_ns)
+                };
                 for e in std::iter::once(event).chain(noise) {
                     all.feed(e);
                     let (ret, arg0) = match &e.body {

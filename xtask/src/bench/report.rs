@@ -270,7 +270,12 @@ fn budget_17(w: &mut String, r: &Results) {
         let floor = sc.rows.iter().find(|row| row.variant == Variant::EmptyTpBtf);
         if sc.points.is_empty() {
             let why = sc.error.as_deref().or(agent.and_then(|a| a.error.as_deref())).unwrap_or("no samples");
-            let _ = writeln!(w, "| {}: agent mode within 1% of the floor | failed: {} | not measured |", sc.name, cell(why));
+            let _ = writeln!(
+                w,
+                "| {}: agent mode within 1% of the floor | failed: {} | not measured |",
+                sc.name,
+                cell(why)
+            );
         }
         for point in &sc.points {
             let ratio = agent
@@ -374,7 +379,12 @@ fn servers_section(w: &mut String, r: &Results) {
             let events = row.median_sample(|s| s.events.map(|e| e as f64));
             // The busiest kinds of the run whose event count is nearest the median.
             let kinds = events
-                .and_then(|m| row.samples.iter().filter(|s| s.events.is_some()).min_by_key(|s| (s.events.unwrap_or(0) as f64 - m).abs() as u64))
+                .and_then(|m| {
+                    row.samples
+                        .iter()
+                        .filter(|s| s.events.is_some())
+                        .min_by_key(|s| (s.events.unwrap_or(0) as f64 - m).abs() as u64)
+                })
                 .map(|s| s.kinds.iter().take(4).map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default();
             let cpu = row.median_sample(|s| s.cpu_s.map(|c| c / s.secs.max(1e-9)));

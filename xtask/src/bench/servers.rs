@@ -130,7 +130,8 @@ pub fn run(ctx: &Ctx, sizes: Sizes, rounds: usize) -> Result<Vec<Scenario>> {
 }
 
 fn scenario(ctx: &Ctx, kind: Kind, sizes: Sizes, rounds: usize) -> Scenario {
-    let mut s = Scenario { name: kind.name(), client: String::new(), points: Vec::new(), rows: Vec::new(), error: None };
+    let mut s =
+        Scenario { name: kind.name(), client: String::new(), points: Vec::new(), rows: Vec::new(), error: None };
     let server = match Server::start(ctx, kind) {
         Ok(server) => server,
         Err(e) => {
@@ -277,13 +278,15 @@ fn free_port() -> Result<u16> {
 fn nginx_conf(dir: &Path, port: u16) -> Result<PathBuf> {
     let html = dir.join("html");
     std::fs::create_dir_all(&html).with_context(|| format!("cannot create {}", html.display()))?;
-    let body: String = (0..FILE_BYTES).map(|i| if i % 64 == 63 { '\n' } else { (b'a' + (i % 26) as u8) as char }).collect();
+    let body: String =
+        (0..FILE_BYTES).map(|i| if i % 64 == 63 { '\n' } else { (b'a' + (i % 26) as u8) as char }).collect();
     std::fs::write(html.join("index.html"), body).context("cannot write nginx's file")?;
     let d = dir.display();
     let mut conf = String::new();
     let _ = writeln!(conf, "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;");
     let _ = writeln!(conf, "error_log {d}/error.log warn;\nevents {{ worker_connections 4096; }}");
-    let _ = writeln!(conf, "http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 1000000;");
+    let _ =
+        writeln!(conf, "http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 1000000;");
     for temp in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
         let _ = writeln!(conf, "  {temp}_temp_path {d}/tmp_{temp};");
     }
