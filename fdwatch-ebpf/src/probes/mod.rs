@@ -90,8 +90,8 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     if emit::unneeded(kind, ret, regs::syscall_arg0(regs)) {
         return 0;
     }
-    let Some((tgid, tid)) = emit::wanted() else { return 0 };
-    let call = Call { kind, tgid, tid, args: regs::syscall_args(regs), ret };
+    let Some((task, tgid, tid)) = emit::wanted() else { return 0 };
+    let call = Call { kind, task, tgid, tid, args: regs::syscall_args(regs), ret };
     match kind {
         Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange => plain(&call),
         Kind::Fcntl => dup::fcntl(&call),
@@ -123,7 +123,7 @@ pub fn plain(call: &Call) {
 #[inline(always)]
 pub fn new_fd(call: &Call) {
     if let Some(mut entry) = emit::syscall_record::<NewFd>(call) {
-        emit::payload(&mut entry).object = task::fd_object(call.ret);
+        emit::payload(&mut entry).object = task::fd_object(call.task, call.ret);
         emit::submit(entry);
     }
 }

@@ -10,7 +10,7 @@ use crate::{
 pub fn open(call: &Call, path_arg: usize) {
     let Some(mut entry) = emit::syscall_record::<OpenPayload>(call) else { return };
     let payload = emit::payload(&mut entry);
-    payload.object = task::fd_object(call.ret);
+    payload.object = task::fd_object(call.task, call.ret);
     // openat2(dirfd, pathname, struct open_how *how, size): flags, mode, resolve
     // (include/uapi/linux/openat2.h).
     payload.how = if call.kind == Kind::Openat2 {
