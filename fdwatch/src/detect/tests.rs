@@ -519,18 +519,41 @@ enum Step {
 }
 
 /// What agent mode drops in the kernel, from `pid` at `ts`: successful sends, polls and
-/// selects within FD_SETSIZE, on stdio and on the sockets the incidents use.
+/// selects within FD_SETSIZE, on stdio and on the sockets the incidents use; failures of
+/// calls that take no fd first, and of calls on an fd from 3 to FD_SETSIZE - 1,
+/// with the errnos the symptom rules look for.
 fn unneeded_calls(pid: u32, ts: u64) -> Vec<Event> {
     let wait = || Payload::Wait(WaitPayload::default());
+    let addr = || Payload::Addr(AddrPayload::default());
+    const EBADF: i64 = 9;
+    const EAGAIN: i64 = 11;
+    const EMFILE: i64 = 24;
+    const ENOTTY: i64 = 25;
+    const EINTR: i64 = 4;
+    const ECONNREFUSED: i64 = 111;
     vec![
         sendto(pid, ts, 0, 5),
         sendto(pid, ts, 3, 5),
-        call(Kind::Sendmsg, pid, ts, 5, &[1033, 0, 0], Payload::Addr(AddrPayload::default())),
-        call(Kind::Sendmmsg, pid, ts, 1, &[1, 0, 1, 0], Payload::Addr(AddrPayload::default())),
+        call(Kind::Sendmsg, pid, ts, 5, &[1033, 0, 0], addr()),
+        call(Kind::Sendmmsg, pid, ts, 1, &[1, 0, 1, 0], addr()),
         call(Kind::Poll, pid, ts, 1, &[0, 1, 1000], wait()),
         call(Kind::Ppoll, pid, ts, 0, &[0, 1, 0], wait()),
         select(pid, ts, 1024),
         call(Kind::Pselect6, pid, ts, 0, &[4], wait()),
+        sendto(pid, ts, 3, -EISCONN),
+        sendto(pid, ts, 1023, -EAGAIN),
+        connect(pid, ts, 3, -EALREADY),
+        connect(pid, ts, 9, -ECONNREFUSED),
+        call(Kind::Close, pid, ts, -EBADF, &[7], Payload::None),
+        call(Kind::Dup2, pid, ts, -EBADF, &[3, 0], Payload::None),
+        call(Kind::Fcntl, pid, ts, -EBADF, &[u64::MAX, 0], Payload::None),
+        call(Kind::Ioctl, pid, ts, -ENOTTY, &[4, 0x5401], Payload::None),
+        call(Kind::Accept4, pid, ts, -EAGAIN, &[5, 0, 0, 0], addr()),
+        call(Kind::Openat, pid, ts, -2, &[u64::MAX - 99, 0, 0], Payload::None),
+        call(Kind::Socket, pid, ts, -EMFILE, &[2, 2, 0], Payload::None),
+        call(Kind::Pipe2, pid, ts, -EMFILE, &[0, 0], Payload::None),
+        call(Kind::Poll, pid, ts, -EINTR, &[0, 1, 1000], wait()),
+        call(Kind::Select, pid, ts, -EBADF, &[1024], wait()),
     ]
 }
 
