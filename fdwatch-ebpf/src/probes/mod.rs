@@ -9,7 +9,8 @@
 //! machine each one costs a syscall about 150 ns (measured with a getppid loop), so
 //! there is deliberately no `sys_enter` program. fentry/fexit would fire only for the
 //! traced syscalls, but this kernel refuses them at load with EPERM (the README's
-//! "Hooks"; `cargo xtask bench` checks).
+//! "Hooks"; `cargo xtask bench` checks). The loader's one table of hooks is
+//! fdwatch/src/probes/programs.rs.
 mod dup;
 mod iter;
 mod net;

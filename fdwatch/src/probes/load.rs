@@ -13,7 +13,7 @@ use fdwatch_common::{
 
 use super::{
     kernel_log::{self, KernelLog},
-    programs::PROGRAMS,
+    programs::{Hook, PROGRAMS},
     ring::EventRing,
 };
 use anyhow::Context as _;
@@ -154,7 +154,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> anyhow::Result<Prob
 
     let mut attached = 0;
     for program in PROGRAMS {
-        attach(&mut ebpf, &btf, program.name, program.tracepoint)?;
+        attach(&mut ebpf, &btf, program.name, program.hook)?;
         attached += 1;
     }
 
@@ -193,14 +193,18 @@ fn release_object_pages() {
     }
 }
 
-fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, tracepoint: &str) -> anyhow::Result<()> {
+fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, hook: Hook) -> anyhow::Result<()> {
     let program = ebpf.program_mut(name).ok_or_else(|| missing_program(name))?;
-    let result = (|| {
-        let p: &mut BtfTracePoint = program.try_into()?;
-        p.load(tracepoint, btf)?;
-        p.attach().map(drop)
-    })();
-    result.map_err(|e| program_error(name, &format!("tp_btf/{tracepoint}"), e))
+    match hook {
+        Hook::TpBtf(tracepoint) => {
+            let result = (|| {
+                let p: &mut BtfTracePoint = program.try_into()?;
+                p.load(tracepoint, btf)?;
+                p.attach().map(drop)
+            })();
+            result.map_err(|e| program_error(name, &format!("tp_btf/{tracepoint}"), e))
+        }
+    }
 }
 
 /// What a program's load or attach said: the program and hook, the errno, and for a
