@@ -154,7 +154,12 @@ pub fn fd_file(task: *const u8, fd: i64) -> *const u8 {
         return core::ptr::null();
     }
     let slots = load::<u64>(fdt, offset!(fdtable_fd)) as *const u8;
-    read::<*const u8>(slots, (fd as u32) * 8).unwrap_or(core::ptr::null())
+    if slots.is_null() {
+        return core::ptr::null();
+    }
+    // 0 <= fd < max_fds, which sysctl fs.nr_open bounds by 2^30 (fs/file.c): the slot's
+    // byte offset may need more than the 32 bits `read` takes as an offset.
+    read::<*const u8>(slots.wrapping_add(fd as usize * 8), 0).unwrap_or(core::ptr::null())
 }
 
 /// The identity and type of `file` (NULL: an object marked not valid).
