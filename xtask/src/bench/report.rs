@@ -6,7 +6,7 @@ use std::process::Command;
 use super::Results;
 use super::footprint::Footprint;
 use super::measure::{Row, Variant};
-use super::{ramp, servers};
+use super::{bpfstats, ramp, servers};
 use crate::workspace;
 
 const MIB: f64 = 1048576.0;
@@ -637,23 +637,35 @@ fn hooks(w: &mut String, r: &Results) {
     );
     let _ = writeln!(
         w,
-        "### BPF run time per fdwatch program\n\nOne extra W1 run under fdwatch with \
-         `kernel.bpf_stats_enabled=1` (restored after; not one of the measured rounds, because the \
-         accounting adds two clock reads per program run).\n"
+        "### BPF run time per program\n\nExtra W1 runs with `kernel.bpf_stats_enabled=1` \
+         (restored after; not among the measured rounds, because the accounting adds two clock \
+         reads to every program run, the floor's included): fdwatch with every event written, \
+         fdwatch in agent mode, and the empty tp_btf program on sys_exit (`bench_empty`), the \
+         floor. Counts are every run on the host during the loop, nearly all the loop's own \
+         syscalls.\n"
     );
     match &r.progs {
         Ok(progs) => {
-            let _ = writeln!(w, "| Program | runs | run time | ns per run |\n| --- | --- | --- | --- |");
+            let _ = writeln!(w, "| Run | Program | runs | run time | ns per run |\n| --- | --- | --- | --- | --- |");
             for p in progs {
                 let _ = writeln!(
                     w,
-                    "| {} | {} | {:.3} s | {:.0} |",
+                    "| {} | {} | {} | {:.3} s | {:.0} |",
+                    p.run,
                     p.name,
                     p.run_cnt,
                     p.run_time_ns as f64 / 1e9,
                     p.ns_per_run()
                 );
             }
+            let above = |run| bpfstats::above_floor(progs, run).map_or("-".into(), |ns| format!("{ns:.0} ns"));
+            let _ = writeln!(
+                w,
+                "\nsys_exit above the floor, per run (fdwatch's own work per traced syscall): {} in \
+                 agent mode, {} with every event written.",
+                above(bpfstats::AGENT_RUN),
+                above(bpfstats::EVENTS_RUN)
+            );
         }
         Err(e) => {
             let _ = writeln!(w, "Failed: {}", e);
