@@ -4,6 +4,9 @@
  *
  *   loops dup2close N          N x { dup2(1, 100); close(100); }    2 traced syscalls each
  *   loops getppid N            N x getppid()                       never traced by fdwatch
+ *   loops recvmsg N            N x { write(a, 1 byte); recvmsg(b) } on a unix datagram
+ *                              socketpair, with a control buffer but no fds: recvmsg is
+ *                              traced, and must cost ~nothing when it carries no fds
  *   loops churn fork MSECS TINY fork + execve(TINY) + waitpid, for MSECS ms
  *   loops churn pipe MSECS     pipe2 + close + close
  *   loops churn tcp MSECS      loopback TCP socket + connect + accept + close + close
@@ -62,6 +65,29 @@ static void dup2close(long long n)
 		if (dup2(1, 100) != 100)
 			die("dup2");
 		close(100);
+	}
+	result(n, now_ns() - t0);
+}
+
+static void recvmsg_loop(long long n)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
+		die("socketpair");
+	char data[1], control[64];
+	struct iovec iov = {data, sizeof data};
+	struct msghdr msg;
+	long long t0 = now_ns();
+	for (long long i = 0; i < n; i++) {
+		if (write(sv[0], "x", 1) != 1)
+			die("write");
+		memset(&msg, 0, sizeof msg);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = control;
+		msg.msg_controllen = sizeof control;
+		if (recvmsg(sv[1], &msg, 0) != 1)
+			die("recvmsg");
 	}
 	result(n, now_ns() - t0);
 }
@@ -197,6 +223,8 @@ int main(int argc, char **argv)
 		dup2close(arg_num(argv[2]));
 	else if (!strcmp(mode, "getppid") && argc == 3)
 		getppid_loop(arg_num(argv[2]));
+	else if (!strcmp(mode, "recvmsg") && argc == 3)
+		recvmsg_loop(arg_num(argv[2]));
 	else if (!strcmp(mode, "churn") && argc == 5 && !strcmp(argv[2], "fork"))
 		churn_fork(arg_num(argv[3]), argv[4]);
 	else if (!strcmp(mode, "churn") && argc == 4 && !strcmp(argv[2], "pipe"))
@@ -208,7 +236,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(mode, "hold") && argc == 3)
 		hold(arg_num(argv[2]));
 	else {
-		fprintf(stderr, "usage: loops dup2close N | getppid N | churn fork MSECS TINY | "
+		fprintf(stderr, "usage: loops dup2close N | getppid N | recvmsg N | churn fork MSECS TINY | "
 				"churn pipe MSECS | churn tcp MSECS | rate EV_PER_S MSECS | hold N\n");
 		return 2;
 	}

@@ -3,17 +3,23 @@
 //! FDOPS_BIN, tests/helpers/monitor.c (the fd-pool monitor of the select incident) as
 //! MONITOR_BIN, tests/helpers/hostile.c (a process with hostile names) as HOSTILE_BIN,
 //! tests/helpers/hostile_abi.c (an unprivileged process's abuse of the syscall ABI) as
-//! HOSTILE_ABI_BIN. The C compiler is $CC, else `cc` (the one rustc links with), else `gcc`; `cargo xtask
-//! setup` installs gcc.
+//! HOSTILE_ABI_BIN, tests/helpers/model_procs.c (the process trees of the model tests)
+//! as MODEL_PROCS_BIN, tests/helpers/slowlog.c (seed 002: a worker's sleep stopped by a
+//! tracer under a seccomp filter that refuses restart_syscall) as SLOWLOG_BIN. The C
+//! compiler is $CC, else `cc` (the one rustc links with), else `gcc`; `cargo xtask setup`
+//! installs gcc.
 use std::{env, path::PathBuf, process::Command};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=CC");
-    // The file name is the process's comm, which the tests expect ("fdops", "monitor").
+    // The file name is the process's comm, which the tests expect ("fdops", "monitor",
+    // "model_procs").
     build("fdops", "FDOPS_BIN");
     build("monitor", "MONITOR_BIN");
     build("hostile", "HOSTILE_BIN");
     build("hostile_abi", "HOSTILE_ABI_BIN");
+    build("model_procs", "MODEL_PROCS_BIN");
+    build("slowlog", "SLOWLOG_BIN");
 }
 
 fn build(name: &str, env_name: &str) {

@@ -17,7 +17,10 @@
 //!   peer; the detectors read failures only as symptoms of a pending alert
 //!   (detect/outbox.rs), on an fd the call takes first that is stdio (0-2, the stdio
 //!   alerts) or at least FD_SETSIZE (select_high_fd), and select_high_fd reads a
-//!   select above FD_SETSIZE whatever it returned.
+//!   select above FD_SETSIZE whatever it returned; interrupted_wait
+//!   (fdwatch/src/detect/interrupted.rs) reads every failed wait (a stop cuts it short
+//!   with an ERESTART* code, include/linux/errno.h) and the failed restart that follows
+//!   (restart_syscall, or the wait run again): rare, so all of them are kept.
 use crate::Kind;
 
 /// glibc's FD_SETSIZE (include/uapi/linux/posix_types.h __FD_SETSIZE): select's fd_set
@@ -50,10 +53,30 @@ fn failure_needed(kind: Kind, ret: i64, arg0: u64) -> bool {
     let fd = arg0 as i32;
     match kind {
         Kind::Connect if ret == -EINPROGRESS => true,
-        Kind::Select | Kind::Pselect6 => fd > FD_SETSIZE,
+        _ if interrupted_wait_reads(kind) => true,
         _ if takes_fd_first(kind) => failure_on_fd_kept(fd),
         _ => false,
     }
+}
+
+/// The waits a stop can cut short, and the restart of a sleep or a poll: their
+/// failures are what interrupted_wait is made of (a select above FD_SETSIZE is also
+/// select_high_fd's, whatever it returned).
+#[inline(always)]
+fn interrupted_wait_reads(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Poll
+            | Kind::Ppoll
+            | Kind::Select
+            | Kind::Pselect6
+            | Kind::Nanosleep
+            | Kind::ClockNanosleep
+            | Kind::EpollWait
+            | Kind::EpollPwait
+            | Kind::EpollPwait2
+            | Kind::RestartSyscall
+    )
 }
 
 /// The fds whose failed calls (of a `takes_fd_first` kind) agent mode delivers: the
@@ -135,10 +158,18 @@ mod tests {
         }
         // select_high_fd reads a select above FD_SETSIZE whatever it returned.
         assert!(!alerts_never_need(Kind::Select, -EBADF, 1025));
-        assert!(alerts_never_need(Kind::Pselect6, -4, 1024));
+        // interrupted_wait reads every failed wait and restart: a stop's ERESTART*, and
+        // the EPERM of a restart a seccomp filter refused.
+        const ERESTARTNOHAND: i64 = 514;
+        const ERESTART_RESTARTBLOCK: i64 = 516;
+        const EPERM: i64 = 1;
+        assert!(!alerts_never_need(Kind::Pselect6, -ERESTARTNOHAND, 4));
+        assert!(!alerts_never_need(Kind::Poll, -ERESTART_RESTARTBLOCK, 0));
+        assert!(!alerts_never_need(Kind::Nanosleep, -ERESTART_RESTARTBLOCK, 0));
+        assert!(!alerts_never_need(Kind::RestartSyscall, -EPERM, 0));
+        assert!(!alerts_never_need(Kind::EpollWait, -4, 5));
         // Calls that take no fd first are never symptoms, and a failure changes no fd.
-        for kind in [Kind::Openat, Kind::Open, Kind::Socket, Kind::Pipe2, Kind::Poll, Kind::CloseRange, Kind::Eventfd2]
-        {
+        for kind in [Kind::Openat, Kind::Open, Kind::Socket, Kind::Pipe2, Kind::CloseRange, Kind::Eventfd2] {
             assert!(alerts_never_need(kind, -2, 0), "{kind:?}");
         }
     }

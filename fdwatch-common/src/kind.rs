@@ -50,6 +50,19 @@ pub enum Kind {
     IoUringSetup = 43,
     OpenByHandleAt = 44,
     Ioctl = 45,
+    Recvmsg = 46,
+    Recvmmsg = 47,
+    Nanosleep = 48,
+    ClockNanosleep = 49,
+    EpollWait = 50,
+    EpollPwait = 51,
+    EpollPwait2 = 52,
+    RestartSyscall = 53,
+    Ptrace = 54,
+    /// The `signal_generate` tracepoint for a stop or continue signal (not a syscall).
+    Signal = 55,
+    /// ioctl(2) TIOCGPTPEER: a new fd on a pseudo-terminal's slave (openpty(3)).
+    IoctlPtyPeer = 56,
 }
 
 /// Which typed record follows the header.
@@ -65,10 +78,18 @@ pub enum PayloadShape {
     Fork,
     Exec,
     Exit,
+    /// recvmsg/recvmmsg that installed fds passed with SCM_RIGHTS.
+    Received,
+    /// nanosleep, clock_nanosleep, epoll_wait/pwait/pwait2 cut short.
+    Sleep,
+    /// restart_syscall.
+    Restart,
+    /// A stop or continue signal generated for a task.
+    Signal,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 45] = [
+    pub const ALL: [Kind; 56] = [
         Kind::Dup,
         Kind::Dup2,
         Kind::Dup3,
@@ -114,6 +135,17 @@ impl Kind {
         Kind::IoUringSetup,
         Kind::OpenByHandleAt,
         Kind::Ioctl,
+        Kind::Recvmsg,
+        Kind::Recvmmsg,
+        Kind::Nanosleep,
+        Kind::ClockNanosleep,
+        Kind::EpollWait,
+        Kind::EpollPwait,
+        Kind::EpollPwait2,
+        Kind::RestartSyscall,
+        Kind::Ptrace,
+        Kind::Signal,
+        Kind::IoctlPtyPeer,
     ];
 
     pub const fn from_u32(id: u32) -> Option<Kind> {
@@ -180,15 +212,37 @@ impl Kind {
             Kind::IoUringSetup => "io_uring_setup",
             Kind::OpenByHandleAt => "open_by_handle_at",
             Kind::Ioctl => "ioctl",
+            Kind::Recvmsg => "recvmsg",
+            Kind::Recvmmsg => "recvmmsg",
+            Kind::Nanosleep => "nanosleep",
+            Kind::ClockNanosleep => "clock_nanosleep",
+            Kind::EpollWait => "epoll_wait",
+            Kind::EpollPwait => "epoll_pwait",
+            Kind::EpollPwait2 => "epoll_pwait2",
+            Kind::RestartSyscall => "restart_syscall",
+            Kind::Ptrace => "ptrace",
+            Kind::Signal => "signal",
+            Kind::IoctlPtyPeer => "ioctl",
         }
     }
 
     pub const fn payload(self) -> PayloadShape {
         match self {
-            Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange | Kind::Fcntl | Kind::Ioctl => {
-                PayloadShape::None
+            Kind::Dup
+            | Kind::Dup2
+            | Kind::Dup3
+            | Kind::Close
+            | Kind::CloseRange
+            | Kind::Fcntl
+            | Kind::Ioctl
+            | Kind::Ptrace => PayloadShape::None,
+            Kind::Socket | Kind::IoctlPtyPeer => PayloadShape::NewFd,
+            Kind::Recvmsg | Kind::Recvmmsg => PayloadShape::Received,
+            Kind::Nanosleep | Kind::ClockNanosleep | Kind::EpollWait | Kind::EpollPwait | Kind::EpollPwait2 => {
+                PayloadShape::Sleep
             }
-            Kind::Socket => PayloadShape::NewFd,
+            Kind::RestartSyscall => PayloadShape::Restart,
+            Kind::Signal => PayloadShape::Signal,
             Kind::Socketpair | Kind::Pipe | Kind::Pipe2 => PayloadShape::FdPair,
             Kind::Open | Kind::Openat | Kind::Openat2 => PayloadShape::Open,
             Kind::Accept | Kind::Accept4 => PayloadShape::Accept,

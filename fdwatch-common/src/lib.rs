@@ -26,6 +26,9 @@ pub const ADDR_LEN: usize = 128;
 pub const PATH_LEN: usize = 256;
 /// How many `struct pollfd` entries of a poll/ppoll we report on return.
 pub const POLL_ENTRIES: usize = 8;
+/// How many fds passed with SCM_RIGHTS one recvmsg/recvmmsg record carries (more are
+/// counted in `Received::more`).
+pub const RECV_FDS: usize = 8;
 /// Size of the per-CPU loss counter array: one slot per kind id.
 pub const MAX_KIND: u32 = 64;
 
@@ -157,6 +160,10 @@ pub struct OpenPayload {
     pub object: FdObject,
     /// openat2's `struct open_how` (flags, mode, resolve); zero for open/openat.
     pub how: [u64; 3],
+    /// A pseudo-terminal master (/dev/ptmx, char 5:2): the index N of its slave
+    /// /dev/pts/N (`tty->index`, what TIOCGPTN returns); -1 for anything else.
+    pub tty_index: i32,
+    pub _pad: u32,
     pub path: Path,
 }
 
@@ -176,6 +183,74 @@ pub struct WaitPayload {
     /// poll/ppoll: how many of `fds` are valid.
     pub nentries: u32,
     pub fds: [PollFd; POLL_ENTRIES],
+    /// poll interrupted with -ERESTART_RESTARTBLOCK: the end of its timeout the kernel
+    /// keeps for restart_syscall (`current->restart_block.poll`, CLOCK_MONOTONIC ns);
+    /// 0 otherwise (no timeout, or not interrupted).
+    pub deadline_ns: u64,
+}
+
+/// recvmsg(2), recvmmsg(2) that installed fds passed with SCM_RIGHTS (unix(7)): read
+/// back from the caller's control buffer, and the objects now on them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// How many of `fds` are valid.
+    pub nfds: u32,
+    /// fds received beyond the first RECV_FDS (not reported one by one).
+    pub more: u32,
+    pub fds: [i32; RECV_FDS],
+    pub objects: [FdObject; RECV_FDS],
+}
+
+/// nanosleep(2), clock_nanosleep(2), epoll_wait(2) and its variants, reported only
+/// when cut short (interrupted by a signal or a stop).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SleepPayload {
+    /// The timeout the caller passed (nanosleep, clock_nanosleep, epoll_pwait2: the
+    /// `struct __kernel_timespec` it points to; epoll_wait/pwait: none, theirs is the
+    /// int milliseconds argument).
+    pub timeout_sec: i64,
+    pub timeout_nsec: i64,
+    /// What nanosleep/clock_nanosleep wrote back as the time not slept (`rem`).
+    pub rem_sec: i64,
+    pub rem_nsec: i64,
+    /// -ERESTART_RESTARTBLOCK: the absolute end of the sleep the kernel keeps for
+    /// restart_syscall (`current->restart_block.nanosleep.expires`, ns on the clock
+    /// `clockid`); 0 otherwise.
+    pub expires_ns: u64,
+    pub clockid: i32,
+    /// 1 when `timeout_*` / `rem_*` were read.
+    pub has_timeout: u16,
+    pub has_rem: u16,
+}
+
+/// restart_syscall(2): the calling task's seccomp state (its filters decide whether
+/// the restart may run).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestartPayload {
+    /// `task->seccomp.mode`: 0 disabled, 1 strict, 2 filter (SECCOMP_MODE_*).
+    pub seccomp_mode: u32,
+    /// `task->seccomp.filter_count`: filters attached.
+    pub seccomp_filters: u32,
+}
+
+/// signal_generate (include/trace/events/signal.h) for SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
+/// and SIGCONT: who (the header: the current task, the sender) stops or continues whom.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignalEvent {
+    pub header: Header,
+    pub sig: u32,
+    /// TRACE_SIGNAL_DELIVERED (0), IGNORED (1), ALREADY_PENDING (2), ...
+    pub result: u32,
+    /// The target's tgid and tid.
+    pub target_pid: u32,
+    pub target_tid: u32,
+    /// 1 for a signal to the whole process (kill), 0 for one thread (tgkill, ptrace).
+    pub group: u32,
+    pub _pad: u32,
 }
 
 /// `struct pollfd` from include/uapi/asm-generic/poll.h.
@@ -200,15 +275,39 @@ pub struct ForkEvent {
     pub is_thread: u32,
 }
 
+/// Bytes of a new program's argument strings an exec record carries.
+pub const ARGS_LEN: usize = 128;
+
 /// sched_process_exec: the process now runs `filename`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExecEvent {
     pub header: Header,
     /// The thread id before exec (a non-leader thread that execs takes over the tgid).
     pub old_tid: u32,
     pub _pad: u32,
     pub filename: Path,
+    /// Bytes valid in `args`; `args_truncated` is 1 when there were more.
+    pub args_len: u32,
+    pub args_truncated: u32,
+    /// The argument strings (argv), each NUL-terminated, as the new program's stack
+    /// holds them (`mm->arg_start`..`arg_end`): tells `sh` (reads commands from stdin)
+    /// from `sh -c CMD` and `sh script`.
+    pub args: [u8; ARGS_LEN],
+}
+
+impl Default for ExecEvent {
+    fn default() -> Self {
+        Self {
+            header: Header::default(),
+            old_tid: 0,
+            _pad: 0,
+            filename: Path::default(),
+            args_len: 0,
+            args_truncated: 0,
+            args: [0; ARGS_LEN],
+        }
+    }
 }
 
 /// sched_process_exit: a task ends; `group_dead` when it was the last of its process.
@@ -235,7 +334,8 @@ pub struct TaskFile {
     pub object: FdObject,
     /// 1 when the fd's bit is set in `fdt->close_on_exec`.
     pub cloexec: u32,
-    pub _pad: u32,
+    /// A pseudo-terminal master: its slave's index (as in OpenPayload); else -1.
+    pub tty_index: i32,
     /// The file's dentry name, NUL-terminated.
     pub name: [u8; DENTRY_NAME_LEN],
 }
@@ -254,6 +354,10 @@ pub const fn record_size(kind: Kind) -> usize {
         kind::PayloadShape::Fork => size_of::<ForkEvent>(),
         kind::PayloadShape::Exec => size_of::<ExecEvent>(),
         kind::PayloadShape::Exit => size_of::<ExitEvent>(),
+        kind::PayloadShape::Received => size_of::<SyscallEvent<Received>>(),
+        kind::PayloadShape::Sleep => size_of::<SyscallEvent<SleepPayload>>(),
+        kind::PayloadShape::Restart => size_of::<SyscallEvent<RestartPayload>>(),
+        kind::PayloadShape::Signal => size_of::<SignalEvent>(),
     }
 }
 
@@ -267,10 +371,14 @@ const _: () = {
     assert!(size_of::<SyscallEvent<FdPair>>() == 160);
     assert!(size_of::<SyscallEvent<AddrPayload>>() == 240);
     assert!(size_of::<SyscallEvent<AcceptPayload>>() == 264);
-    assert!(size_of::<SyscallEvent<OpenPayload>>() == 416);
-    assert!(size_of::<SyscallEvent<WaitPayload>>() == 104 + 24 + 8 * POLL_ENTRIES);
+    assert!(size_of::<SyscallEvent<OpenPayload>>() == 424);
+    assert!(size_of::<SyscallEvent<WaitPayload>>() == 104 + 24 + 8 * POLL_ENTRIES + 8);
+    assert!(size_of::<SyscallEvent<Received>>() == 104 + 8 + (4 + 24) * RECV_FDS);
+    assert!(size_of::<SyscallEvent<SleepPayload>>() == 104 + 48);
+    assert!(size_of::<SyscallEvent<RestartPayload>>() == 112);
+    assert!(size_of::<SignalEvent>() == 72);
     assert!(size_of::<ForkEvent>() == 64);
-    assert!(size_of::<ExecEvent>() == 48 + 8 + 8 + PATH_LEN);
+    assert!(size_of::<ExecEvent>() == 48 + 8 + 8 + PATH_LEN + 8 + ARGS_LEN);
     assert!(size_of::<ExitEvent>() == 56);
     assert!(size_of::<TaskFile>() == 40 + DENTRY_NAME_LEN);
     assert!(align_of::<SyscallEvent<OpenPayload>>() == 8);
@@ -281,8 +389,9 @@ const _: () = {
 #[cfg(feature = "user")]
 mod pod {
     //! aya reads globals and map values only for types marked plain-old-data.
-    // SAFETY: KernelOffsets is #[repr(C)] with only u32 fields (22 of them, a multiple of
-    // 8 bytes: asserted above), so it has no padding and every bit pattern is a valid value.
+    // SAFETY: KernelOffsets is #[repr(C)] with only u32 fields (38 of them, the last an
+    // explicit `_pad`, a multiple of 8 bytes: asserted above), so it has no padding and
+    // every bit pattern is a valid value.
     unsafe impl aya::Pod for super::KernelOffsets {}
     // SAFETY: ProbeConfig is #[repr(C)]: four u32 (one of them explicit padding), a u64
     // and a KernelOffsets (above), 24 + its size bytes (asserted above): no implicit

@@ -88,6 +88,16 @@ impl Dev {
     pub const fn minor(self) -> u32 {
         self.0 & 0xfffff
     }
+
+    /// The N of a pty slave /dev/pts/N: UNIX98_PTY_SLAVE_MAJOR (136) with the index as
+    /// minor (drivers/tty/pty.c registers NR_UNIX98_PTY_MAX minors from MKDEV(136, 0),
+    /// spilling into the next majors only past 2^20). None for another device.
+    pub const fn pts_index(self) -> Option<u32> {
+        match self.major() {
+            136..=143 => Some(((self.major() - 136) << 20) | self.minor()),
+            _ => None,
+        }
+    }
 }
 
 /// The character devices fdwatch tells apart (Documentation/admin-guide/devices.txt).
@@ -98,6 +108,8 @@ pub enum CharDevice {
     /// 4:* virtual consoles and serial ports, 5:0 /dev/tty, 5:1 /dev/console, 136-143
     /// Unix98 pty slaves (/dev/pts/N).
     Terminal,
+    /// 5:2 /dev/ptmx, the pty multiplexer: every open makes a new pty master (pty(7)).
+    PtyMaster,
     Other,
 }
 
@@ -105,6 +117,7 @@ impl CharDevice {
     pub const fn of(rdev: Dev) -> CharDevice {
         match (rdev.major(), rdev.minor()) {
             (1, 3) => CharDevice::Null,
+            (5, 2) => CharDevice::PtyMaster,
             (4, _) | (5, 0) | (5, 1) | (136..=143, _) => CharDevice::Terminal,
             _ => CharDevice::Other,
         }
@@ -141,7 +154,7 @@ impl FdObject {
             FileType::Directory => "dir",
             FileType::CharDevice => match CharDevice::of(self.rdev()) {
                 CharDevice::Null => "null",
-                CharDevice::Terminal => "tty",
+                CharDevice::Terminal | CharDevice::PtyMaster => "tty",
                 CharDevice::Other => "file",
             },
             FileType::Regular | FileType::BlockDevice | FileType::Symlink => "file",
@@ -166,6 +179,8 @@ mod tests {
         assert_eq!(Access::of_flags(0o0), Access::Read);
         assert_eq!(CharDevice::of(Dev(1 << 20 | 3)), CharDevice::Null);
         assert_eq!(CharDevice::of(Dev(136 << 20 | 7)), CharDevice::Terminal);
+        assert_eq!(CharDevice::of(Dev(5 << 20 | 2)), CharDevice::PtyMaster);
+        assert_eq!((Dev(136 << 20 | 7).pts_index(), Dev(4 << 20 | 1).pts_index()), (Some(7), None));
         assert_eq!(CharDevice::of(Dev(1 << 20 | 5)), CharDevice::Other, "/dev/zero");
         assert_eq!((Dev(8 << 20 | 1).major(), Dev(8 << 20 | 1).minor()), (8, 1));
     }

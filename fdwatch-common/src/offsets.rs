@@ -31,6 +31,28 @@ pub struct KernelOffsets {
     pub qstr_name: u32,
     /// `char comm[16]`, NUL-padded by set_task_comm (strscpy_pad).
     pub task_comm: u32,
+    /// `task->restart_block` and, in it, the fields of the nanosleep and poll members
+    /// of its union (include/linux/restart_block.h).
+    pub task_restart_block: u32,
+    pub restart_nanosleep_clockid: u32,
+    pub restart_nanosleep_expires: u32,
+    pub restart_poll_has_timeout: u32,
+    pub restart_poll_tv_sec: u32,
+    pub restart_poll_tv_nsec: u32,
+    /// `task->seccomp` (struct seccomp: mode, filter_count).
+    pub task_seccomp: u32,
+    pub seccomp_mode: u32,
+    pub seccomp_filter_count: u32,
+    /// `file->private_data`; for a pty master a `struct tty_file_private` whose `tty`
+    /// has the slave's `index` (drivers/tty/pty.c, ptmx_open).
+    pub file_private_data: u32,
+    pub tty_file_private_tty: u32,
+    pub tty_struct_index: u32,
+    /// `task->mm` and its `arg_start`/`arg_end`: where a program's argv lies in its memory.
+    pub task_mm: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    pub _pad: u32,
 }
 
 impl KernelOffsets {
@@ -58,5 +80,21 @@ impl KernelOffsets {
         dentry_name: 0,
         qstr_name: 0,
         task_comm: 0,
+        task_restart_block: 0,
+        restart_nanosleep_clockid: 0,
+        restart_nanosleep_expires: 0,
+        restart_poll_has_timeout: 0,
+        restart_poll_tv_sec: 0,
+        restart_poll_tv_nsec: 0,
+        task_seccomp: 0,
+        seccomp_mode: 0,
+        seccomp_filter_count: 0,
+        file_private_data: 0,
+        tty_file_private_tty: 0,
+        tty_struct_index: 0,
+        task_mm: 0,
+        mm_arg_start: 0,
+        mm_arg_end: 0,
+        _pad: 0,
     };
 }

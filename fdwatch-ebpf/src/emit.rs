@@ -13,6 +13,7 @@ use crate::{
 };
 
 /// A traced syscall at exit: who made it, with what, and what it returned.
+#[derive(Clone, Copy)]
 pub struct Call {
     pub kind: Kind,
     /// The calling task (`task::current_btf`), which fills the header.
@@ -53,6 +54,18 @@ pub fn wanted() -> Option<(*const u8, u32, u32)> {
 #[inline(always)]
 pub fn unneeded(kind: Kind, ret: i64, arg0: u64) -> bool {
     agent::alerts_never_need(kind, ret, arg0) && MODE.get(0).is_some_and(|m| *m & mode::ALERTS_ONLY != 0)
+}
+
+/// Like `wanted` for a call that concerns another process too (ptrace's tracee, a
+/// signal's target): wanted when either is watched.
+#[inline(always)]
+pub fn wanted_with(other_tgid: u32) -> Option<(*const u8, u32, u32)> {
+    let task = task::current_btf();
+    let (tgid, tid) = task::ids_btf(task);
+    if tgid == config::own_tgid() || !(watched(tgid) || watched(other_tgid)) {
+        return None;
+    }
+    Some((task, tgid, tid))
 }
 
 #[inline(always)]

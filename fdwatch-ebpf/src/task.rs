@@ -279,3 +279,69 @@ pub fn dentry_name(file: *const u8) -> *const u8 {
     let dentry = read::<*const u8>(file, offset!(file_path) + offset!(path_dentry)).unwrap_or(core::ptr::null());
     read::<*const u8>(dentry, offset!(dentry_name) + offset!(qstr_name)).unwrap_or(core::ptr::null())
 }
+
+/// `current->restart_block.nanosleep`: (clockid, expires), the absolute end of an
+/// interrupted sleep that restart_syscall would resume (kernel/time/hrtimer.c,
+/// do_nanosleep). Only meaningful right after a sleep returned -ERESTART_RESTARTBLOCK.
+/// Copied with bpf_probe_read_kernel: the verifier refuses direct loads inside the
+/// block's union (it checks them against its first member, futex's pointers).
+#[inline(always)]
+pub fn restart_nanosleep() -> (i32, u64) {
+    let task = current_task();
+    let block = offset!(task_restart_block);
+    (
+        read::<i32>(task, block + offset!(restart_nanosleep_clockid)).unwrap_or(-1),
+        read::<u64>(task, block + offset!(restart_nanosleep_expires)).unwrap_or(0),
+    )
+}
+
+/// `current->restart_block.poll`: the end of an interrupted poll's timeout (fs/select.c,
+/// sys_poll: CLOCK_MONOTONIC, from poll_select_set_timeout) in ns, or 0 without one.
+#[inline(always)]
+pub fn restart_poll_deadline() -> u64 {
+    let task = current_task();
+    let block = offset!(task_restart_block);
+    if read::<i32>(task, block + offset!(restart_poll_has_timeout)).unwrap_or(0) == 0 {
+        return 0;
+    }
+    let sec = read::<u64>(task, block + offset!(restart_poll_tv_sec)).unwrap_or(0);
+    let nsec = read::<u64>(task, block + offset!(restart_poll_tv_nsec)).unwrap_or(0);
+    sec.wrapping_mul(1_000_000_000).wrapping_add(nsec)
+}
+
+/// `current->seccomp`: (mode, filter_count) (include/linux/seccomp_types.h).
+#[inline(always)]
+pub fn seccomp() -> (u32, u32) {
+    let task = current_btf();
+    let at = offset!(task_seccomp);
+    (load::<u32>(task, at + offset!(seccomp_mode)), load::<u32>(task, at + offset!(seccomp_filter_count)))
+}
+
+/// The kernel's dev_t of /dev/ptmx (and of each devpts instance's ptmx): char 5:2
+/// (Documentation/admin-guide/devices.txt), MKDEV(5, 2) = 5 << 20 | 2.
+const PTMX_RDEV: u32 = (5 << 20) | 2;
+const S_IFMT: u16 = 0o170000;
+const S_IFCHR: u16 = 0o020000;
+
+/// For an open pseudo-terminal master, the index N of its slave /dev/pts/N: ptmx_open
+/// (drivers/tty/pty.c) leaves a `struct tty_file_private` in `file->private_data`, whose
+/// `tty` is the master's tty_struct, numbered like its slave. -1 for any other file.
+#[inline(always)]
+pub fn pty_master_index(file: *const u8, object: &FdObject) -> i32 {
+    if object.mode & S_IFMT != S_IFCHR || object.rdev != PTMX_RDEV {
+        return -1;
+    }
+    let private = read::<*const u8>(file, offset!(file_private_data)).unwrap_or(core::ptr::null());
+    let tty = read::<*const u8>(private, offset!(tty_file_private_tty)).unwrap_or(core::ptr::null());
+    read::<i32>(tty, offset!(tty_struct_index)).unwrap_or(-1)
+}
+
+/// Where the current task's argument strings are: `current->mm->arg_start` and the
+/// length up to `arg_end` (fs/exec.c sets both while building the new stack).
+#[inline(always)]
+pub fn args_span() -> (u64, u64) {
+    let mm = read::<*const u8>(current_task(), offset!(task_mm)).unwrap_or(core::ptr::null());
+    let start = read::<u64>(mm, offset!(mm_arg_start)).unwrap_or(0);
+    let end = read::<u64>(mm, offset!(mm_arg_end)).unwrap_or(0);
+    (start, end.saturating_sub(start))
+}

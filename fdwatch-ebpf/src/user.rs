@@ -9,7 +9,7 @@ use aya_ebpf::helpers::{
     bpf_probe_read_user, generated::bpf_probe_read_kernel_str as read_kernel_str_raw,
     generated::bpf_probe_read_user as read_user_raw, generated::bpf_probe_read_user_str as read_user_str_raw,
 };
-use fdwatch_common::{ADDR_LEN, PATH_LEN, Path, SockAddr};
+use fdwatch_common::{ADDR_LEN, ARGS_LEN, PATH_LEN, Path, SockAddr};
 
 use crate::report;
 
@@ -66,6 +66,28 @@ pub fn path(addr: u64, out: &mut Path, succeeded: bool) {
         report::user_read_failed(addr, n);
     }
     set_path_len(out, n);
+}
+
+/// Copy up to `out.len()` bytes at `addr` (of `len` available) into `out`; returns
+/// (bytes copied, whether there were more).
+#[inline(always)]
+pub fn bytes(addr: u64, len: u64, out: &mut [u8; ARGS_LEN]) -> (u32, bool) {
+    if addr == 0 || len == 0 {
+        return (0, false);
+    }
+    let mut n = len;
+    if n > ARGS_LEN as u64 {
+        n = ARGS_LEN as u64;
+    }
+    // SAFETY: the helper writes `n` <= ARGS_LEN bytes into `out`, an exclusive borrow of
+    // that size; the source may be any address (copy_from_user_nofault returns an error
+    // instead of faulting).
+    let ret = unsafe { read_user_raw(out.as_mut_ptr().cast(), n as u32, addr as *const _) };
+    if ret != 0 {
+        report::user_read_failed(addr, ret);
+        return (0, false);
+    }
+    (n as u32, len > n)
 }
 
 /// Copy a NUL-terminated path from kernel memory (exec's `bprm->filename`).

@@ -45,10 +45,13 @@ pub struct Cli {
     /// Also write every traced syscall as an `event` record (default: alerts only).
     #[arg(long)]
     pub events: bool,
-    /// Allow this program to put sockets on fd 0/1/2 (a comm name, or an executable
-    /// path if it contains '/'); repeatable. Added to the built-in list: inetd, xinetd,
-    /// systemd, systemd-executor, spawn-fcgi, tcpserver.
-    #[arg(long = "allow", value_name = "NAME")]
+    /// Allow what matches RULE to put sockets on fd 0/1/2 or relay a shell: conditions
+    /// joined by commas, all of which must hold (comm=NAME, exe=PATH, parent_comm=NAME,
+    /// parent_exe=PATH, peer=ADDR[/PREFIX][:PORT] or :PORT or a unix path), e.g.
+    /// `comm=python3,peer=127.0.0.1:8000`; a bare NAME is comm=NAME, a bare path
+    /// exe=PATH. Repeatable. Added to the built-in rules (inetd, xinetd, systemd,
+    /// systemd-executor, spawn-fcgi, tcpserver; sshd and similar relays for relayed shells).
+    #[arg(long = "allow", value_name = "RULE", value_parser = parse_allow)]
     pub allow: Vec<String>,
     /// Raise pipe_leak when a leaked write end is still held this many seconds after
     /// its writer let go (above 0, at most 86400).
@@ -149,6 +152,11 @@ pub fn check_seconds(secs: f64, max: f64) -> Result<Duration, String> {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     seconds(s, limits::MAX_SECS)
+}
+
+/// `--allow RULE`: checked here so that a typo is a usage error, not a rule that never matches.
+fn parse_allow(text: &str) -> Result<String, String> {
+    crate::detect::allow::Rule::parse(text).map(|_| text.to_owned())
 }
 
 fn parse_window(s: &str) -> Result<Duration, String> {

@@ -33,6 +33,11 @@ impl Clock {
         now_ns(libc::CLOCK_MONOTONIC) as u64
     }
 
+    /// A CLOCK_REALTIME time (an hrtimer's expiry on that clock) as CLOCK_MONOTONIC ns.
+    pub fn monotonic_of_realtime(&self, realtime_ns: u64) -> u64 {
+        (realtime_ns as i128 - self.realtime_minus_monotonic).clamp(0, u64::MAX as i128) as u64
+    }
+
     pub fn wall(&self, monotonic_ns: u64) -> SystemTime {
         let ns = (monotonic_ns as i128 + self.realtime_minus_monotonic).max(0) as u128;
         UNIX_EPOCH + Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32)

@@ -250,7 +250,7 @@ impl<H: Host> Collector<H> {
     /// and after the model applies it, and a contradiction re-read from the host.
     pub fn handle(&mut self, event: &Event) {
         let pid = event.header.pid;
-        if !self.options.watch.admits(pid) {
+        if !self.options.watch.admits(pid) && !event.target().is_some_and(|t| self.options.watch.admits(t)) {
             self.counters.out_of_scope += 1;
             return;
         }

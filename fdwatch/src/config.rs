@@ -69,7 +69,7 @@ struct File {
     wakeup_bytes: Option<Spanned<i64>>,
     stats_interval: Option<Spanned<Secs>>,
     metrics: Option<Spanned<String>>,
-    allow: Option<Vec<String>>,
+    allow: Option<Spanned<Vec<String>>>,
     pipe_leak_grace: Option<Spanned<Secs>>,
     repeat_interval: Option<Spanned<Secs>>,
     symptom_window: Option<Spanned<Secs>>,
@@ -237,7 +237,11 @@ fn read(path: &std::path::Path) -> Result<Parsed, ConfigError> {
         events: file.events,
         follow: file.follow,
         dump_on_exit: file.dump_on_exit,
-        allow: file.allow.clone(),
+        // Each rule parsed as `--allow` parses it (detect/allow.rs): a typo is an error
+        // naming the rule, not a rule that never matches.
+        allow: check(&file.allow, "allow", &at, |rules| {
+            rules.iter().map(|r| detect::allow::Rule::parse(r).map(|_| r.clone())).collect()
+        })?,
         pids: check(&file.pid, "pid", &at, |pids| {
             pids.iter().map(|p| cli::check_pid(i128::from(*p)).map_err(|e| format!("{p}: {e}"))).collect()
         })?,
@@ -683,6 +687,7 @@ format = "text"
             ("[[output]]\nto = \"stdout\"\nfrmat = \"json\"\n", ":3:1: unknown field `frmat`"),
             ("ring_bytes = 8192\nwakeup_bytes = 8192\n", "wakeup_bytes 8192 is more than half of ring_bytes 8192"),
             ("follow = true\n", "follow needs pid"),
+            ("allow = [\"comm=x,user=root\"]\n", ":1:9: allow: allow rule \"comm=x,user=root\": unknown key \"user\""),
         ] {
             let e = load(text, &[]).expect_err(text);
             assert!(e.contains(expect), "{text:?}: {e}");

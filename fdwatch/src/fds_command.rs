@@ -78,12 +78,20 @@ mod tests {
     use crate::model::{Access, snapshot::FdSnapshot};
 
     fn hostile() -> ProcSnapshot {
-        let fd = |fd, link: &[u8]| FdSnapshot { fd, link: link.to_vec(), cloexec: false, access: Access::Read, ino: 0 };
+        let fd = |fd, link: &[u8]| FdSnapshot {
+            fd,
+            link: link.to_vec(),
+            cloexec: false,
+            access: Access::Read,
+            ino: 0,
+            tty_index: None,
+        };
         ProcSnapshot {
             pid: 42,
             ppid: 1,
             comm: b"\x1b[31m\r\x07\nx\xe2\x80\xae".to_vec(),
             exe: Some(b"/tmp/a\nb\xff/c".to_vec()),
+            args: None,
             read_at_ns: 0,
             fds: vec![fd(0, b"/dev/null"), fd(3, b"/tmp/f\n\x1b\xff"), fd(4, b"pipe:[7]")],
         }

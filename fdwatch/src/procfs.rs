@@ -76,6 +76,11 @@ pub fn exe(pid: u32) -> Option<Vec<u8>> {
     fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.into_os_string().into_vec())
 }
 
+/// /proc/PID/cmdline: the argument strings, NUL-separated (empty for a kernel thread).
+pub fn cmdline(pid: u32) -> Option<Vec<u8>> {
+    fs::read(format!("/proc/{pid}/cmdline")).ok()
+}
+
 pub fn parent_of(pid: u32) -> Option<u32> {
     stat(pid).map(|(ppid, _)| ppid)
 }
@@ -107,18 +112,22 @@ pub fn add_descendants(pids: &mut Vec<u32>) {
     }
 }
 
-/// `flags:` (octal) and `ino:` of /proc/PID/fdinfo/N.
-fn parse_fdinfo(text: &str) -> (u32, u64) {
+/// `flags:` (octal), `ino:` and, for a pty master, `tty-index:` (ptm_show_fdinfo in
+/// drivers/tty/pty.c) of /proc/PID/fdinfo/N.
+fn parse_fdinfo(text: &str) -> (u32, u64, Option<u32>) {
     let mut flags = 0;
     let mut ino = 0;
+    let mut tty_index = None;
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("flags:") {
             flags = u32::from_str_radix(v.trim(), 8).unwrap_or(0);
         } else if let Some(v) = line.strip_prefix("ino:") {
             ino = v.trim().parse().unwrap_or(0);
+        } else if let Some(v) = line.strip_prefix("tty-index:") {
+            tty_index = v.trim().parse().ok();
         }
     }
-    (flags, ino)
+    (flags, ino, tty_index)
 }
 
 /// An open directory fd, closed on drop.
@@ -185,11 +194,12 @@ pub fn snapshot(pid: u32) -> Option<ProcSnapshot> {
         let Some(link) = readlink_at(&fd_dir, cname, &mut link_buf) else { continue };
         let link = link.to_vec();
         let Some(info) = read_at(&info_dir, cname, &mut info_buf) else { continue };
-        let (flags, ino) = parse_fdinfo(&String::from_utf8_lossy(info));
-        fds.push(FdSnapshot { fd, link, cloexec: flags & O_CLOEXEC != 0, access: Access::of_flags(flags), ino });
+        let (flags, ino, tty_index) = parse_fdinfo(&String::from_utf8_lossy(info));
+        let access = Access::of_flags(flags);
+        fds.push(FdSnapshot { fd, link, cloexec: flags & O_CLOEXEC != 0, access, ino, tty_index });
     }
     fds.sort_by_key(|f| f.fd);
-    Some(ProcSnapshot { pid, ppid, comm, exe, read_at_ns, fds })
+    Some(ProcSnapshot { pid, ppid, comm, exe, args: cmdline(pid), read_at_ns, fds })
 }
 
 /// Snapshots of many processes, read on every core (the reading is syscall-bound).
@@ -260,7 +270,8 @@ mod tests {
 
     #[test]
     fn fdinfo_flags_and_inode() {
-        assert_eq!(parse_fdinfo("pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1234\n"), (0o2000002, 1234));
+        assert_eq!(parse_fdinfo("pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1234\n"), (0o2000002, 1234, None));
+        assert_eq!(parse_fdinfo("pos:\t0\nflags:\t02\nmnt_id:\t25\nino:\t2\ntty-index:\t4\n"), (2, 2, Some(4)));
     }
 
     #[test]

@@ -67,10 +67,11 @@ pub fn snapshots(records: &[TaskFile], only: Option<&[u32]>) -> Vec<ProcSnapshot
                 cloexec: r.cloexec != 0,
                 access: r.object.access(),
                 ino: r.object.ino,
+                tty_index: u32::try_from(r.tty_index).ok(),
             });
         }
         fds.sort_by_key(|f| f.fd);
-        out.push(ProcSnapshot { pid, ppid, comm, exe, read_at_ns, fds });
+        out.push(ProcSnapshot { pid, ppid, comm, exe, args: procfs::cmdline(pid), read_at_ns, fds });
     }
     out
 }
@@ -89,7 +90,7 @@ mod tests {
             fd: 3,
             object: FdObject { ino: 42, mode, rdev, valid: 1, ..Default::default() },
             cloexec: 1,
-            _pad: 0,
+            tty_index: -1,
             name: n,
         }
     }

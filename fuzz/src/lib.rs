@@ -54,7 +54,8 @@ use fdwatch::{
 };
 use fdwatch_common::{
     ADDR_LEN, AcceptPayload, AddrPayload, ExecEvent, ExitEvent, FdObject, FdPair, ForkEvent, Header, Kind, NewFd,
-    OpenPayload, PATH_LEN, POLL_ENTRIES, Path, PollFd, SockAddr, WaitPayload, kind::PayloadShape, record_size,
+    OpenPayload, PATH_LEN, POLL_ENTRIES, Path, PollFd, RECV_FDS, Received, RestartPayload, SignalEvent, SleepPayload,
+    SockAddr, WaitPayload, kind::PayloadShape, record_size,
 };
 
 /// Records fed to the pipeline (each to both collectors) since the process started, and
@@ -132,6 +133,7 @@ struct FuzzHost {
 /// they meet the objects records create.
 const LINKS: &[&[u8]] = &[
     b"/dev/pts/0",
+    b"/dev/ptmx",
     b"pipe:[1]",
     b"pipe:[2]",
     b"socket:[3]",
@@ -167,6 +169,7 @@ impl FuzzHost {
                     cloexec: false,
                     access: Access::ReadWrite,
                     ino: 3,
+                    tty_index: None,
                 });
             }
         }
@@ -178,6 +181,7 @@ impl FuzzHost {
                 cloexec: k & 1 != 0,
                 access: [Access::Read, Access::Write, Access::ReadWrite][k % 3],
                 ino: (k % 4) as u64,
+                tty_index: (k % 7 == 0).then_some((k % 3) as u32),
             });
         }
         Some(ProcSnapshot {
@@ -185,6 +189,7 @@ impl FuzzHost {
             ppid: 1,
             comm: [&b"sh"[..], b"inetd", b"ke\xffrn\n", b""][seed as usize % 4].to_vec(),
             exe: (seed & 0x10 != 0).then(|| b"/usr/bin/x\x1b".to_vec()),
+            args: (seed & 0x20 != 0).then(|| b"sh\0-i\0".to_vec()),
             read_at_ns: self.now.get(),
             fds,
         })
@@ -589,7 +594,32 @@ fn compact(input: &mut Input, process_event: bool, now: &Cell<u64>) -> Vec<u8> {
                 is_thread: u32::from(b & 0x20 != 0),
             })
         }
-        PayloadShape::Exec => Body::Exec(ExecEvent { header, old_tid: tid, _pad: 0, filename: path(input) }),
+        PayloadShape::Exec => {
+            let filename = path(input);
+            // argv: a shell reading stdin, a shell given a command, or garbage.
+            let mut e = ExecEvent { header, old_tid: tid, filename, ..Default::default() };
+            let argv: &[u8] = match input.byte() % 4 {
+                0 => b"sh\0",
+                1 => b"sh\0-c\0printf x >&3\0",
+                2 => b"python3\0-i\0",
+                _ => b"\xff\0\0-",
+            };
+            e.args[..argv.len()].copy_from_slice(argv);
+            e.args_len = if input.byte() & 0x80 != 0 { u32::MAX } else { argv.len() as u32 };
+            Body::Exec(e)
+        }
+        PayloadShape::Signal => {
+            let b = input.byte();
+            Body::Signal(SignalEvent {
+                header,
+                sig: 17 + u32::from(b % 8),
+                result: u32::from(b >> 4),
+                target_pid: PIDS[b as usize % PIDS.len()],
+                target_tid: PIDS[b as usize % PIDS.len()],
+                group: u32::from(b & 1),
+                _pad: 0,
+            })
+        }
         PayloadShape::Exit => {
             let b = input.byte();
             Body::Exit(ExitEvent { header, exit_code: u32::from(b) << (b & 8), group_dead: u32::from(b & 1 == 0) })
@@ -613,7 +643,8 @@ fn compact(input: &mut Input, process_event: bool, now: &Cell<u64>) -> Vec<u8> {
                 PayloadShape::Open => {
                     let object = object(input);
                     let how = [arg(input.byte()), arg(input.byte()), arg(input.byte())];
-                    Payload::Open(OpenPayload { object, how, path: path(input) })
+                    let tty_index = i32::from(input.byte() as i8);
+                    Payload::Open(OpenPayload { object, how, tty_index, _pad: 0, path: path(input) })
                 }
                 PayloadShape::Wait => {
                     let n = input.byte();
@@ -627,12 +658,47 @@ fn compact(input: &mut Input, process_event: bool, now: &Cell<u64>) -> Vec<u8> {
                             u32::from(n) % (POLL_ENTRIES as u32 + 1)
                         },
                         fds: [PollFd::default(); POLL_ENTRIES],
+                        deadline_ns: u64::from(input.byte()) << 28,
                     };
                     for p in &mut w.fds {
                         let b = input.byte();
                         *p = PollFd { fd: user_fd(b), events: 1 | i16::from(b & 4), revents: i16::from(b) << 7 };
                     }
                     Payload::Wait(w)
+                }
+                // fds passed over a unix socket: stdio numbers and any others.
+                PayloadShape::Received => {
+                    let n = input.byte();
+                    let mut r = Received {
+                        nfds: if n & 0x80 != 0 { u32::from(n) << 8 } else { u32::from(n) % (RECV_FDS as u32 + 1) },
+                        more: u32::from(n & 0x40 != 0),
+                        ..Default::default()
+                    };
+                    for i in 0..RECV_FDS {
+                        r.fds[i] = user_fd(input.byte());
+                        r.objects[i] = object(input);
+                    }
+                    Payload::Received(r)
+                }
+                PayloadShape::Sleep => {
+                    let b = input.byte();
+                    Payload::Sleep(SleepPayload {
+                        timeout_sec: i64::from(b as i8),
+                        timeout_nsec: i64::from(input.byte()) * 3_999_999,
+                        rem_sec: i64::from(input.byte() as i8),
+                        rem_nsec: i64::from(input.byte()) * 3_999_999,
+                        expires_ns: u64::from(input.byte()) << 30,
+                        clockid: i32::from(b & 7),
+                        has_timeout: u16::from(b & 0x10 != 0),
+                        has_rem: u16::from(b & 0x20),
+                    })
+                }
+                PayloadShape::Restart => {
+                    let b = input.byte();
+                    Payload::Restart(RestartPayload {
+                        seccomp_mode: u32::from(b % 4),
+                        seccomp_filters: u32::from(b >> 2),
+                    })
                 }
                 _ => Payload::None,
             };

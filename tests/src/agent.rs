@@ -5,16 +5,19 @@ use std::{
     fs,
     io::{Read, Write},
     net::{TcpListener, TcpStream},
-    os::unix::{fs::PermissionsExt, process::CommandExt},
+    os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     thread,
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
 
-use crate::{DEADLINE, Fdops, POLL};
+use crate::{
+    DEADLINE, Fdops, POLL,
+    child::{Child, Spawn},
+};
 
 /// A directory under /tmp for one test, removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -49,56 +52,49 @@ pub fn free_port() -> u16 {
 /// Waits until `what` is true, or panics naming `what` after `deadline`.
 #[track_caller]
 pub fn wait_for(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) {
-    let until = Instant::now() + deadline;
-    while !ready() {
-        assert!(Instant::now() < until, "{what}: not within {deadline:?}");
-        thread::sleep(POLL);
-    }
+    crate::wait_for(what, deadline, || if ready() { Ok(()) } else { Err("not yet".into()) })
 }
 
-/// A child in its own process group, killed with its group on drop.
+/// A daemon the test runs: a [`Child`] in its own process group (killed with its
+/// group on drop), its output kept for the failure reports.
 pub struct Daemon {
-    pub child: Child,
-    what: String,
-    log: PathBuf,
+    child: Child,
 }
 
 impl Daemon {
-    fn spawn(mut cmd: Command, what: &str, log: PathBuf) -> Daemon {
-        let out = fs::File::create(&log).expect("create a daemon log");
-        let err = out.try_clone().expect("dup");
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e} (cargo xtask setup installs it)"));
-        Daemon { child, what: what.into(), log }
+    fn spawn(cmd: Command, what: &str) -> Daemon {
+        let what = format!("{what}, which cargo xtask setup installs");
+        Daemon { child: Spawn::new(cmd, what).stdin_null().process_group().spawn() }
     }
 
     pub fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.child.pid() as i32
     }
 
     /// Send `sig` to its whole process group (socat forks one child per connection).
     pub fn signal_group(&self, sig: i32) {
-        // SAFETY: kill has no memory-safety preconditions; the group is our child's.
-        unsafe { libc::kill(-self.pid(), sig) };
+        self.child.signal_group(sig);
     }
 
+    /// What it wrote, for a failure message.
     pub fn log(&self) -> String {
-        format!("{} log:\n{}", self.what, fs::read_to_string(&self.log).unwrap_or_default())
+        self.child.report("its output")
     }
 
     #[track_caller]
     pub fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("{} exited ({status}); {}", self.what, self.log());
+        if let Some(status) = self.child.status() {
+            panic!("{}", self.child.report(&format!("exited ({status})")));
         }
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        self.signal_group(libc::SIGCONT);
-        self.signal_group(libc::SIGKILL);
-        let _ = self.child.wait();
+        // A group the test stopped (SIGSTOP) is let go first, then the child's drop
+        // kills it.
+        // SAFETY: kill has no memory-safety preconditions; the group is our child's.
+        unsafe { libc::kill(-self.pid(), libc::SIGCONT) };
     }
 }
 
@@ -145,7 +141,7 @@ input(type="imtcp" Address="127.0.0.1" Port="{port}" Ruleset="tcp")
         .unwrap();
         let mut cmd = Command::new("rsyslogd");
         cmd.args(["-n", "-f"]).arg(&conf).arg("-i").arg(dir.path("rsyslog.pid"));
-        let mut daemon = Daemon::spawn(cmd, "rsyslogd", dir.path("rsyslogd.out"));
+        let mut daemon = Daemon::spawn(cmd, "rsyslogd");
         let until = Instant::now() + DEADLINE;
         while !(socket.exists() && TcpStream::connect(("127.0.0.1", port)).is_ok()) {
             daemon.assert_running();
@@ -194,7 +190,7 @@ impl Prometheus {
         cmd.arg(format!("--config.file={}", conf.display()))
             .arg(format!("--storage.tsdb.path={}", dir.path("tsdb").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"));
-        let mut daemon = Daemon::spawn(cmd, "prometheus", dir.path("prometheus.out"));
+        let mut daemon = Daemon::spawn(cmd, "prometheus");
         let until = Instant::now() + Duration::from_secs(60);
         while http_get(&format!("127.0.0.1:{port}"), "/-/ready").is_none_or(|(code, _)| code != 200) {
             daemon.assert_running();
@@ -244,12 +240,12 @@ pub struct Socat {
 }
 
 impl Socat {
-    pub fn start(dir: &TempDir, port: u16, out: &Path) -> Socat {
+    pub fn start(port: u16, out: &Path) -> Socat {
         let mut cmd = Command::new("socat");
         cmd.arg("-u")
             .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"))
             .arg(format!("OPEN:{},creat,append", out.display()));
-        let mut daemon = Daemon::spawn(cmd, "socat", dir.path(&format!("socat-{port}.out")));
+        let mut daemon = Daemon::spawn(cmd, "socat");
         wait_for("socat listens", DEADLINE, || {
             daemon.assert_running();
             listening(port)

@@ -53,8 +53,8 @@ pub fn parse_record(line: &[u8]) -> Result<Value, serde_json::Error> {
 pub const ANY: &str = "<any>";
 
 /// The record types the output contract lists (README.md, Output; docs/schema.json).
-pub const DOCUMENTED_TYPES: [&str; 10] =
-    ["ready", "event", "alert", "repeat", "resolved", "loss", "resync", "fd", "stats", "reload"];
+pub const DOCUMENTED_TYPES: [&str; 11] =
+    ["ready", "event", "alert", "repeat", "resolved", "symptom", "loss", "resync", "fd", "stats", "reload"];
 
 /// Fields every record has; not argument fields.
 const ENVELOPE: [&str; 4] = ["type", "ts", "host", "v"];
@@ -100,6 +100,63 @@ pub fn assert_event(actual: &Value, expected: &Value) {
         "record does not match:\n  - {}\nrecord:   {actual}\nexpected: {expected}",
         problems.join("\n  - ")
     );
+}
+
+/// A check's test: None if the record passes, else what it found.
+type Test<'a> = Box<dyn Fn(&Value) -> Option<String> + 'a>;
+
+/// One check of an expected record, for reports of the near miss: what it looks at,
+/// the value it expects, and a test that says what it found instead (None: it passes).
+pub struct Check<'a> {
+    pub what: String,
+    pub expected: String,
+    test: Test<'a>,
+}
+
+impl<'a> Check<'a> {
+    pub fn new(what: &str, expected: &str, test: impl Fn(&Value) -> Option<String> + 'a) -> Check<'a> {
+        Check { what: what.into(), expected: expected.into(), test: Box::new(test) }
+    }
+
+    /// The field `key` equals `want`.
+    pub fn field(key: &str, want: impl Into<Value>) -> Check<'a> {
+        let want = want.into();
+        let key_owned = key.to_string();
+        Check::new(key, &want.to_string(), move |v| match v.get(&key_owned) {
+            Some(found) if *found == want => None,
+            Some(found) => Some(found.to_string()),
+            None => Some("(no such field)".into()),
+        })
+    }
+}
+
+/// The near miss, as pulsar's test runner shows it: the records that pass the most of
+/// `checks` (the last `most` of them), each with every check passed or failed, and
+/// what a failed one found.
+pub fn near_misses(records: &[Value], checks: &[Check], most: usize) -> String {
+    let scored: Vec<(usize, &Value)> =
+        records.iter().map(|r| (checks.iter().filter(|c| (c.test)(r).is_none()).count(), r)).collect();
+    let best = scored.iter().map(|(score, _)| *score).max().unwrap_or(0);
+    if best == 0 {
+        return format!("no record passes any of the checks ({} records)", records.len());
+    }
+    let closest: Vec<&Value> = scored.iter().filter(|(score, _)| *score == best).map(|(_, r)| *r).collect();
+    let mut text = format!(
+        "the closest records pass {best} of {} checks; {} do, the last {} of them:",
+        checks.len(),
+        closest.len(),
+        closest.len().min(most)
+    );
+    for r in &closest[closest.len().saturating_sub(most)..] {
+        text.push_str(&format!("\n  {r}"));
+        for c in checks {
+            match (c.test)(r) {
+                None => text.push_str(&format!("\n    ok   {}: {}", c.what, c.expected)),
+                Some(found) => text.push_str(&format!("\n    FAIL {}: found {found}, expected {}", c.what, c.expected)),
+            }
+        }
+    }
+    text
 }
 
 /// Predicate: an `event` record of `pid` for `syscall`.
@@ -188,6 +245,22 @@ mod tests {
         let r = std::panic::catch_unwind(|| assert_event(&v, &json!({"x": 1})));
         assert!(r.is_err(), "a repeated key fails assert_event");
         assert!(parse_record(b"[1]").is_err());
+    }
+
+    #[test]
+    fn near_misses_show_the_closest_records_check_by_check() {
+        let records = [
+            json!({"type": "event", "pid": 1, "syscall": "dup2"}),
+            json!({"type": "event", "pid": 2, "syscall": "close"}),
+            json!({"type": "stats"}),
+        ];
+        let checks = [Check::field("type", "event"), Check::field("pid", 2), Check::field("syscall", "dup2")];
+        let text = near_misses(&records, &checks, 3);
+        assert!(text.starts_with("the closest records pass 2 of 3 checks; 2 do"), "{text}");
+        assert!(text.contains("FAIL pid: found 1, expected 2"), "{text}");
+        assert!(text.contains("FAIL syscall: found \"close\", expected \"dup2\""), "{text}");
+        assert!(!text.contains("stats"), "{text}");
+        assert!(near_misses(&records[2..], &checks[1..], 3).starts_with("no record passes"));
     }
 
     #[test]

@@ -1,17 +1,10 @@
 //! The workload: `fdops OPS...` (helpers/fdops.c), one output line per op.
 use std::{
     collections::BTreeMap,
-    io::Write,
-    process::{Child, ChildStdin, Command, ExitStatus, Stdio},
-    sync::{
-        Arc, Mutex,
-        mpsc::{Receiver, RecvTimeoutError},
-    },
-    thread,
-    time::{Duration, Instant},
+    process::{Command, ExitStatus},
 };
 
-use crate::{DEADLINE, POLL, fdops_bin};
+use crate::{DEADLINE, child::Child, fdops_bin};
 
 /// One output line of fdops: `op=NAME ret=N errno=E key=value...`.
 #[derive(Clone, Debug)]
@@ -57,42 +50,18 @@ impl OpLine {
     }
 }
 
-/// A running fdops. Dropping it kills the process.
+/// A running fdops: a [`Child`] whose lines are [`OpLine`]s. Dropping it kills the
+/// process.
 pub struct Fdops {
     child: Child,
-    stdin: Option<ChildStdin>,
-    rx: Receiver<Option<String>>,
-    lines: Vec<OpLine>,
-    taken: Vec<bool>,
-    eof: bool,
-    status: Option<ExitStatus>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    ops: Vec<String>,
 }
 
 impl Fdops {
     /// Spawns `fdops OPS...`.
     pub fn spawn(ops: &[&str]) -> Fdops {
-        let bin = fdops_bin();
-        let mut child = Command::new(&bin)
-            .args(ops)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run the test helper {}: {e}", bin.display()));
-        let crate::child_io::ChildIo { stdin, lines: rx, stderr } = crate::child_io::capture(&mut child);
-        Fdops {
-            child,
-            stdin,
-            rx,
-            lines: Vec::new(),
-            taken: Vec::new(),
-            eof: false,
-            status: None,
-            stderr,
-            ops: ops.iter().map(|s| s.to_string()).collect(),
-        }
+        let mut cmd = Command::new(fdops_bin());
+        cmd.args(ops);
+        Fdops { child: Child::spawn(cmd, format!("fdops {ops:?}")) }
     }
 
     /// Spawns `fdops wait OPS...` and waits until it is blocked in `wait`: the test can
@@ -107,109 +76,39 @@ impl Fdops {
     }
 
     pub fn pid(&self) -> i64 {
-        i64::from(self.child.id())
+        self.child.pid()
     }
 
     /// Releases one `wait`.
     pub fn go(&mut self) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(b"go\n").and_then(|()| stdin.flush()).expect("write to fdops' stdin");
-    }
-
-    fn report(&self, message: &str) -> String {
-        let lines: Vec<&str> = self.lines.iter().map(|l| l.raw.as_str()).collect();
-        format!(
-            "{message}\nfdops {:?} (pid {}), exit {:?}, output:\n  {}\nstderr: {}",
-            self.ops,
-            self.child.id(),
-            self.status,
-            lines.join("\n  "),
-            String::from_utf8_lossy(&self.stderr.lock().unwrap())
-        )
-    }
-
-    /// Takes one line in, waiting until `until`; false on timeout or EOF.
-    fn pump(&mut self, until: Instant) -> bool {
-        if self.eof {
-            return false;
-        }
-        let wait = until.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
-        match self.rx.recv_timeout(wait) {
-            Ok(Some(line)) => {
-                let parsed = OpLine::parse(&line)
-                    .unwrap_or_else(|| panic!("{}", self.report(&format!("unparsable fdops line: {line}"))));
-                self.lines.push(parsed);
-                self.taken.push(false);
-                true
-            }
-            Ok(None) | Err(RecvTimeoutError::Disconnected) => {
-                self.eof = true;
-                false
-            }
-            Err(RecvTimeoutError::Timeout) => false,
-        }
+        self.child.send("go");
     }
 
     /// The next line of op `name` not returned before, waiting up to [`DEADLINE`].
+    #[track_caller]
     pub fn op(&mut self, name: &str) -> OpLine {
-        let until = Instant::now() + DEADLINE;
-        let mut i = 0;
-        loop {
-            while i < self.lines.len() {
-                if !self.taken[i] && self.lines[i].op == name {
-                    self.taken[i] = true;
-                    return self.lines[i].clone();
-                }
-                i += 1;
-            }
-            if self.eof || Instant::now() >= until {
-                let why = if self.eof { "its output ended" } else { "deadline passed" };
-                panic!("{}", self.report(&format!("fdops printed no (more) op={name}: {why}")));
-            }
-            self.pump(until);
-        }
+        self.child.take_line(&format!("a line op={name}"), DEADLINE, |raw| {
+            let line = String::from_utf8_lossy(raw);
+            let op = OpLine::parse(&line).ok_or_else(|| format!("unparsable fdops line: {line}"))?;
+            Ok((op.op == name).then_some(op))
+        })
     }
 
     /// Waits up to [`DEADLINE`] for fdops to exit and its output to end.
+    #[track_caller]
     pub fn finish(&mut self) -> ExitStatus {
-        let until = Instant::now() + DEADLINE;
-        while self.status.is_none() {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                self.status = Some(s);
-                break;
-            }
-            if Instant::now() >= until {
-                panic!("{}", self.report("fdops did not exit in time"));
-            }
-            // Keep reading so a full pipe cannot block it.
-            if !self.pump(Instant::now() + POLL) {
-                thread::sleep(POLL);
-            }
-        }
-        while !self.eof && Instant::now() < until {
-            self.pump(until);
-        }
-        self.status.unwrap()
+        self.child.finish(DEADLINE)
     }
 
     /// `finish` and assert a zero exit status.
     #[track_caller]
     pub fn finish_ok(&mut self) {
         let status = self.finish();
-        assert!(status.success(), "{}", self.report("fdops failed"));
+        assert!(status.success(), "{}", self.child.report("fdops failed"));
     }
 
     /// Every line so far.
-    pub fn lines(&self) -> &[OpLine] {
-        &self.lines
-    }
-}
-
-impl Drop for Fdops {
-    fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    pub fn lines(&self) -> Vec<OpLine> {
+        self.child.lines().iter().filter_map(|l| OpLine::parse(l)).collect()
     }
 }

@@ -1,28 +1,39 @@
 //! Harness for fdwatch's root integration tests: they run the real collector
 //! ([`Fdwatch`], the binary named by `FDWATCH_BIN`) next to real processes doing
 //! syscalls with known arguments ([`Fdops`], the C helper in `helpers/fdops.c`), and
-//! check the NDJSON records it prints, field by field ([`assert_event`]).
+//! check the NDJSON records it prints, field by field ([`assert_event`]). Every process
+//! a test runs is a [`child::Child`] (spawn, capture, wait for lines with a deadline,
+//! kill on drop, a report of the near miss); `Fdwatch`, `TextFdwatch`, `Fdops`,
+//! [`model_check::Tree`] and [`alerts::Proc`] only say what their lines mean.
 //!
 //! No test is ever skipped: without root, without the fdwatch binary or without a C
 //! compiler, tests fail and say what is missing.
 pub mod agent;
 pub mod alerts;
 pub mod check;
-pub mod child_io;
+pub mod child;
 pub mod collector;
 pub mod fdops;
+pub mod helpers;
+pub mod model_check;
+pub mod procfs;
+pub mod schema;
+pub mod shells;
 pub mod text_output;
 
 use std::{
     path::{Path, PathBuf},
     sync::atomic::{AtomicU32, Ordering},
-    time::Duration,
+    thread,
+    time::{Duration, Instant},
 };
 
 pub use check::{ANY, DUPLICATES, assert_event, event_of};
-pub use collector::Fdwatch;
+pub use collector::{Fdwatch, fdwatch_head_1};
 pub use fdops::{Fdops, OpLine};
+pub use helpers::{fdops_bin, hostile_abi_bin};
 pub use serde_json::{Value, json};
+pub use text_output::TextFdwatch;
 
 /// How long a record or a helper's line may take to arrive. Generous: the tests run in
 /// parallel on small, noisy VMs, and waiting ends as soon as the record is there.
@@ -70,14 +81,19 @@ pub fn fdwatch_bin() -> PathBuf {
     path
 }
 
-/// The test helper compiled by build.rs.
-pub fn fdops_bin() -> PathBuf {
-    PathBuf::from(env!("FDOPS_BIN"))
-}
-
-/// The syscall-ABI abuser compiled by build.rs (helpers/hostile_abi.c).
-pub fn hostile_abi_bin() -> PathBuf {
-    PathBuf::from(env!("HOSTILE_ABI_BIN"))
+/// Polls `cond` until it returns Ok or `deadline` passes (then panics with `what` and
+/// the last `detail`): for what only /proc shows (a process that exec'd, an fd that
+/// appeared), which nothing signals.
+#[track_caller]
+pub fn wait_for<T>(what: &str, deadline: Duration, mut cond: impl FnMut() -> Result<T, String>) -> T {
+    let until = Instant::now() + deadline;
+    loop {
+        match cond() {
+            Ok(v) => return v,
+            Err(detail) if Instant::now() >= until => panic!("{what}: not within {deadline:?}: {detail}"),
+            Err(_) => thread::sleep(POLL),
+        }
+    }
 }
 
 /// This test process's pid: the `ppid` of every helper it spawns.
@@ -147,6 +163,42 @@ pub fn start_watched(ops: &[&str], extra: &[&str]) -> (Fdwatch, Fdops) {
     (fw, child)
 }
 
+/// Runs `fdops OPS...` under fdwatch and checks its first op `syscall` both ways: fdops
+/// saw the `errno` that `args` names (or, without one, success with `ret`), and
+/// fdwatch's event has exactly the fields `args` ([`Fdwatch::expect_exact`]). Returns
+/// the event.
+#[track_caller]
+pub fn assert_reported(ops: &[&str], syscall: &str, args: Value) -> Value {
+    let (fw, mut child) = run_watched(ops, &[]);
+    let pid = child.pid();
+    let op = child.op(syscall);
+    match args.get("errno") {
+        Some(errno) => assert_eq!(op.get("errno"), errno.as_str().expect("errno is a name"), "{}", op.raw),
+        None => assert_eq!(json!(op.ok()), args["ret"], "{}", op.raw),
+    }
+    fw.expect_exact(&expected(pid, syscall, args))
+}
+
+/// Runs `fdops OPS...` under fdwatch; its first op `syscall` must make an fd, and
+/// fdwatch's event must have exactly `args`, the object fdops saw on the new fd (of
+/// type `ty`, see [`object_of`]; with None the type fstat says) and the fd as `ret`.
+/// Returns the op's line.
+#[track_caller]
+pub fn assert_creates_fd(ops: &[&str], syscall: &str, ty: Option<&str>, args: Value) -> OpLine {
+    let (fw, mut child) = run_watched(ops, &[]);
+    let pid = child.pid();
+    let op = child.op(syscall);
+    let fd = op.ok();
+    let mut want = expected(pid, syscall, args);
+    want["object"] = match ty {
+        Some(ty) => object_of(&op, ty, ""),
+        None => object_stat(&op, ""),
+    };
+    want["ret"] = json!(fd);
+    fw.expect_exact(&want);
+    op
+}
+
 /// The `object` fdwatch should report for an fd fdops printed `ino`/`dev`/`ifmt`/`rdev`
 /// for (keys `ino<suffix>`, ...): its type from the S_IFMT bits (inode(7)), inode, and
 /// for a pipe the end (from the access mode), for character and block devices `rdev`
@@ -188,5 +240,3 @@ pub fn object_stat(op: &OpLine, suffix: &str) -> Value {
         json!({"type": ty, "ino": ino, "dev": op.get(&format!("dev{suffix}"))})
     }
 }
-pub mod model_check;
-pub mod schema;

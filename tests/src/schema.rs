@@ -43,6 +43,13 @@ mod tests {
             json!({"type":"loss","ts":TS,"host":"vm","v":1,"where":"output","output":"tcp:127.0.0.1:9","count":3,"by_type":{"event":3}}),
             json!({"type":"reload","ts":TS,"host":"vm","v":1,"ok":false,"config":"/etc/x","error":"bad","applied":[],"needs_restart":[],"reopened":1}),
             json!({"type":"resync","ts":TS,"host":"vm","v":1,"scope":"all","reason":"r","processes":3,"fds_changed":0}),
+            json!({"type":"symptom","ts":TS,"host":"vm","v":1,"id":2,"kind":"stdio_hijack","pid":7,"comm":"x","syscall":"sendto","args":{"sockfd":0},"ret":-106,"errno":"EISCONN"}),
+            // Kernel-internal codes seen at syscall exit (include/linux/errno.h) have an underscore.
+            json!({"type":"event","ts":TS,"host":"vm","v":1,"pid":1,"tid":1,"ppid":0,"comm":"x","syscall":"poll","nfds":0,"timeout":5000,"fds":[],"ret":-516,"errno":"ERESTART_RESTARTBLOCK"}),
+            json!({"type":"alert","ts":TS,"host":"vm","v":1,"id":1,"kind":"interrupted_wait","severity":"critical","pid":7,"comm":"x","exe":null,"message":"m","evidence":[],
+                   "syscall":"poll","timeout_ns":5,"waited_ns":null,"stopped_by":{"pid":6,"comm":"t","how":"PTRACE_ATTACH"},"restart":"restart_syscall","errno":"EPERM","seccomp_mode":"filter","seccomp_filters":1}),
+            json!({"type":"alert","ts":TS,"host":"vm","v":1,"id":1,"kind":"stdio_hijack","severity":"critical","pid":7,"comm":"sh","exe":"/bin/sh","message":"m","evidence":[],
+                   "shape":"relayed_shell","fds":[0,1],"object":{"type":"socket"},"relays":[{"pid":6,"comm":"ncat","exe":null,"socket_pid":6,"socket_fd":3}]}),
         ];
         for g in &good {
             assert_eq!(violations(g), None, "{g}");
@@ -55,6 +62,9 @@ mod tests {
             json!({"type":"ready","ts":TS,"host":"vm","v":1,"probes":4}),
             json!({"type":"reload","ts":TS,"host":"vm","v":1,"ok":true,"config":null,"error":"x","applied":[],"needs_restart":[],"reopened":0}),
             json!({"type":"resync","ts":"yesterday","host":"vm","v":1,"scope":"all","reason":"r","processes":3,"fds_changed":0}),
+            json!({"type":"symptom","ts":TS,"host":"vm","v":1,"kind":"stdio_hijack","pid":7,"comm":"x","syscall":"sendto","args":{},"ret":-106,"errno":"EISCONN"}),
+            json!({"type":"alert","ts":TS,"host":"vm","v":1,"id":1,"kind":"stdio_hijack","severity":"critical","pid":7,"comm":"sh","exe":"/bin/sh","message":"m","evidence":[],
+                   "shape":"relayed_shell","fds":[0,1],"object":{"type":"socket"}}),
         ];
         for b in &bad {
             assert!(violations(b).is_some(), "{b} should not validate");

@@ -1,56 +1,21 @@
-//! fdwatch's human-readable output (no `--json`): stdout and stderr kept as the raw
-//! bytes it wrote, for tests that check them byte by byte. ([`crate::Fdwatch`] parses
-//! stdout as NDJSON and would reject text lines.)
+//! fdwatch's human-readable output (no `--json`): a [`Child`] whose stdout and stderr
+//! are kept as the raw bytes it wrote, for tests that check them byte by byte.
+//! ([`crate::Fdwatch`] parses stdout as NDJSON and would reject text lines.)
 use std::{
     ffi::OsStr,
-    io::Read,
-    process::{Child, Command, ExitStatus, Stdio},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    thread,
+    process::{Command, ExitStatus},
     time::{Duration, Instant},
 };
 
-use crate::{POLL, START_DEADLINE, fdwatch_bin, require_root};
-
-/// A pipe read to its end in the background.
-struct Capture {
-    bytes: Arc<Mutex<Vec<u8>>>,
-    done: Arc<AtomicBool>,
-}
-
-impl Capture {
-    fn start(mut pipe: impl Read + Send + 'static) -> Capture {
-        let bytes = Arc::new(Mutex::new(Vec::new()));
-        let done = Arc::new(AtomicBool::new(false));
-        let (sink, finished) = (Arc::clone(&bytes), Arc::clone(&done));
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-            finished.store(true, Ordering::Release);
-        });
-        Capture { bytes, done }
-    }
-
-    fn get(&self) -> Vec<u8> {
-        self.bytes.lock().unwrap().clone()
-    }
-}
+use crate::{
+    START_DEADLINE,
+    child::{self, Child, Spawn},
+    fdwatch_bin, require_root,
+};
 
 /// A running `fdwatch ARGS` in text mode. Dropping it kills the process.
 pub struct TextFdwatch {
     child: Child,
-    args: Vec<String>,
-    stdout: Capture,
-    stderr: Capture,
-    reaped: Option<ExitStatus>,
 }
 
 impl TextFdwatch {
@@ -58,18 +23,9 @@ impl TextFdwatch {
     /// text-mode ready line on stderr.
     pub fn start(args: &[&str]) -> TextFdwatch {
         require_root();
-        let bin = fdwatch_bin();
-        let mut child = Command::new(&bin)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-        let stdout = Capture::start(child.stdout.take().expect("piped stdout"));
-        let stderr = Capture::start(child.stderr.take().expect("piped stderr"));
-        let fw =
-            TextFdwatch { child, args: args.iter().map(|s| s.to_string()).collect(), stdout, stderr, reaped: None };
+        let mut cmd = Command::new(fdwatch_bin());
+        cmd.args(args);
+        let fw = TextFdwatch { child: Spawn::new(cmd, format!("fdwatch {args:?}")).stdin_null().spawn() };
         fw.wait_for("the ready line on stderr", START_DEADLINE, |_, err| err.starts_with(b"fdwatch: ready: "));
         fw
     }
@@ -78,82 +34,35 @@ impl TextFdwatch {
     /// with both outputs, if it does not.
     #[track_caller]
     pub fn wait_for(&self, what: &str, deadline: Duration, pred: impl Fn(&[u8], &[u8]) -> bool) {
-        let until = Instant::now() + deadline;
-        loop {
-            let (out, err) = (self.stdout.get(), self.stderr.get());
-            if pred(&out, &err) {
-                return;
-            }
-            let ended = self.stdout.done.load(Ordering::Acquire) && self.stderr.done.load(Ordering::Acquire);
-            if ended || Instant::now() >= until {
-                let why = if ended { "fdwatch's output ended".to_string() } else { format!("not within {deadline:?}") };
-                panic!("fdwatch {:?}: expected {what}: {why}\n{}", self.args, dump(&out, &err));
-            }
-            thread::sleep(POLL);
+        if let Err(gave_up) =
+            self.child.try_wait_for(deadline, true, |out| pred(out.stdout(), out.stderr()).then_some(()))
+        {
+            let out = self.child.output();
+            panic!("fdwatch: expected {what}: {gave_up}\n{}", dump(out.stdout(), out.stderr()));
         }
     }
 
     /// SIGINT, then everything it wrote: (exit status, stdout, stderr). Panics if it is
     /// not done within 30 s.
     pub fn stop(mut self) -> (ExitStatus, Vec<u8>, Vec<u8>) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our child, not yet
-        // reaped (so not reused).
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            if self.reaped.is_none() {
-                self.reaped = self.child.try_wait().ok().flatten();
-            }
-            let ended = self.stdout.done.load(Ordering::Acquire) && self.stderr.done.load(Ordering::Acquire);
-            if let (Some(status), true) = (self.reaped, ended) {
-                return (status, self.stdout.get(), self.stderr.get());
-            }
-            if Instant::now() >= until {
-                panic!(
-                    "fdwatch {:?} did not stop within 30 s\n{}",
-                    self.args,
-                    dump(&self.stdout.get(), &self.stderr.get())
-                );
-            }
-            thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for TextFdwatch {
-    fn drop(&mut self) {
-        if self.reaped.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        self.child.signal(libc::SIGINT);
+        let deadline = Duration::from_secs(30);
+        let until = Instant::now() + deadline;
+        let ended = self.child.wait_output_end(deadline, true);
+        let status = self.child.wait_exit(until.saturating_duration_since(Instant::now()));
+        let out = self.child.output();
+        match (status, ended) {
+            (Some(status), true) => (status, out.stdout().to_vec(), out.stderr().to_vec()),
+            _ => panic!("fdwatch did not stop within {deadline:?}\n{}", dump(out.stdout(), out.stderr())),
         }
     }
 }
 
 /// Runs `$FDWATCH_BIN ARGS` to its end (at most `deadline`): (status, stdout, stderr).
 pub fn run_to_end(args: &[&OsStr], deadline: Duration) -> (ExitStatus, Vec<u8>, Vec<u8>) {
-    let bin = fdwatch_bin();
-    let mut child = Command::new(&bin)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-    let stdout = Capture::start(child.stdout.take().expect("piped stdout"));
-    let stderr = Capture::start(child.stderr.take().expect("piped stderr"));
-    let until = Instant::now() + deadline;
-    loop {
-        let ended = stdout.done.load(Ordering::Acquire) && stderr.done.load(Ordering::Acquire);
-        if let (Ok(Some(status)), true) = (child.try_wait(), ended) {
-            return (status, stdout.get(), stderr.get());
-        }
-        if Instant::now() >= until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("fdwatch {args:?} did not finish within {deadline:?}\n{}", dump(&stdout.get(), &stderr.get()));
-        }
-        thread::sleep(POLL);
-    }
+    let mut cmd = Command::new(fdwatch_bin());
+    cmd.args(args);
+    child::run_to_end(cmd, &format!("fdwatch {args:?}"), deadline)
 }
 
 /// Both outputs for a failure message, with every byte visible (Rust's escaping).

@@ -7,12 +7,10 @@ use std::{fs, process::Command};
 use fdwatch_tests::{agent::TempDir, *};
 
 fn check(path: &std::path::Path) -> (Option<i32>, String, String) {
-    let out = Command::new(fdwatch_bin()).args(["config", "check"]).arg(path).output().expect("run fdwatch");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut cmd = Command::new(fdwatch_bin());
+    cmd.args(["config", "check"]).arg(path);
+    let (status, stdout, stderr) = child::run_to_end(cmd, "fdwatch config check", DEADLINE);
+    (status.code(), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
 }
 
 const EVERY_KEY: &str = r#"
@@ -218,14 +216,12 @@ fn sighup_reloads_keeps_the_model_and_keeps_the_old_config_when_the_new_one_is_b
     child.op("dup2");
     // events = false: the dup2 gives no record, but the model learns fd 101 (a dump
     // shows it, and proves the event was handled before the reload).
-    // SAFETY: kill has no memory-safety preconditions; fdwatch is our child.
-    unsafe { libc::kill(fw.pid() as i32, libc::SIGUSR1) };
+    fw.signal(libc::SIGUSR1);
     fw.expect("fd 101 in the model", DEADLINE, |r| r["type"] == "fd" && r["pid"] == child.pid() && r["fd"] == 101);
     // Now events on, and a key that needs a restart.
     // (16 MiB: the default wakeup_bytes stays 262144.)
     fs::write(&path, format!("json = true\npid = [{}]\nevents = true\nring_bytes = 16777216\n", child.pid())).unwrap();
-    // SAFETY: as above.
-    unsafe { libc::kill(fw.pid() as i32, libc::SIGHUP) };
+    fw.signal(libc::SIGHUP);
     let reload = fw.expect("a reload record", DEADLINE, |r| r["type"] == "reload");
     assert_event(
         &reload,
@@ -238,8 +234,7 @@ fn sighup_reloads_keeps_the_model_and_keeps_the_old_config_when_the_new_one_is_b
     fw.expect_event(child.pid(), "dup2", |e| e["newfd"] == 102);
     // A bad file: refused, said on stderr, the running configuration kept.
     fs::write(&path, "json = true\nevents = false\nring_bytes = 5000\n").unwrap();
-    // SAFETY: as above.
-    unsafe { libc::kill(fw.pid() as i32, libc::SIGHUP) };
+    fw.signal(libc::SIGHUP);
     let refused = fw.expect("a refused reload", DEADLINE, |r| r["type"] == "reload" && r["ok"] == false);
     let error = refused["error"].as_str().unwrap_or_default().to_owned();
     assert!(error.contains("ring_bytes: 5000 is not a power of two") && error.contains(":3:14:"), "{refused}");

@@ -52,7 +52,7 @@ fn a_dead_tcp_collector_costs_only_its_own_records_and_says_how_many() {
     let port = free_port();
     let tcp_file = dir.path("tcp.json");
     let all_file = dir.path("all.json");
-    let socat = Socat::start(&dir, port, &tcp_file);
+    let socat = Socat::start(port, &tcp_file);
     // ~35k events/s: 200 dup2/close pairs every 10 ms, for about 17 s.
     let rounds = 1500;
     let mut ops = Vec::new();

@@ -52,8 +52,10 @@ fn logrotate_rotates_the_file_under_load_without_loss_or_duplicates() {
     for round in 0..rounds {
         flood.go();
         // Rotate while the flood is being written.
-        let out = Command::new("logrotate").arg("-f").arg("-s").arg(&state).arg(&conf).output().expect("run logrotate");
-        assert!(out.status.success(), "logrotate: {}", String::from_utf8_lossy(&out.stderr));
+        let mut cmd = Command::new("logrotate");
+        cmd.arg("-f").arg("-s").arg(&state).arg(&conf);
+        let (status, _, stderr) = child::run_to_end(cmd, "logrotate", DEADLINE);
+        assert!(status.success(), "logrotate: {}", String::from_utf8_lossy(&stderr));
         reloads += 1;
         fw.expect(&format!("reload {reloads}"), DEADLINE, |r| {
             r["type"] == "reload" && r["reopened"] == 1 && r["ok"] == true

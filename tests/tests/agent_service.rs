@@ -3,15 +3,11 @@
 //! pointed at this test's rsyslogd, prometheus and log directory, is a working agent:
 //! alerts reach rsyslog and a file that is rotated under it, counters reach prometheus,
 //! and every record validates against docs/schema.json.
-use std::{
-    fs,
-    os::unix::fs::PermissionsExt,
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{fs, os::unix::fs::PermissionsExt, path::Path, process::Command};
 
 use fdwatch_tests::{
     agent::{Prometheus, Rsyslog, TempDir, alert_makers, assert_valid, free_port, ndjson, wait_for},
+    helpers::FdwatchForAnyone,
     *,
 };
 
@@ -28,20 +24,24 @@ fn directive(unit: &str, key: &str) -> String {
         .to_owned()
 }
 
-/// A copy of the binary any user can run.
-fn binary_for_anyone(dir: &TempDir) -> PathBuf {
-    let bin = dir.path("fdwatch");
-    fs::copy(fdwatch_bin(), &bin).expect("copy the binary");
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-    bin
+/// A test's directory, a copy of the binary that nobody may run, and the unit's text.
+fn scene(tag: &str) -> (TempDir, FdwatchForAnyone, String) {
+    require_root();
+    (TempDir::new(tag), FdwatchForAnyone::new(tag), unit())
+}
+
+/// `systemd-analyze verify UNIT`: its exit status and what it said (stdout and stderr).
+fn verify(unit: &Path) -> (std::process::ExitStatus, String) {
+    let mut cmd = Command::new("systemd-analyze");
+    cmd.arg("verify").arg(unit);
+    let (status, stdout, stderr) = child::run_to_end(cmd, "systemd-analyze verify", DEADLINE);
+    (status, format!("{}{}", String::from_utf8_lossy(&stdout), String::from_utf8_lossy(&stderr)))
 }
 
 #[test]
 fn systemd_analyze_verify_accepts_the_unit() {
-    require_root();
-    let dir = TempDir::new("unit-verify");
-    let bin = binary_for_anyone(&dir);
-    let unit = unit();
+    let (dir, anyone, unit) = scene("unit-verify");
+    let bin = &anyone.path;
     let exec = directive(&unit, "ExecStart");
     let program = exec.split_whitespace().next().unwrap();
     assert_eq!(program, "/usr/local/bin/fdwatch", "the README's install path");
@@ -49,14 +49,12 @@ fn systemd_analyze_verify_accepts_the_unit() {
     // it exists and is executable.
     let copy = dir.path("fdwatch.service");
     fs::write(&copy, unit.replace(program, bin.to_str().unwrap())).unwrap();
-    let out = Command::new("systemd-analyze").arg("verify").arg(&copy).output().expect("run systemd-analyze");
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "systemd-analyze verify: {said}");
+    let (status, said) = verify(&copy);
+    assert!(status.success(), "systemd-analyze verify: {said}");
     assert!(said.trim().is_empty(), "systemd-analyze verify warns: {said}");
     // It checks what it parses: a misspelt option fails it.
     fs::write(&copy, unit.replace(program, bin.to_str().unwrap()).replace("ProtectSystem=", "ProtectSystm=")).unwrap();
-    let out = Command::new("systemd-analyze").arg("verify").arg(&copy).output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (_, said) = verify(&copy);
     assert!(said.contains("ProtectSystm"), "verify did not notice a bad option: {said}");
 }
 
@@ -70,10 +68,8 @@ fn setpriv_caps(caps: &str) -> String {
 
 #[test]
 fn the_units_command_line_with_only_its_capabilities_is_a_working_agent() {
-    require_root();
-    let dir = TempDir::new("unit-run");
-    let bin = binary_for_anyone(&dir);
-    let unit = unit();
+    let (dir, anyone, unit) = scene("unit-run");
+    let bin = &anyone.path;
     let ambient = directive(&unit, "AmbientCapabilities");
     assert_eq!(ambient, directive(&unit, "CapabilityBoundingSet"), "the unit keeps only what it grants");
     let caps = setpriv_caps(&ambient);
@@ -119,7 +115,7 @@ fn the_units_command_line_with_only_its_capabilities_is_a_working_agent() {
         .arg(format!("--inh-caps=-all,{caps}"))
         .arg(format!("--ambient-caps=-all,{caps}"))
         .arg(format!("--bounding-set=-all,{caps}"))
-        .arg(&bin)
+        .arg(bin)
         .args(&args);
     let fw = Fdwatch::until_ready(Fdwatch::spawn_command(command));
     let status = fs::read_to_string(format!("/proc/{}/status", fw.pid())).unwrap();
@@ -136,8 +132,7 @@ fn the_units_command_line_with_only_its_capabilities_is_a_working_agent() {
     wait_for("the alerts in the file", DEADLINE, || ndjson(&log).iter().filter(|r| r["type"] == "alert").count() == 3);
     let rotated = logs.join("fdwatch.json.1");
     fs::rename(&log, &rotated).unwrap();
-    // SAFETY: kill has no memory-safety preconditions; fdwatch is our child.
-    unsafe { libc::kill(fw.pid() as i32, libc::SIGHUP) };
+    fw.signal(libc::SIGHUP);
     fw.expect("the reload", DEADLINE, |r| r["type"] == "reload" && r["ok"] == true && r["reopened"] == 1);
     for m in &mut second {
         m.go();

@@ -10,7 +10,7 @@
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream, UdpSocket},
-    process::{Command, Stdio},
+    process::Command,
     thread,
     time::{Duration, Instant},
 };
@@ -19,15 +19,17 @@ use fdwatch_tests::{alerts::*, *};
 
 const MIN_RUN: Duration = Duration::from_secs(30);
 
+/// How long one step of the workload may take: a cargo build on a loaded machine.
+const STEP_DEADLINE: Duration = Duration::from_secs(120);
+
 #[track_caller]
-fn run_ok(cmd: &mut Command, what: &str) {
-    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+fn run_ok(cmd: Command, what: &str) {
+    let (status, stdout, stderr) = child::run_to_end(cmd, what, STEP_DEADLINE);
     assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        status.success(),
+        "{what} failed ({status}):\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
     );
 }
 
@@ -114,18 +116,20 @@ fn thirty_seconds_of_benign_work_raise_no_alert() {
     let mut rounds = 0;
     while started.elapsed() < MIN_RUN || rounds < 2 {
         rounds += 1;
-        run_ok(Command::new("/bin/sh").arg(helper("benign.sh")), "sh benign.sh");
-        run_ok(Command::new("/usr/bin/bash").arg(helper("benign.sh")), "bash benign.sh");
+        for shell in ["/bin/sh", "/usr/bin/bash"] {
+            let mut cmd = Command::new(shell);
+            cmd.arg(helper("benign.sh"));
+            run_ok(cmd, &format!("{shell} benign.sh"));
+        }
         let _ = std::fs::remove_dir_all(&target);
-        run_ok(
-            Command::new(&cargo)
-                .args(["build", "--offline", "--quiet"])
-                .current_dir(&dir.0)
-                .env("CARGO_TARGET_DIR", &target)
-                .env_remove("RUSTFLAGS"),
-            "cargo build --offline of a small crate",
-        );
-        run_ok(&mut Command::new(target.join("debug/fdwatch-benign")), "the small crate's binary");
+        let mut build = Command::new(&cargo);
+        build
+            .args(["build", "--offline", "--quiet"])
+            .current_dir(&dir.0)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS");
+        run_ok(build, "cargo build --offline of a small crate");
+        run_ok(Command::new(target.join("debug/fdwatch-benign")), "the small crate's binary");
         for close_fds in ["1", "0"] {
             let mut py = Proc::run(&python(), &[&helper("subprocess_mix.py"), close_fds], "subprocess_mix.py");
             py.send("go");

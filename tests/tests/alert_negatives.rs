@@ -6,56 +6,38 @@
 //! pending) only after the whole scenario is over. (select/poll with small fds:
 //! alert_select.rs; an allowlisted process: alert_stdio.rs; background jobs that do not
 //! leak a pipe: alert_pipe.rs.)
-use std::process::Command;
-
 use fdwatch_tests::{alerts::*, model_check::*, *};
 
 /// Runs `fdops wait exec PROGRAM ARGS...` under fdwatch; returns the records after it
 /// exited 0.
 fn exec_watched(program: &str, args: &[&str], what: &str) -> Vec<Value> {
-    let mut all = vec!["wait", "exec", program];
+    let mut all = vec![program];
     all.extend_from_slice(args);
-    let mut root = Proc::run(fdops_bin().to_str().unwrap(), &all, what);
-    root.line("op=wait");
-    let fw = Fdwatch::watch(root.pid(), &["--follow"]);
-    root.send("go");
+    let mut root = Proc::waiting(fdops_exec(&all), what);
+    let fw = root.go_watched();
     root.finish_ok();
     let pid = root.pid();
-    fw.expect(&format!("the exit of {what}"), DEADLINE, |r| check::event_of(r, pid, "exit"));
-    stop(fw)
+    stop_after_exit(fw, pid)
 }
 
-const SHELL_SCRIPT: &str = r#"
-set -e
-t=$(mktemp -d)
-echo one two three | tr ' ' '\n' | sort -r | head -n 2 > "$t/out"
-cat < "$t/out" | wc -l >> "$t/count"
-ls /nonexistent 2>/dev/null || true
-ls /nonexistent 2>&1 | cat > /dev/null
-{ echo a; echo b >&2; } 2>&1 | cat >/dev/null
-exec 3>"$t/fd3"; echo via3 >&3; exec 3>&-
-exec 4<"$t/out"; read -r line <&4; exec 4<&-
-x=$( (echo sub; echo shell) | tail -n 1 )
-while read -r l; do :; done < "$t/out"
-cat <<EOF > "$t/here"
-here $x
-EOF
-( cd "$t" && cat here out > both ) 2>/dev/null
-sh -c 'echo nested | cat' > /dev/null
-true | false | true
-rm -rf "$t"
-"#;
+/// Shell pipelines and redirections (helpers/pipelines.sh), the script text as given to
+/// `sh -c`.
+fn shell_script() -> String {
+    let path = helper("pipelines.sh");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+}
 
 #[test]
 fn shell_pipelines_and_redirections_raise_nothing() {
-    let records = exec_watched("/bin/sh", &["-c", SHELL_SCRIPT], "sh -c <pipelines and redirections>");
+    let records = exec_watched("/bin/sh", &["-c", &shell_script()], "sh -c <pipelines and redirections>");
     assert_no_alerts(&records, "sh (dash) pipelines and redirections");
 }
 
 #[test]
 fn bash_pipelines_redirections_and_process_substitution_raise_nothing() {
     let script = format!(
-        "{SHELL_SCRIPT}\ndiff <(echo a) <(echo a) > /dev/null\necho x &> /dev/null\ncat <<< word > /dev/null\n"
+        "{}\ndiff <(echo a) <(echo a) > /dev/null\necho x &> /dev/null\ncat <<< word > /dev/null\n",
+        shell_script()
     );
     let records = exec_watched("/usr/bin/bash", &["-c", &script], "bash -c <pipelines and redirections>");
     assert_no_alerts(&records, "bash pipelines, redirections, process substitution");
@@ -72,14 +54,9 @@ fn command_started_with_stdout_and_stderr_closed_raises_nothing() {
 
 #[test]
 fn nohup_to_dev_null_in_the_background_raises_nothing() {
-    let mut root = Proc::run(
-        fdops_bin().to_str().unwrap(),
-        &["wait", "exec", "/bin/sh", "-c", "nohup sleep 30 >/dev/null 2>&1 & echo bg=$!"],
-        "nohup sleep 30 >/dev/null 2>&1 &",
-    );
-    root.line("op=wait");
-    let fw = Fdwatch::watch(root.pid(), &["--follow"]);
-    root.send("go");
+    let script = "nohup sleep 30 >/dev/null 2>&1 & echo bg=$!";
+    let mut root = Proc::waiting(fdops_exec(&["/bin/sh", "-c", script]), "nohup sleep 30 >/dev/null 2>&1 &");
+    let fw = root.go_watched();
     let bg = Proc::field(&root.line("bg="), "bg");
     root.also_kill(bg);
     root.finish_ok();
@@ -93,8 +70,7 @@ fn nohup_to_dev_null_in_the_background_raises_nothing() {
     });
     // SAFETY: kill has no memory-safety preconditions; bg is the scenario's sleep.
     unsafe { libc::kill(bg as i32, libc::SIGKILL) };
-    fw.expect("the exit of the background sleep", DEADLINE, |r| check::event_of(r, bg, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, bg);
     assert_no_alerts(&records, "nohup sleep 30 >/dev/null 2>&1 &");
 }
 
@@ -124,8 +100,7 @@ fn c_daemon_reopening_stdio_on_dev_null_raises_nothing() {
     );
     let pid = child.pid();
     child.finish_ok(); // prints nothing visible after closing 1
-    fw.expect("the helper's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, pid);
     let dup2s = records.iter().filter(|r| check::event_of(r, pid, "dup2")).count();
     assert_eq!(dup2s, 2, "the scenario ran: two dup2 events");
     assert_no_alerts(&records, "a daemon reopening stdio on /dev/null");
@@ -134,17 +109,12 @@ fn c_daemon_reopening_stdio_on_dev_null_raises_nothing() {
 /// Python's double-fork daemonisation with /dev/null on stdio.
 #[test]
 fn python_daemon_reopening_stdio_on_dev_null_raises_nothing() {
-    let mut cmd = Command::new(fdops_bin());
-    cmd.args(["wait", "exec", &python(), &helper("daemon.py"), "0.3"]);
-    let mut root = Proc::spawn(cmd, "daemon.py");
-    root.line("op=wait");
-    let fw = Fdwatch::watch(root.pid(), &["--follow"]);
-    root.send("go");
+    let mut root = Proc::waiting(fdops_exec(&[&python(), &helper("daemon.py"), "0.3"]), "daemon.py");
+    let fw = root.go_watched();
     let daemon = Proc::field(&root.line("daemon "), "pid");
     root.also_kill(daemon);
     root.finish_ok();
-    fw.expect("the daemon's exit", DEADLINE, |r| check::event_of(r, daemon, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, daemon);
     assert!(records.iter().any(|r| check::event_of(r, daemon, "dup2")), "the daemon's dup2 calls were seen");
     assert_no_alerts(&records, "a Python daemon on /dev/null");
 }
@@ -154,12 +124,10 @@ fn python_subprocess_use_raises_nothing_with_or_without_close_fds() {
     for close_fds in ["1", "0"] {
         let mut py = Proc::run(&python(), &[&helper("subprocess_mix.py"), close_fds], "subprocess_mix.py");
         let pid = py.pid();
-        let fw = Fdwatch::watch(pid, &["--follow"]);
-        py.send("go");
+        let fw = py.go_watched();
         py.line("done");
         py.finish_ok();
-        fw.expect("python's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
-        let records = stop(fw);
+        let records = stop_after_exit(fw, pid);
         assert_no_alerts(&records, &format!("Python subprocess use, close_fds={close_fds}"));
     }
 }
@@ -194,8 +162,7 @@ fn pipe_file_and_dev_null_dup2_onto_stdio_raise_nothing() {
     );
     let pid = child.pid();
     child.finish_ok();
-    fw.expect("the helper's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, pid);
     let dups = records
         .iter()
         .filter(|r| {

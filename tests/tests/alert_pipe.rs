@@ -20,8 +20,7 @@ fn pipe_leak_py(script: &str, close_fds: bool, linger: &str) -> Proc {
 fn daemon_holding_the_popen_pipe_after_the_shell_exited_is_one_warning_then_resolved() {
     let mut py = pipe_leak_py("sleep 30 & echo $!", true, "0");
     let pid = py.pid();
-    let fw = Fdwatch::watch(pid, &["--follow"]);
-    py.send("go");
+    let fw = py.go_watched();
     let popen = py.line("popen ");
     let (sh, rfd, ino) = (Proc::field(&popen, "pid"), Proc::field(&popen, "fd"), Proc::field(&popen, "ino"));
     let sleep = Proc::field(&py.line("first "), "line");
@@ -98,8 +97,7 @@ fn daemon_holding_the_popen_pipe_after_the_shell_exited_is_one_warning_then_reso
 fn negative(script: &str, close_fds: bool) -> Vec<Value> {
     let mut py = pipe_leak_py(script, close_fds, "1.5");
     let pid = py.pid();
-    let fw = Fdwatch::watch(pid, &["--follow"]);
-    py.send("go");
+    let fw = py.go_watched();
     py.line("popen ");
     let first = py.line("first ");
     if let Ok(bg) = first.trim_start_matches("first line=").parse::<i64>() {
@@ -108,8 +106,7 @@ fn negative(script: &str, close_fds: bool) -> Vec<Value> {
     py.line("eof ");
     py.line("reaped ");
     py.wait_within(DEADLINE + Duration::from_secs(2));
-    fw.expect("python's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    stop(fw)
+    stop_after_exit(fw, pid)
 }
 
 #[test]

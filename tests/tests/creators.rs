@@ -11,33 +11,14 @@ const O_CLOEXEC: i64 = libc::O_CLOEXEC as i64;
 fn creates(syscall: &str, ops_args: &[&str], args: Value) {
     let mut ops = vec!["newfd", syscall];
     ops.extend_from_slice(ops_args);
-    let (fw, mut child) = run_watched(&ops, &[]);
-    let pid = child.pid();
-    let op = child.op(syscall);
-    let fd = op.ok();
-    let ev = fw.expect_event(pid, syscall, |_| true);
-    let mut want = expected(pid, syscall, args);
-    want["object"] = object_stat(&op, "");
-    want["ret"] = json!(fd);
-    assert_event(&ev, &want);
+    assert_creates_fd(&ops, syscall, None, args);
 }
 
 #[test]
 fn creat_reports_pathname_and_mode() {
     let file = TempPath::new("creat");
-    let (fw, mut child) = run_watched(&["creat", file.as_str(), "644"], &[]);
-    let pid = child.pid();
-    let op = child.op("creat");
-    let fd = op.ok();
-    let ev = fw.expect_event(pid, "creat", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "creat",
-            json!({"pathname": file.as_str(), "mode": "0644", "object": object_of(&op, "file", ""), "ret": fd}),
-        ),
-    );
+    let path = file.as_str();
+    assert_creates_fd(&["creat", path, "644"], "creat", Some("file"), json!({"pathname": path, "mode": "0644"}));
 }
 
 #[test]
@@ -48,13 +29,10 @@ fn epoll_create_and_epoll_create1() {
 
 #[test]
 fn epoll_create_of_size_zero_fails_without_object() {
-    let (fw, mut child) = run_watched(&["newfd", "epoll_create", "0"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("epoll_create").get("errno"), "EINVAL");
-    let ev = fw.expect_event(pid, "epoll_create", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "epoll_create", json!({"size": 0, "object": null, "ret": -22, "errno": "EINVAL"})),
+    assert_reported(
+        &["newfd", "epoll_create", "0"],
+        "epoll_create",
+        json!({"size": 0, "object": null, "ret": -22, "errno": "EINVAL"}),
     );
 }
 
@@ -99,25 +77,17 @@ fn pidfd_open_and_pidfd_getfd() {
     let pidfd = open.ok();
     let get = child.op("pidfd_getfd");
     let fd = get.ok();
-    let ev = fw.expect_event(pid, "pidfd_open", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "pidfd_open",
-            json!({"target_pid": pid, "flags": 0, "object": object_stat(&open, ""), "ret": pidfd}),
-        ),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "pidfd_open",
+        json!({"target_pid": pid, "flags": 0, "object": object_stat(&open, ""), "ret": pidfd}),
+    ));
     // A copy of our own fd 1: the write end of the pipe the test reads.
-    let ev = fw.expect_event(pid, "pidfd_getfd", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "pidfd_getfd",
-            json!({"pidfd": pidfd, "targetfd": 1, "flags": 0, "object": object_of(&get, "pipe", ""), "ret": fd}),
-        ),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "pidfd_getfd",
+        json!({"pidfd": pidfd, "targetfd": 1, "flags": 0, "object": object_of(&get, "pipe", ""), "ret": fd}),
+    ));
     assert_eq!(get.get("acc"), "write");
 }
 
@@ -131,12 +101,16 @@ fn ioctl_fioclex_and_fionclex_only() {
         &[],
     );
     let pid = child.pid();
-    let set = fw.expect_event(pid, "ioctl", |e| e["request"] == "FIOCLEX" && e["fd"] == 1);
-    assert_event(&set, &expected(pid, "ioctl", json!({"fd": 1, "request": "FIOCLEX", "ret": 0})));
-    let clear = fw.expect_event(pid, "ioctl", |e| e["request"] == "FIONCLEX");
-    assert_event(&clear, &expected(pid, "ioctl", json!({"fd": 1, "request": "FIONCLEX", "ret": 0})));
-    let bad = fw.expect_event(pid, "ioctl", |e| e["fd"] == 9999);
-    assert_event(&bad, &expected(pid, "ioctl", json!({"fd": 9999, "request": "FIOCLEX", "ret": -9, "errno": "EBADF"})));
+    fw.expect_exact_where(&expected(pid, "ioctl", json!({"fd": 1, "request": "FIOCLEX", "ret": 0})), |e| {
+        e["request"] == "FIOCLEX" && e["fd"] == 1
+    });
+    fw.expect_exact_where(&expected(pid, "ioctl", json!({"fd": 1, "request": "FIONCLEX", "ret": 0})), |e| {
+        e["request"] == "FIONCLEX"
+    });
+    fw.expect_exact_where(
+        &expected(pid, "ioctl", json!({"fd": 9999, "request": "FIOCLEX", "ret": -9, "errno": "EBADF"})),
+        |e| e["fd"] == 9999,
+    );
     fw.expect_event(pid, "close", |e| e["fd"] == 9990);
     let ioctls = fw.events_of(pid).into_iter().filter(|e| e["syscall"] == "ioctl").count();
     assert_eq!(ioctls, 3, "FIONREAD is not an fd-table request and must not be reported");

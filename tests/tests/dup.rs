@@ -6,26 +6,17 @@ fn dup_reports_oldfd_and_the_new_fd() {
     let (fw, mut child) = run_watched(&["dup", "1"], &[]);
     let pid = child.pid();
     let fd = child.op("dup").ok();
-    let ev = fw.expect_event(pid, "dup", |_| true);
-    assert_event(&ev, &expected(pid, "dup", json!({"oldfd": 1, "ret": fd})));
+    fw.expect_exact(&expected(pid, "dup", json!({"oldfd": 1, "ret": fd})));
 }
 
 #[test]
 fn dup_of_a_closed_fd_is_ebadf() {
-    let (fw, mut child) = run_watched(&["dup", "9999"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("dup").get("errno"), "EBADF");
-    let ev = fw.expect_event(pid, "dup", |_| true);
-    assert_event(&ev, &expected(pid, "dup", json!({"oldfd": 9999, "ret": -9, "errno": "EBADF"})));
+    assert_reported(&["dup", "9999"], "dup", json!({"oldfd": 9999, "ret": -9, "errno": "EBADF"}));
 }
 
 #[test]
 fn dup2_reports_oldfd_newfd_and_ret() {
-    let (fw, mut child) = run_watched(&["dup2", "1", "100"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("dup2").ok(), 100);
-    let ev = fw.expect_event(pid, "dup2", |_| true);
-    assert_event(&ev, &expected(pid, "dup2", json!({"oldfd": 1, "newfd": 100, "ret": 100})));
+    assert_reported(&["dup2", "1", "100"], "dup2", json!({"oldfd": 1, "newfd": 100, "ret": 100}));
 }
 
 #[test]
@@ -35,26 +26,25 @@ fn dup2_onto_stdin_is_reported_like_any_other() {
     let pid = child.pid();
     let sock = child.op("socket").ok();
     assert_eq!(child.op("dup2").ok(), 0);
-    let ev = fw.expect_event(pid, "dup2", |_| true);
-    assert_event(&ev, &expected(pid, "dup2", json!({"oldfd": sock, "newfd": 0, "ret": 0})));
+    fw.expect_exact(&expected(pid, "dup2", json!({"oldfd": sock, "newfd": 0, "ret": 0})));
 }
 
 #[test]
 fn dup2_of_a_closed_fd_is_ebadf() {
-    let (fw, mut child) = run_watched(&["dup2", "9999", "100"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("dup2").get("errno"), "EBADF");
-    let ev = fw.expect_event(pid, "dup2", |_| true);
-    assert_event(&ev, &expected(pid, "dup2", json!({"oldfd": 9999, "newfd": 100, "ret": -9, "errno": "EBADF"})));
+    assert_reported(
+        &["dup2", "9999", "100"],
+        "dup2",
+        json!({"oldfd": 9999, "newfd": 100, "ret": -9, "errno": "EBADF"}),
+    );
 }
 
 #[test]
 fn dup3_with_cloexec() {
-    let (fw, mut child) = run_watched(&["dup3", "1", "101", "O_CLOEXEC"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("dup3").ok(), 101);
-    let ev = fw.expect_event(pid, "dup3", |_| true);
-    assert_event(&ev, &expected(pid, "dup3", json!({"oldfd": 1, "newfd": 101, "flags": "O_CLOEXEC", "ret": 101})));
+    assert_reported(
+        &["dup3", "1", "101", "O_CLOEXEC"],
+        "dup3",
+        json!({"oldfd": 1, "newfd": 101, "flags": "O_CLOEXEC", "ret": 101}),
+    );
 }
 
 #[test]
@@ -64,11 +54,11 @@ fn dup3_without_flags_and_onto_itself() {
     let pid = child.pid();
     assert_eq!(child.op("dup3").ok(), 102);
     assert_eq!(child.op("dup3").get("errno"), "EINVAL");
-    let ok = fw.expect_event(pid, "dup3", |e| e["newfd"] == 102);
-    assert_event(&ok, &expected(pid, "dup3", json!({"oldfd": 1, "newfd": 102, "flags": "0", "ret": 102})));
-    let same = fw.expect_event(pid, "dup3", |e| e["newfd"] == 1);
-    assert_event(
-        &same,
+    fw.expect_exact_where(&expected(pid, "dup3", json!({"oldfd": 1, "newfd": 102, "flags": "0", "ret": 102})), |e| {
+        e["newfd"] == 102
+    });
+    fw.expect_exact_where(
         &expected(pid, "dup3", json!({"oldfd": 1, "newfd": 1, "flags": "0", "ret": -22, "errno": "EINVAL"})),
+        |e| e["newfd"] == 1,
     );
 }

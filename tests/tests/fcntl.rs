@@ -1,24 +1,25 @@
 //! fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC and F_SETFD are reported; other commands are not.
 use fdwatch_tests::*;
 
-#[test]
-fn fcntl_dupfd() {
-    let (fw, mut child) = run_watched(&["fcntl", "1", "F_DUPFD", "60"], &[]);
+/// `fcntl 1 CMD MIN` (F_DUPFD, F_DUPFD_CLOEXEC): a new fd at or above MIN, reported.
+#[track_caller]
+fn dupfd_is_reported(cmd: &str, min: i64) {
+    let min_arg = min.to_string();
+    let (fw, mut child) = run_watched(&["fcntl", "1", cmd, &min_arg], &[]);
     let pid = child.pid();
     let fd = child.op("fcntl").ok();
-    assert!(fd >= 60, "F_DUPFD gave {fd}");
-    let ev = fw.expect_event(pid, "fcntl", |_| true);
-    assert_event(&ev, &expected(pid, "fcntl", json!({"fd": 1, "cmd": "F_DUPFD", "arg": 60, "ret": fd})));
+    assert!(fd >= min, "{cmd} gave {fd}");
+    fw.expect_exact(&expected(pid, "fcntl", json!({"fd": 1, "cmd": cmd, "arg": min, "ret": fd})));
+}
+
+#[test]
+fn fcntl_dupfd() {
+    dupfd_is_reported("F_DUPFD", 60);
 }
 
 #[test]
 fn fcntl_dupfd_cloexec() {
-    let (fw, mut child) = run_watched(&["fcntl", "1", "F_DUPFD_CLOEXEC", "70"], &[]);
-    let pid = child.pid();
-    let fd = child.op("fcntl").ok();
-    assert!(fd >= 70, "F_DUPFD_CLOEXEC gave {fd}");
-    let ev = fw.expect_event(pid, "fcntl", |_| true);
-    assert_event(&ev, &expected(pid, "fcntl", json!({"fd": 1, "cmd": "F_DUPFD_CLOEXEC", "arg": 70, "ret": fd})));
+    dupfd_is_reported("F_DUPFD_CLOEXEC", 70);
 }
 
 #[test]
@@ -28,21 +29,21 @@ fn fcntl_setfd_names_the_flag() {
     let pid = child.pid();
     child.op("fcntl").ok();
     child.op("fcntl").ok();
-    let set = fw.expect_event(pid, "fcntl", |e| e["arg"] == "FD_CLOEXEC");
-    assert_event(&set, &expected(pid, "fcntl", json!({"fd": 80, "cmd": "F_SETFD", "arg": "FD_CLOEXEC", "ret": 0})));
-    let clear = fw.expect_event(pid, "fcntl", |e| e["arg"] == "0");
-    assert_event(&clear, &expected(pid, "fcntl", json!({"fd": 80, "cmd": "F_SETFD", "arg": "0", "ret": 0})));
+    fw.expect_exact_where(
+        &expected(pid, "fcntl", json!({"fd": 80, "cmd": "F_SETFD", "arg": "FD_CLOEXEC", "ret": 0})),
+        |e| e["arg"] == "FD_CLOEXEC",
+    );
+    fw.expect_exact_where(&expected(pid, "fcntl", json!({"fd": 80, "cmd": "F_SETFD", "arg": "0", "ret": 0})), |e| {
+        e["arg"] == "0"
+    });
 }
 
 #[test]
 fn fcntl_dupfd_of_a_closed_fd_is_ebadf() {
-    let (fw, mut child) = run_watched(&["fcntl", "9999", "F_DUPFD", "0"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("fcntl").get("errno"), "EBADF");
-    let ev = fw.expect_event(pid, "fcntl", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "fcntl", json!({"fd": 9999, "cmd": "F_DUPFD", "arg": 0, "ret": -9, "errno": "EBADF"})),
+    assert_reported(
+        &["fcntl", "9999", "F_DUPFD", "0"],
+        "fcntl",
+        json!({"fd": 9999, "cmd": "F_DUPFD", "arg": 0, "ret": -9, "errno": "EBADF"}),
     );
 }
 

@@ -21,8 +21,7 @@ fn pid_filter_reports_the_watched_process_only() {
     watched.go();
     watched.finish_ok();
     let pid = watched.pid();
-    let ev = fw.expect_event(pid, "dup2", |_| true);
-    assert_event(&ev, &expected(pid, "dup2", json!({"oldfd": 1, "newfd": 100, "ret": 100})));
+    fw.expect_exact(&expected(pid, "dup2", json!({"oldfd": 1, "newfd": 100, "ret": 100})));
     fw.expect_event(pid, "close", |e| e["fd"] == 9990);
     no_events_of(&fw, other.pid(), "a process that is not watched was reported");
 }
@@ -63,17 +62,14 @@ fn follow_reports_a_child_forked_after_start() {
         run_watched(&["forkrun", "dup2", "1", "101", "close", "101", "endchild", "close", "9990"], &["--follow"]);
     let pid = parent.pid();
     let kid = parent.op("child").int("pid");
-    let fork = fw.expect_event(pid, "fork", |_| true);
-    assert_event(
-        &fork,
-        &expected(pid, "fork", json!({"child_pid": kid, "child_tid": kid, "thread": false, "files_shared": false})),
-    );
-    let dup2 = fw.expect_event(kid, "dup2", |_| true);
-    assert_event(&dup2, &expected_from(kid, kid, pid, "dup2", json!({"oldfd": 1, "newfd": 101, "ret": 101})));
-    let close = fw.expect_event(kid, "close", |_| true);
-    assert_event(&close, &expected_from(kid, kid, pid, "close", json!({"fd": 101, "ret": 0})));
-    let exit = fw.expect_event(kid, "exit", |_| true);
-    assert_event(&exit, &expected_from(kid, kid, pid, "exit", json!({"group_dead": true, "exit_code": 0})));
+    fw.expect_exact(&expected(
+        pid,
+        "fork",
+        json!({"child_pid": kid, "child_tid": kid, "thread": false, "files_shared": false}),
+    ));
+    fw.expect_exact(&expected_from(kid, kid, pid, "dup2", json!({"oldfd": 1, "newfd": 101, "ret": 101})));
+    fw.expect_exact(&expected_from(kid, kid, pid, "close", json!({"fd": 101, "ret": 0})));
+    fw.expect_exact(&expected_from(kid, kid, pid, "exit", json!({"group_dead": true, "exit_code": 0})));
     fw.expect_event(pid, "close", |e| e["fd"] == 9990);
     // The fork record fires before the child runs, so it comes before all of the child's.
     let records = fw.records();
@@ -95,12 +91,10 @@ fn follow_reports_grandchildren() {
     let pid = parent.pid();
     let kid = parent.op("child").int("pid");
     let grandkid = parent.op("child").int("pid");
-    let dup2 = fw.expect_event(grandkid, "dup2", |_| true);
-    assert_event(&dup2, &expected_from(grandkid, grandkid, kid, "dup2", json!({"oldfd": 1, "newfd": 105, "ret": 105})));
+    fw.expect_exact(&expected_from(grandkid, grandkid, kid, "dup2", json!({"oldfd": 1, "newfd": 105, "ret": 105})));
     fw.expect_event(pid, "fork", |e| e["child_pid"] == kid);
     fw.expect_event(kid, "fork", |e| e["child_pid"] == grandkid);
-    let exit = fw.expect_event(grandkid, "exit", |_| true);
-    assert_event(&exit, &expected_from(grandkid, grandkid, kid, "exit", json!({"group_dead": true, "exit_code": 0})));
+    fw.expect_exact(&expected_from(grandkid, grandkid, kid, "exit", json!({"group_dead": true, "exit_code": 0})));
 }
 
 /// fdops P forks C, which waits; P waits for C. Returns (P, C) with both alive.
@@ -126,8 +120,7 @@ fn follow_includes_children_alive_at_start() {
     assert_eq!(ready["follow"], true, "{ready}");
     parent.go();
     parent.finish_ok();
-    let dup2 = fw.expect_event(kid, "dup2", |_| true);
-    assert_event(&dup2, &expected_from(kid, kid, pid, "dup2", json!({"oldfd": 1, "newfd": 104, "ret": 104})));
+    fw.expect_exact(&expected_from(kid, kid, pid, "dup2", json!({"oldfd": 1, "newfd": 104, "ret": 104})));
     fw.expect_event(pid, "close", |e| e["fd"] == 9990);
 }
 
@@ -154,8 +147,7 @@ fn system_wide_reports_any_process_but_not_itself() {
     assert_eq!(ready["watched"], json!([]), "{ready}");
     child.go();
     child.finish_ok();
-    let ev = fw.expect_event(pid, "dup2", |_| true);
-    assert_event(&ev, &expected(pid, "dup2", json!({"oldfd": 1, "newfd": 100, "ret": 100})));
+    fw.expect_exact(&expected(pid, "dup2", json!({"oldfd": 1, "newfd": 100, "ret": 100})));
     fw.expect_event(pid, "close", |_| true);
     no_events_of(&fw, i64::from(fw.pid()), "fdwatch reported its own syscalls");
 }

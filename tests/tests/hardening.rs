@@ -5,38 +5,23 @@
 //! panic.
 use std::{
     fs,
-    io::{BufRead, BufReader},
-    os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::Command,
     thread,
     time::{Duration, Instant},
 };
 
-use fdwatch_tests::*;
+use fdwatch_tests::{
+    child::{Child, Spawn},
+    helpers::FdwatchForAnyone,
+    *,
+};
 
-/// Waits for `child` to exit within `deadline`, killing it if it does not.
-fn exit_within(child: &mut Child, deadline: Duration, what: &str) -> ExitStatus {
-    let until = Instant::now() + deadline;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: fdwatch still running after {deadline:?}");
-        }
-        thread::sleep(POLL);
-    }
-}
-
-fn read_all(r: Option<impl std::io::Read>) -> String {
-    let mut s = String::new();
-    if let Some(mut r) = r {
-        let _ = r.read_to_string(&mut s);
-    }
-    s
+/// `fdwatch ARGS` with its stdout going to `stdout` (a file, /dev/full).
+fn fdwatch_writing_to(args: &[&str], stdout: fs::File, what: &str) -> Child {
+    let mut cmd = Command::new(fdwatch_bin());
+    cmd.args(args);
+    Spawn::new(cmd, format!("fdwatch {args:?}, {what}")).stdin_null().stdout_to(stdout).spawn()
 }
 
 /// One line on stderr that names `what`, and no panic report.
@@ -52,16 +37,10 @@ fn assert_one_line(stderr: &str, what: &[&str]) {
 #[test]
 fn output_that_cannot_be_written_is_one_line_and_exit_3() {
     require_root();
-    let out = Command::new(fdwatch_bin())
-        .args(["--json", "--events", "--duration", "10"])
-        .stdin(Stdio::null())
-        .stdout(fs::OpenOptions::new().write(true).open("/dev/full").expect("open /dev/full"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fdwatch");
-    let mut out = out;
-    let status = exit_within(&mut out, DEADLINE, "stdout is /dev/full");
-    let stderr = read_all(out.stderr.take());
+    let full = fs::OpenOptions::new().write(true).open("/dev/full").expect("open /dev/full");
+    let mut fw = fdwatch_writing_to(&["--json", "--events", "--duration", "10"], full, "stdout is /dev/full");
+    let (status, _, stderr) = fw.end_within(DEADLINE);
+    let stderr = String::from_utf8_lossy(&stderr);
     assert_eq!(status.code(), Some(3), "{status:?}, stderr: {stderr}");
     assert_one_line(&stderr, &["cannot write to standard output", "No space left on device"]);
 }
@@ -96,23 +75,18 @@ fn a_full_disk_ends_the_run_with_whole_lines_and_says_so() {
     let disk = Tmpfs::new("256k");
     let path = disk.0.join("out.ndjson");
     let mut flood = Fdops::waiting(&["flood", "100000"]);
-    let mut fw = Command::new(fdwatch_bin())
-        .args(["--json", "--events", "--pid", &flood.pid().to_string()])
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&path).expect("create the output file"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fdwatch");
+    let file = fs::File::create(&path).expect("create the output file");
+    let mut fw = fdwatch_writing_to(&["--json", "--events", "--pid", &flood.pid().to_string()], file, "a full disk");
     // The ready record is the first line of the file.
     let until = Instant::now() + START_DEADLINE;
     while !fs::read(&path).unwrap_or_default().contains(&b'\n') {
         assert!(Instant::now() < until, "no ready record in {}", path.display());
-        assert!(fw.try_wait().unwrap().is_none(), "fdwatch exited before ready");
+        assert!(fw.status().is_none(), "{}", fw.report("fdwatch exited before ready"));
         thread::sleep(POLL);
     }
     flood.go();
-    let status = exit_within(&mut fw, DEADLINE, "the disk filled up");
-    let stderr = read_all(fw.stderr.take());
+    let (status, _, stderr) = fw.end_within(DEADLINE);
+    let stderr = String::from_utf8_lossy(&stderr);
     assert_eq!(status.code(), Some(3), "{status:?}, stderr: {stderr}");
     assert_one_line(&stderr, &["No space left on device", "stopped after", "events"]);
     let bytes = fs::read(&path).unwrap();
@@ -130,22 +104,12 @@ fn a_reader_that_goes_away_stops_an_idle_run_promptly() {
     // Watching one idle process: nothing is ever written after `ready`, so only a
     // poll of stdout can notice that the reader is gone (`fdwatch --json | head -1`).
     let idle = Fdops::waiting(&[]);
-    let mut fw = Command::new(fdwatch_bin())
-        .args(["--json", "--pid", &idle.pid().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fdwatch");
-    let mut out = BufReader::new(fw.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    assert!(first.starts_with("{\"type\":\"ready\""), "{first}");
+    let mut fw = fdwatch_head_1(&["--json", "--pid", &idle.pid().to_string()]);
     let closed = Instant::now();
-    drop(out);
-    let status = exit_within(&mut fw, DEADLINE, "its reader closed the pipe");
+    let status = fw.exit_within(DEADLINE);
     let took = closed.elapsed();
-    let stderr = read_all(fw.stderr.take());
+    let (_, _, stderr) = fw.end_within(DEADLINE);
+    let stderr = String::from_utf8_lossy(&stderr);
     assert_eq!(status.code(), Some(0), "{status:?}, stderr: {stderr}");
     assert!(stderr.is_empty(), "a reader going away is a normal stop: {stderr}");
     // The drain tick polls every 10 ms; allow for a loaded machine.
@@ -218,32 +182,30 @@ fn a_watched_process_that_exits_while_fdwatch_starts_is_not_watched_when_its_pid
 #[test]
 fn a_thread_id_watches_its_process_and_says_so() {
     require_root();
-    let mut py = Command::new("python3")
-        .args([
-            "-c",
-            "import threading, sys\n\
-             ev = threading.Event()\n\
-             t = threading.Thread(target=lambda: (print(threading.get_native_id(), flush=True), ev.wait()))\n\
-             t.start(); sys.stdin.readline(); ev.set(); t.join()",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    BufReader::new(py.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let tid: u32 = line.trim().parse().unwrap_or_else(|_| panic!("no thread id: {line:?}"));
-    assert_ne!(tid, py.id());
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-c",
+        "import threading, sys\n\
+         ev = threading.Event()\n\
+         t = threading.Thread(target=lambda: (print(threading.get_native_id(), flush=True), ev.wait()))\n\
+         t.start(); sys.stdin.readline(); ev.set(); t.join()",
+    ]);
+    let mut py = Child::spawn(cmd, "python3 with a thread");
+    let tid: i64 = py.take_line("the thread's id", DEADLINE, |l| {
+        let line = String::from_utf8_lossy(l);
+        line.trim().parse().map(Some).map_err(|_| format!("no thread id: {line:?}"))
+    });
+    assert_ne!(tid, py.pid());
     let fw = Fdwatch::start(&["--pid", &tid.to_string()]);
     let ready = fw.records()[0].clone();
-    assert_eq!(ready["watched"], json!([py.id()]), "{ready}");
+    assert_eq!(ready["watched"], json!([py.pid()]), "{ready}");
     let stderr = fw.stderr();
     assert!(
-        stderr.contains(&format!("pid {tid} is a thread of process {}", py.id())),
+        stderr.contains(&format!("pid {tid} is a thread of process {}", py.pid())),
         "no note that the thread's process is watched: {stderr:?}"
     );
-    drop(py.stdin.take());
-    let _ = py.wait();
+    py.close_stdin();
+    py.wait_exit(DEADLINE);
 }
 
 #[test]
@@ -255,15 +217,15 @@ fn kernel_threads_and_zombies_are_refused_by_name() {
     assert!(records.is_empty());
     assert_one_line(&stderr, &["--pid 2", "kernel thread"]);
 
-    let mut child = Command::new("true").spawn().unwrap();
-    let pid = child.id();
+    let child = Child::spawn(Command::new("true"), "true");
+    let pid = child.pid();
     let until = Instant::now() + DEADLINE;
     while !fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z ")) {
         assert!(Instant::now() < until, "pid {pid} never became a zombie");
         thread::sleep(POLL);
     }
     let (status, _, stderr) = Fdwatch::spawn_raw(&["--json", "--pid", &pid.to_string()]).outcome(DEADLINE);
-    let _ = child.wait();
+    drop(child); // reaps it
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert_one_line(&stderr, &[&format!("--pid {pid}"), "already exited"]);
 }
@@ -314,18 +276,6 @@ fn every_numeric_flag_is_checked_against_its_documented_range() {
     assert_eq!(records.last().unwrap()["type"], "stats");
 }
 
-/// A copy of the binary that any user can run: the checkout may sit in a directory
-/// `nobody` cannot enter (a fresh `mktemp -d` clone is 0700).
-fn binary_for_anyone(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fdwatch-{tag}-{}", std::process::id()));
-    fs::create_dir_all(&dir).expect("create a temp dir");
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod the temp dir");
-    let bin = dir.join("fdwatch");
-    fs::copy(fdwatch_bin(), &bin).expect("copy the binary");
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod the copy");
-    bin
-}
-
 /// `fdwatch ARGS` as nobody with exactly `caps` (setpriv(1): inheritable + ambient, so
 /// they survive the exec as an unprivileged uid).
 fn as_nobody_with(caps: &str, bin: &Path, args: &[&str]) -> Command {
@@ -341,11 +291,11 @@ fn as_nobody_with(caps: &str, bin: &Path, args: &[&str]) -> Command {
 #[test]
 fn it_runs_as_an_ordinary_user_with_only_its_capabilities() {
     require_root();
-    let bin = binary_for_anyone("caps");
+    let bin = FdwatchForAnyone::new("caps");
     let mut child = Fdops::waiting(&["dup2", "1", "100", "close", "100"]);
     let pid = child.pid().to_string();
     let command =
-        as_nobody_with("+bpf,+perfmon,+sys_ptrace,+dac_read_search", &bin, &["--json", "--events", "--pid", &pid]);
+        as_nobody_with("+bpf,+perfmon,+sys_ptrace,+dac_read_search", &bin.path, &["--json", "--events", "--pid", &pid]);
     let fw = Fdwatch::until_ready(Fdwatch::spawn_command(command));
     let uid = fs::read_to_string(format!("/proc/{}/status", fw.pid())).unwrap();
     assert!(uid.lines().any(|l| l.starts_with("Uid:\t65534")), "not running as nobody: {uid}");
@@ -354,38 +304,34 @@ fn it_runs_as_an_ordinary_user_with_only_its_capabilities() {
     fw.expect_event(child.pid(), "dup2", |e| e["newfd"] == 100);
     fw.expect_event(child.pid(), "close", |e| e["fd"] == 100);
     assert!(fw.stderr().is_empty(), "{}", fw.stderr());
-    let _ = fs::remove_dir_all(bin.parent().unwrap());
 }
 
 #[test]
 fn a_missing_capability_is_named() {
     require_root();
-    let bin = binary_for_anyone("nocaps");
+    let bin = FdwatchForAnyone::new("nocaps");
     for (caps, lacking) in [("+bpf", "CAP_PERFMON"), ("+perfmon", "CAP_BPF"), ("", "CAP_BPF and CAP_PERFMON")] {
-        let out = as_nobody_with(caps, &bin, &["--json", "--duration", "1"]).output().expect("setpriv");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "caps {caps:?}: {stderr}");
-        assert!(out.stdout.is_empty());
+        let cmd = as_nobody_with(caps, &bin.path, &["--json", "--duration", "1"]);
+        let (status, stdout, stderr) = child::run_to_end(cmd, &format!("fdwatch with caps {caps:?}"), DEADLINE);
+        let stderr = String::from_utf8_lossy(&stderr);
+        assert_eq!(status.code(), Some(1), "caps {caps:?}: {stderr}");
+        assert!(stdout.is_empty());
         assert_one_line(&stderr, &[&format!("lacks {lacking}")]);
     }
-    let _ = fs::remove_dir_all(bin.parent().unwrap());
 }
 
 #[test]
 fn a_panic_is_one_line_and_exit_4() {
     require_root();
-    let out = Command::new(fdwatch_bin())
-        .args(["--json", "--duration", "1"])
-        .env("FDWATCH_TEST_PANIC", "1")
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("run fdwatch");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let mut cmd = Command::new(fdwatch_bin());
+    cmd.args(["--json", "--duration", "1"]).env("FDWATCH_TEST_PANIC", "1").env_remove("RUST_BACKTRACE");
+    let (status, stdout, stderr) = child::run_to_end(cmd, "fdwatch told to panic", DEADLINE);
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert_eq!(status.code(), Some(4), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
     assert!(stderr.starts_with("fdwatch: internal error"), "{stderr}");
     assert!(stderr.contains("FDWATCH_TEST_PANIC") && stderr.contains("main.rs"), "what and where: {stderr}");
-    assert!(out.stdout.is_empty());
+    assert!(stdout.is_empty());
 }
 
 /// CPU time (user + system) of `pid` in ms, from /proc/PID/stat (fields 14 and 15, in

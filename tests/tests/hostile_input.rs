@@ -3,15 +3,12 @@
 //! still running afterwards, that it reports what the process did later exactly, and
 //! that it stops cleanly (exit 0, a final `stats` record): a collector that died on the
 //! way would have ended its output early or exited with a signal or a panic's 101.
-use std::{
-    io::{BufRead, BufReader, Write},
-    process::{Child, ChildStdin, Command, Stdio},
-    sync::mpsc::{self, Receiver},
-    thread,
-    time::Instant,
-};
+use std::process::{Command, Stdio};
 
-use fdwatch_tests::*;
+use fdwatch_tests::{
+    child::{Child, Spawn},
+    *,
+};
 
 /// One test at a time: the dup2 loop's 800k events would flood the system-wide
 /// collector of the other test, whose ring buffer could then lose the events it checks.
@@ -24,32 +21,18 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 /// The helper as `nobody`, its stderr read line by line.
 struct Hostile {
     child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    /// How much of its stderr [`Hostile::line`] has read.
+    read: usize,
     pid: i64,
 }
 
 impl Hostile {
     /// Starts `hostile_abi ARGS`, waits for it to have become `nobody`.
     fn start(args: &[&str]) -> Hostile {
-        let mut child = Command::new(hostile_abi_bin())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", hostile_abi_bin().display()));
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        let mut h = Hostile { child, stdin, lines, pid: 0 };
+        let mut cmd = Command::new(hostile_abi_bin());
+        cmd.args(args);
+        let child = Spawn::new(cmd, format!("hostile_abi {args:?}")).stdout_to(Stdio::null()).spawn();
+        let mut h = Hostile { child, read: 0, pid: 0 };
         let first = h.line("pid=N uid=N");
         let (pid, uid) = first
             .strip_prefix("pid=")
@@ -62,16 +45,21 @@ impl Hostile {
     }
 
     /// The next stderr line, within the deadline.
-    fn line(&self, what: &str) -> String {
-        self.lines
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|e| panic!("hostile_abi: no {what} line within {DEADLINE:?}: {e}"))
+    #[track_caller]
+    fn line(&mut self, what: &str) -> String {
+        let from = self.read;
+        let (line, end) = self.child.wait_for_output(&format!("a {what} line on stderr"), DEADLINE, |out| {
+            let rest = &out.stderr()[from..];
+            let len = rest.iter().position(|&b| b == b'\n')?;
+            Some((String::from_utf8_lossy(&rest[..len]).into_owned(), from + len + 1))
+        });
+        self.read = end;
+        line
     }
 
     /// Lets it run its scenario and returns its `op=NAME ret=N errno=N` lines up to `done`.
     fn go(&mut self) -> Vec<(String, i64)> {
-        let stdin = self.stdin.as_mut().expect("stdin");
-        stdin.write_all(b"go\n").expect("write go");
+        self.child.send("go");
         let mut ops = Vec::new();
         loop {
             let line = self.line("op or done");
@@ -93,34 +81,16 @@ impl Hostile {
 
     /// Closes its stdin (it exits) and waits for it.
     fn finish(mut self) {
-        drop(self.stdin.take());
-        let until = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(status.success(), "hostile_abi exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < until, "hostile_abi did not exit within {DEADLINE:?}");
-            thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Hostile {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.close_stdin();
+        let status = self.child.exit_within(DEADLINE);
+        assert!(status.success(), "{}", self.child.report(&format!("hostile_abi exited with {status}")));
     }
 }
 
 /// An event record of the helper, with its argument fields.
 fn event(pid: i64, syscall: &str, args: Value) -> Value {
-    let mut e =
-        json!({"type": "event", "pid": pid, "tid": pid, "ppid": my_pid(), "comm": "hostile_abi", "syscall": syscall});
-    let obj = e.as_object_mut().unwrap();
-    for (k, v) in args.as_object().expect("args is an object") {
-        obj.insert(k.clone(), v.clone());
-    }
+    let mut e = expected(pid, syscall, args);
+    e["comm"] = json!("hostile_abi");
     e
 }
 
@@ -181,8 +151,11 @@ fn a_close_of_a_register_wider_than_an_fd_is_reported_as_the_kernel_did_it_and_f
     }
     assert_eq!(later[1]["object"]["type"], "socket");
 
-    // The model took the close as closing stdout: the UDP socket landed on it, and the
-    // TCP socket was put on stdin.
+    // The model took the close as closing stdout: the UDP socket landed on it. (The TCP
+    // socket it then put on stdin is not told: the helper's next read(0), of that
+    // unconnected socket, fails at once and it exits within the alert window, and a
+    // socket on the stdio of a process that exits within the window without running
+    // anything is dropped, like the `</dev/tcp/host/port` port check: alert_shells.rs.)
     let alert = |shape: &str| {
         fw.expect(&format!("a {shape} alert for pid {pid}"), DEADLINE, |r| {
             r["type"] == "alert" && r["pid"] == pid && r["kind"] == "stdio_hijack" && r["shape"] == shape
@@ -191,8 +164,12 @@ fn a_close_of_a_register_wider_than_an_fd_is_reported_as_the_kernel_did_it_and_f
     let landed = alert("landed_on_stdio");
     assert_eq!(landed["fds"], json!([1]), "{landed}");
     assert_eq!(landed["evidence"][0]["args"], json!({"fd": 1}), "the close is the first link: {landed}");
-    assert_eq!(alert("socket_onto_stdio")["fds"], json!([0]));
-    stop_cleanly(fw);
+    let records = stop_cleanly(fw);
+    let onto: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["type"] == "alert" && r["pid"] == pid && r["shape"] == "socket_onto_stdio")
+        .collect();
+    assert!(onto.is_empty(), "{onto:#?}");
 }
 
 #[test]
@@ -220,8 +197,7 @@ fn a_dup2_loop_of_any_length_leaves_fdwatch_running_with_the_right_fds() {
     open.sort_unstable();
     assert!(!open.contains(&a) && !open.contains(&b), "the helper closed {a} and {b}: {open:?}");
     let last = *open.last().expect("the helper has stdio");
-    // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
-    unsafe { libc::kill(fw.pid() as i32, libc::SIGUSR1) };
+    fw.signal(libc::SIGUSR1);
     fw.expect(&format!("the fd record of fd {last} of pid {pid}"), DEADLINE, |r| {
         r["type"] == "fd" && r["pid"] == pid && r["fd"] == last
     });

@@ -11,36 +11,32 @@ fn dumped(fw: &Fdwatch, pid: i64, fd: i64) -> Value {
     })
 }
 
-fn sigusr1(fw: &Fdwatch) {
-    // SAFETY: kill has no memory-safety preconditions; fw is our live child.
-    unsafe { libc::kill(fw.pid() as i32, libc::SIGUSR1) };
-}
-
 fn pipe_object(ino: i64, access: &str) -> Value {
     json!({"type": "pipe", "name": format!("pipe:[{ino}]"), "ino": ino, "access": access})
 }
 
 #[test]
 fn dump_shows_objects_cloexec_and_provenance() {
-    let mut child = Fdops::waiting(&[
-        "pipe2",
-        "O_CLOEXEC",
-        "dup2",
-        "%pipe2.fd1",
-        "50",
-        "fcntl",
-        "50",
-        "F_SETFD",
-        "FD_CLOEXEC",
-        "fcntl",
-        "%pipe2.fd0",
-        "F_SETFD",
-        "0",
-        "wait",
-    ]);
+    let (fw, mut child) = start_watched(
+        &[
+            "pipe2",
+            "O_CLOEXEC",
+            "dup2",
+            "%pipe2.fd1",
+            "50",
+            "fcntl",
+            "50",
+            "F_SETFD",
+            "FD_CLOEXEC",
+            "fcntl",
+            "%pipe2.fd0",
+            "F_SETFD",
+            "0",
+            "wait",
+        ],
+        &[],
+    );
     let pid = child.pid();
-    let fw = Fdwatch::watch(pid, &[]);
-    child.go();
     let pipe = child.op("pipe2");
     let (r, w, ino) = (pipe.int("fd0"), pipe.int("fd1"), pipe.int("ino0"));
     child.op("wait");
@@ -49,7 +45,7 @@ fn dump_shows_objects_cloexec_and_provenance() {
     fw.expect_event(pid, "fcntl", |e| e["fd"] == r);
     let created = fw.expect_event(pid, "pipe2", |_| true)["ts"].clone();
     let duped = fw.expect_event(pid, "dup2", |_| true)["ts"].clone();
-    sigusr1(&fw);
+    fw.signal(libc::SIGUSR1);
     let created_step = json!({"step": "created", "syscall": "pipe2", "pid": pid, "ts": created});
     let rec = dumped(&fw, pid, r);
     assert_event(
@@ -95,17 +91,15 @@ fn dump_shows_objects_cloexec_and_provenance() {
 
 #[test]
 fn a_forked_child_inherits_fds_with_their_history() {
-    let mut child = Fdops::waiting(&["pipe", "forkrun", "wait", "endchild"]);
+    let (fw, mut child) = start_watched(&["pipe", "forkrun", "wait", "endchild"], &["--follow"]);
     let pid = child.pid();
-    let fw = Fdwatch::watch(pid, &["--follow"]);
-    child.go();
     let pipe = child.op("pipe");
     let (r, ino) = (pipe.int("fd0"), pipe.int("ino0"));
     let kid = child.op("child").int("pid");
     child.op("wait");
     let created = fw.expect_event(pid, "pipe", |_| true)["ts"].clone();
     let forked = fw.expect_event(pid, "fork", |_| true)["ts"].clone();
-    sigusr1(&fw);
+    fw.signal(libc::SIGUSR1);
     let rec = dumped(&fw, kid, r);
     assert_event(
         &rec,
@@ -122,15 +116,13 @@ fn a_forked_child_inherits_fds_with_their_history() {
 fn exec_drops_cloexec_fds_and_keeps_the_others() {
     let fdops = fdops_bin();
     let path = fdops.to_str().unwrap();
-    let mut child = Fdops::waiting(&["pipe2", "O_CLOEXEC", "dup2", "%pipe2.fd1", "60", "exec", path, "wait"]);
+    let (fw, mut child) = start_watched(&["pipe2", "O_CLOEXEC", "dup2", "%pipe2.fd1", "60", "exec", path, "wait"], &[]);
     let pid = child.pid();
-    let fw = Fdwatch::watch(pid, &[]);
-    child.go();
     let pipe = child.op("pipe2");
     let (r, w, ino) = (pipe.int("fd0"), pipe.int("fd1"), pipe.int("ino0"));
     child.op("wait");
     fw.expect_event(pid, "exec", |_| true);
-    sigusr1(&fw);
+    fw.signal(libc::SIGUSR1);
     let rec = dumped(&fw, pid, 60);
     assert_eq!(rec["object"], pipe_object(ino, "write"), "{rec}");
     assert_eq!(rec["cloexec"], false, "{rec}");
@@ -147,10 +139,8 @@ fn exec_drops_cloexec_fds_and_keeps_the_others() {
 
 #[test]
 fn dump_on_exit_comes_before_stats() {
-    let mut child = Fdops::waiting(&["socket", "AF_UNIX", "SOCK_STREAM", "0", "wait"]);
+    let (fw, mut child) = start_watched(&["socket", "AF_UNIX", "SOCK_STREAM", "0", "wait"], &["--dump-on-exit"]);
     let pid = child.pid();
-    let fw = Fdwatch::watch(pid, &["--dump-on-exit"]);
-    child.go();
     let fd = child.op("socket").ok();
     child.op("wait");
     fw.expect_event(pid, "socket", |_| true);

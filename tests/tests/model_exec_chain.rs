@@ -15,8 +15,7 @@ use fdwatch_tests::{model_check::*, *};
 fn fork_exec_chain_keeps_exactly_the_fds_without_cloexec_and_their_provenance() {
     let mut tree = Tree::spawn(&["chain"]);
     let p = tree.pid();
-    let fw = Fdwatch::watch(p, &["--follow"]);
-    tree.send("go");
+    let fw = tree.go_watched(&[]);
     let fds = tree.expect_ev("fds");
     let c1 = tree.expect_ev("paused")["child"].as_i64().unwrap();
     let mid = tree.expect_ev("mid");
@@ -91,8 +90,7 @@ fn fork_exec_chain_keeps_exactly_the_fds_without_cloexec_and_their_provenance() 
 fn posix_spawn_with_file_actions_is_modelled_exactly() {
     let mut tree = Tree::spawn(&["spawn"]);
     let p = tree.pid();
-    let fw = Fdwatch::watch(p, &["--follow"]);
-    tree.send("go");
+    let fw = tree.go_watched(&[]);
     let paused = tree.expect_ev("paused");
     let child = paused["child"].as_i64().unwrap();
     let pipe_w = paused["pipe_w"].as_i64().unwrap();

@@ -10,8 +10,7 @@ const SOCKETS: usize = 1100;
 fn a_child_inheriting_1100_sockets_is_modelled_exactly() {
     let mut tree = Tree::spawn(&["inherit", &SOCKETS.to_string()]);
     let parent = tree.pid();
-    let fw = Fdwatch::watch(parent, &["--follow"]);
-    tree.send("go");
+    let fw = tree.go_watched(&[]);
     let sockets: Vec<i64> =
         tree.expect_ev("fds")["sockets"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
     assert_eq!(sockets.len(), SOCKETS);

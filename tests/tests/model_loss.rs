@@ -14,8 +14,7 @@ const ROUNDS: &str = "5000";
 fn after_a_kernel_ring_buffer_loss_the_resynced_model_equals_proc() {
     let mut tree = Tree::spawn(&["flood", ROUNDS]);
     let root = tree.pid();
-    let fw = Fdwatch::watch(root, &["--follow", "--ring-bytes", "4096", "--wakeup-bytes", "2048"]);
-    tree.send("go");
+    let fw = tree.go_watched(&["--ring-bytes", "4096", "--wakeup-bytes", "2048"]);
     let child = tree.expect_ev_within("paused", DEADLINE * 3)["child"].as_i64().unwrap();
     let done = tree.expect_ev_within("child_done", DEADLINE * 3);
     assert_eq!(done["pid"], child, "{done}");
@@ -53,6 +52,15 @@ fn after_a_kernel_ring_buffer_loss_the_resynced_model_equals_proc() {
     problems.assert_none("origins after a resync");
 }
 
+/// Fork events lost so far, by the `loss` records (kernel_ring_buffer, by_kind.fork).
+fn lost_forks(fw: &Fdwatch) -> i64 {
+    fw.records()
+        .iter()
+        .filter(|r| r["type"] == "loss" && r["where"] == "kernel_ring_buffer")
+        .map(|r| r["by_kind"]["fork"].as_i64().unwrap_or(0))
+        .sum()
+}
+
 /// Children forked in the middle of a flood, which then make no traced syscall: their
 /// fork events may be among the lost ones, and only a re-read of the watched tree can
 /// find them. After the resync the model must hold every one of them, like /proc.
@@ -60,8 +68,7 @@ fn after_a_kernel_ring_buffer_loss_the_resynced_model_equals_proc() {
 fn children_forked_during_a_loss_are_in_the_resynced_model() {
     let mut tree = Tree::spawn(&["flood_fork", "20000", "20"]);
     let root = tree.pid();
-    let fw = Fdwatch::watch(root, &["--follow", "--ring-bytes", "4096", "--wakeup-bytes", "2048"]);
-    tree.send("go");
+    let fw = tree.go_watched(&["--ring-bytes", "4096", "--wakeup-bytes", "2048"]);
     let kids: Vec<i64> = tree.expect_ev_within("kids", DEADLINE * 3)["pids"]
         .as_array()
         .unwrap()
@@ -90,12 +97,7 @@ fn children_forked_during_a_loss_are_in_the_resynced_model() {
     }));
     let dump = result.unwrap_or_else(|e| {
         let why = e.downcast_ref::<String>().cloned().unwrap_or_default();
-        let lost_forks: i64 = fw
-            .records()
-            .iter()
-            .filter(|r| r["type"] == "loss" && r["where"] == "kernel_ring_buffer")
-            .map(|r| r["by_kind"]["fork"].as_i64().unwrap_or(0))
-            .sum();
+        let lost_forks = lost_forks(&fw);
         let seen_forks = fw.records().iter().filter(|r| event_of(r, root, "fork")).count();
         panic!(
             "{lost_forks} fork events were lost (kernel_ring_buffer loss records, by_kind.fork) and {seen_forks} \
@@ -106,11 +108,6 @@ fn children_forked_during_a_loss_are_in_the_resynced_model() {
     for &k in &kids {
         assert!(dump.contains_key(&k), "child {k} is missing from the model");
     }
-    let lost_forks: i64 = fw
-        .records()
-        .iter()
-        .filter(|r| r["type"] == "loss" && r["where"] == "kernel_ring_buffer")
-        .map(|r| r["by_kind"]["fork"].as_i64().unwrap_or(0))
-        .sum();
+    let lost_forks = lost_forks(&fw);
     eprintln!("{lost_forks} of {} fork events were lost; the model has every child", kids.len());
 }

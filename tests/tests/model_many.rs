@@ -27,8 +27,7 @@ fn a_process_with_19000_fds_is_modelled_exactly() {
     );
     let mut tree = Tree::spawn(&["many", &FDS.to_string()]);
     let pid = tree.pid();
-    let fw = Fdwatch::watch(pid, &["--follow"]);
-    tree.send("go");
+    let fw = tree.go_watched(&[]);
     let top = tree.expect_ev_within("paused", DEADLINE * 3)["top"].as_i64().unwrap();
 
     let real = proc_fds(pid).unwrap();

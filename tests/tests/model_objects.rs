@@ -41,8 +41,7 @@ fn names_of_fds_opened_while_watched_are_the_proc_names() {
     let dir = ScratchDir::new();
     let mut tree = Tree::spawn(&["objects", dir.as_str()]);
     let root = tree.pid();
-    let fw = Fdwatch::watch(root, &["--follow"]);
-    tree.send("go");
+    let fw = tree.go_watched(&[]);
     tree.expect_ev("fds");
     tree.expect_ev("paused");
     tree.poke(&fw); // the collector's loop runs: SIGUSR1 is safe now

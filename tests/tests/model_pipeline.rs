@@ -9,8 +9,7 @@ use fdwatch_tests::{model_check::*, *};
 fn sleep_pipe_cat_shares_one_pipe_with_its_whole_provenance() {
     let mut tree = Tree::spawn(&["pipeline"]);
     let root = tree.pid();
-    let fw = Fdwatch::watch(root, &["--follow"]);
-    tree.send("go");
+    let fw = tree.go_watched(&[]);
     let sh = tree.expect_ev("paused")["sh"].as_i64().unwrap();
 
     // Paused: sh waits for its two children, which have exec'd sleep and cat and hold

@@ -10,8 +10,7 @@ use fdwatch_tests::{model_check::*, *};
 fn stdio_reopened_on_dev_null_is_one_open_and_two_dup2s() {
     let mut tree = Tree::spawn(&["devnull"]);
     let root = tree.pid();
-    let fw = Fdwatch::watch(root, &["--follow"]);
-    tree.send("go");
+    let fw = tree.go_watched(&[]);
     let paused = tree.expect_ev("paused");
     let (a, b) = (paused["a"].as_i64().unwrap(), paused["b"].as_i64().unwrap());
 

@@ -5,37 +5,23 @@ use fdwatch_tests::*;
 #[test]
 fn open_creates_with_flags_and_mode() {
     let file = TempPath::new("open");
-    let (fw, mut child) = run_watched(&["open", file.as_str(), "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC", "640"], &[]);
-    let pid = child.pid();
-    let op = child.op("open");
-    let fd = op.ok();
-    let ev = fw.expect_event(pid, "open", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "open",
-            json!({"pathname": file.as_str(), "flags": "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC", "mode": "0640",
-                   "object": object_of(&op, "file", ""), "ret": fd}),
-        ),
+    let (path, flags) = (file.as_str(), "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC");
+    assert_creates_fd(
+        &["open", path, flags, "640"],
+        "open",
+        Some("file"),
+        json!({"pathname": path, "flags": flags, "mode": "0640"}),
     );
 }
 
 #[test]
 fn open_of_a_missing_file_is_enoent_without_object() {
     let file = TempPath::new("missing");
-    let (fw, mut child) = run_watched(&["open", file.as_str(), "O_RDONLY", "0"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("open").get("errno"), "ENOENT");
-    let ev = fw.expect_event(pid, "open", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "open",
-            json!({"pathname": file.as_str(), "flags": "O_RDONLY", "mode": "0000", "object": null,
+    assert_reported(
+        &["open", file.as_str(), "O_RDONLY", "0"],
+        "open",
+        json!({"pathname": file.as_str(), "flags": "O_RDONLY", "mode": "0000", "object": null,
                    "ret": -2, "errno": "ENOENT"}),
-        ),
     );
 }
 
@@ -48,28 +34,16 @@ fn open_of_a_directory_and_a_char_device() {
     let dir_fd = dir.ok();
     let devnull = child.op("open");
     let devnull_fd = devnull.ok();
-    let ev = fw.expect_event(pid, "open", |e| e["pathname"] == "/tmp");
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "open",
-            json!({"pathname": "/tmp", "flags": "O_RDONLY|O_DIRECTORY", "mode": "0000",
-                   "object": object_of(&dir, "dir", ""), "ret": dir_fd}),
-        ),
-    );
+    // The open of `path`, with `flags`, made fd `fd`, an object of type `ty`.
+    let opened = |path: &str, flags: &str, op: &OpLine, ty: &str, fd: i64| {
+        let args =
+            json!({"pathname": path, "flags": flags, "mode": "0000", "object": object_of(op, ty, ""), "ret": fd});
+        fw.expect_exact_where(&expected(pid, "open", args), |e| e["pathname"] == path);
+    };
+    opened("/tmp", "O_RDONLY|O_DIRECTORY", &dir, "dir", dir_fd);
     // A device shows its rdev (the device it is), 1:3 for /dev/null (devices.txt).
     assert_eq!(devnull.get("rdev"), "1:3");
-    let ev = fw.expect_event(pid, "open", |e| e["pathname"] == "/dev/null");
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "open",
-            json!({"pathname": "/dev/null", "flags": "O_RDWR", "mode": "0000",
-                   "object": object_of(&devnull, "null", ""), "ret": devnull_fd}),
-        ),
-    );
+    opened("/dev/null", "O_RDWR", &devnull, "null", devnull_fd);
 }
 
 #[test]
@@ -79,19 +53,11 @@ fn open_of_a_long_path_is_cut_and_says_so() {
     let name = file.0.file_name().unwrap().to_str().unwrap().to_string();
     let long = format!("/tmp/{}{name}", "./".repeat(140));
     assert!(long.len() > 256);
-    let (fw, mut child) = run_watched(&["open", &long, "O_WRONLY|O_CREAT", "600"], &[]);
-    let pid = child.pid();
-    let op = child.op("open");
-    let fd = op.ok();
-    let ev = fw.expect_event(pid, "open", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "open",
-            json!({"pathname": &long[..255], "pathname_truncated": true, "flags": "O_WRONLY|O_CREAT",
-                   "mode": "0600", "object": object_of(&op, "file", ""), "ret": fd}),
-        ),
+    assert_creates_fd(
+        &["open", &long, "O_WRONLY|O_CREAT", "600"],
+        "open",
+        Some("file"),
+        json!({"pathname": &long[..255], "pathname_truncated": true, "flags": "O_WRONLY|O_CREAT", "mode": "0600"}),
     );
 }
 
@@ -99,19 +65,12 @@ fn open_of_a_long_path_is_cut_and_says_so() {
 fn openat_at_fdcwd() {
     let file = TempPath::new("openat");
     std::fs::write(&file.0, b"x").unwrap();
-    let (fw, mut child) = run_watched(&["openat", "AT_FDCWD", file.as_str(), "O_RDONLY|O_NONBLOCK", "0"], &[]);
-    let pid = child.pid();
-    let op = child.op("openat");
-    let fd = op.ok();
-    let ev = fw.expect_event(pid, "openat", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "openat",
-            json!({"dirfd": "AT_FDCWD", "pathname": file.as_str(), "flags": "O_RDONLY|O_NONBLOCK", "mode": "0000",
-                   "object": object_of(&op, "file", ""), "ret": fd}),
-        ),
+    let (path, flags) = (file.as_str(), "O_RDONLY|O_NONBLOCK");
+    assert_creates_fd(
+        &["openat", "AT_FDCWD", path, flags, "0"],
+        "openat",
+        Some("file"),
+        json!({"dirfd": "AT_FDCWD", "pathname": path, "flags": flags, "mode": "0000"}),
     );
 }
 
@@ -167,49 +126,23 @@ fn openat_relative_to_a_dirfd_fails_like_the_kernel_says() {
 #[test]
 fn openat2_reports_open_how() {
     let file = TempPath::new("openat2");
-    let (fw, mut child) = run_watched(
-        &[
-            "openat2",
-            "AT_FDCWD",
-            file.as_str(),
-            "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC",
-            "600",
-            "RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS",
-        ],
-        &[],
-    );
-    let pid = child.pid();
-    let op = child.op("openat2");
-    let fd = op.ok();
-    let ev = fw.expect_event(pid, "openat2", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "openat2",
-            json!({"dirfd": "AT_FDCWD", "pathname": file.as_str(),
-                   "how": {"flags": "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC", "mode": "0600",
-                           "resolve": "RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS"},
-                   "object": object_of(&op, "file", ""), "ret": fd}),
-        ),
+    let (path, flags) = (file.as_str(), "O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC");
+    assert_creates_fd(
+        &["openat2", "AT_FDCWD", path, flags, "600", "RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS"],
+        "openat2",
+        Some("file"),
+        json!({"dirfd": "AT_FDCWD", "pathname": path,
+               "how": {"flags": flags, "mode": "0600", "resolve": "RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS"}}),
     );
 }
 
 #[test]
 fn openat2_beneath_refuses_to_escape() {
-    let (fw, mut child) =
-        run_watched(&["openat2", "AT_FDCWD", "/etc/hostname", "O_RDONLY", "0", "RESOLVE_BENEATH"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("openat2").get("errno"), "EXDEV");
-    let ev = fw.expect_event(pid, "openat2", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "openat2",
-            json!({"dirfd": "AT_FDCWD", "pathname": "/etc/hostname",
+    assert_reported(
+        &["openat2", "AT_FDCWD", "/etc/hostname", "O_RDONLY", "0", "RESOLVE_BENEATH"],
+        "openat2",
+        json!({"dirfd": "AT_FDCWD", "pathname": "/etc/hostname",
                    "how": {"flags": "O_RDONLY", "mode": "0000", "resolve": "RESOLVE_BENEATH"},
                    "object": null, "ret": -18, "errno": "EXDEV"}),
-        ),
     );
 }

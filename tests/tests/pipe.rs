@@ -15,65 +15,43 @@ fn pipe_reports_both_ends_of_one_inode() {
     let op = child.op("pipe");
     op.ok();
     assert_eq!(op.int("ino0"), op.int("ino1"));
-    let ev = fw.expect_event(pid, "pipe", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "pipe",
-            json!({"pipefd": [op.int("fd0"), op.int("fd1")], "objects": pipe_objects(&op), "ret": 0}),
-        ),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "pipe",
+        json!({"pipefd": [op.int("fd0"), op.int("fd1")], "objects": pipe_objects(&op), "ret": 0}),
+    ));
+}
+
+/// `pipe2 FLAGS` under fdwatch: the event has both fds, both ends and the flags by name.
+#[track_caller]
+fn pipe2_is_reported(flags: &str, flags_name: &str) {
+    let (fw, mut child) = run_watched(&["pipe2", flags], &[]);
+    let pid = child.pid();
+    let op = child.op("pipe2");
+    op.ok();
+    fw.expect_exact(&expected(
+        pid,
+        "pipe2",
+        json!({"pipefd": [op.int("fd0"), op.int("fd1")], "flags": flags_name, "objects": pipe_objects(&op), "ret": 0}),
+    ));
 }
 
 #[test]
 fn pipe2_with_flags() {
-    let (fw, mut child) = run_watched(&["pipe2", "O_NONBLOCK|O_CLOEXEC"], &[]);
-    let pid = child.pid();
-    let op = child.op("pipe2");
-    op.ok();
-    let ev = fw.expect_event(pid, "pipe2", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "pipe2",
-            json!({"pipefd": [op.int("fd0"), op.int("fd1")], "flags": "O_CLOEXEC|O_NONBLOCK",
-                   "objects": pipe_objects(&op), "ret": 0}),
-        ),
-    );
+    pipe2_is_reported("O_NONBLOCK|O_CLOEXEC", "O_CLOEXEC|O_NONBLOCK");
 }
 
 #[test]
 fn pipe2_without_flags() {
-    let (fw, mut child) = run_watched(&["pipe2", "0"], &[]);
-    let pid = child.pid();
-    let op = child.op("pipe2");
-    op.ok();
-    let ev = fw.expect_event(pid, "pipe2", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "pipe2",
-            json!({"pipefd": [op.int("fd0"), op.int("fd1")], "flags": "0", "objects": pipe_objects(&op), "ret": 0}),
-        ),
-    );
+    pipe2_is_reported("0", "0");
 }
 
 #[test]
 fn pipe2_with_an_invalid_flag_fails_without_fds() {
-    let (fw, mut child) = run_watched(&["pipe2", "O_TRUNC"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("pipe2").get("errno"), "EINVAL");
-    let ev = fw.expect_event(pid, "pipe2", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "pipe2",
-            json!({"pipefd": null, "flags": format!("{:#x}", libc::O_TRUNC), "objects": [null, null],
+    assert_reported(
+        &["pipe2", "O_TRUNC"],
+        "pipe2",
+        json!({"pipefd": null, "flags": format!("{:#x}", libc::O_TRUNC), "objects": [null, null],
                    "ret": -22, "errno": "EINVAL"}),
-        ),
     );
 }

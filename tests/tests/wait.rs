@@ -19,11 +19,11 @@ fn left_ns(ev: &Value, unit: &str) -> i64 {
 fn select_with_nfds_above_fd_setsize_that_times_out() {
     // select(2) BUGS: nfds > FD_SETSIZE (1024) overruns a glibc fd_set. The helper's sets
     // are 8192 bits, so the call itself is sound; it sleeps 10 ms and returns 0.
-    let (fw, mut child) = run_watched(&["select", "1100", "10000", "-"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("select").ok(), 0);
-    let ev = fw.expect_event(pid, "select", |_| true);
-    assert_event(&ev, &expected(pid, "select", json!({"nfds": 1100, "timeout_left": {"sec": 0, "usec": 0}, "ret": 0})));
+    assert_reported(
+        &["select", "1100", "10000", "-"],
+        "select",
+        json!({"nfds": 1100, "timeout_left": {"sec": 0, "usec": 0}, "ret": 0}),
+    );
 }
 
 #[test]
@@ -34,49 +34,41 @@ fn select_on_fd_1043_returns_early_with_time_left() {
     let pid = child.pid();
     assert_eq!(child.op("dup2").ok(), 1043);
     assert_eq!(child.op("select").ok(), 1, "a pipe with room is writable");
-    let ev = fw.expect_event(pid, "select", |_| true);
-    assert_event(&ev, &expected(pid, "select", json!({"nfds": 1044, "timeout_left": ANY, "ret": 1})));
+    let ev = fw.expect_exact(&expected(pid, "select", json!({"nfds": 1044, "timeout_left": ANY, "ret": 1})));
     let left = left_ns(&ev, "usec");
     assert!(left > 0 && left <= 5_000_000_000, "select returned at once, so most of 5 s is left: {ev}");
 }
 
 #[test]
 fn select_without_timeout() {
-    let (fw, mut child) = run_watched(&["select", "2", "-", "1"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("select").ok(), 1);
-    let ev = fw.expect_event(pid, "select", |_| true);
-    assert_event(&ev, &expected(pid, "select", json!({"nfds": 2, "timeout_left": null, "ret": 1})));
+    assert_reported(&["select", "2", "-", "1"], "select", json!({"nfds": 2, "timeout_left": null, "ret": 1}));
 }
 
 #[test]
 fn select_on_a_closed_fd_is_ebadf() {
-    let (fw, mut child) = run_watched(&["select", "10", "1000000", "9"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("select").get("errno"), "EBADF");
-    let ev = fw.expect_event(pid, "select", |_| true);
-    assert_event(&ev, &expected(pid, "select", json!({"nfds": 10, "timeout_left": ANY, "ret": -9, "errno": "EBADF"})));
+    assert_reported(
+        &["select", "10", "1000000", "9"],
+        "select",
+        json!({"nfds": 10, "timeout_left": ANY, "ret": -9, "errno": "EBADF"}),
+    );
 }
 
 #[test]
 fn pselect6_times_out_with_nothing_left() {
-    let (fw, mut child) = run_watched(&["pselect6", "1100", "10000000", "-"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("pselect6").ok(), 0);
-    let ev = fw.expect_event(pid, "pselect6", |_| true);
-    assert_event(
-        &ev,
-        &expected(pid, "pselect6", json!({"nfds": 1100, "timeout_left": {"sec": 0, "nsec": 0}, "ret": 0})),
+    assert_reported(
+        &["pselect6", "1100", "10000000", "-"],
+        "pselect6",
+        json!({"nfds": 1100, "timeout_left": {"sec": 0, "nsec": 0}, "ret": 0}),
     );
 }
 
 #[test]
 fn pselect6_returns_early_with_time_left() {
-    let (fw, mut child) = run_watched(&["pselect6", "2", "3000000000", "1"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("pselect6").ok(), 1);
-    let ev = fw.expect_event(pid, "pselect6", |_| true);
-    assert_event(&ev, &expected(pid, "pselect6", json!({"nfds": 2, "timeout_left": ANY, "ret": 1})));
+    let ev = assert_reported(
+        &["pselect6", "2", "3000000000", "1"],
+        "pselect6",
+        json!({"nfds": 2, "timeout_left": ANY, "ret": 1}),
+    );
     let left = left_ns(&ev, "nsec");
     assert!(left > 0 && left <= 3_000_000_000, "{ev}");
 }
@@ -88,36 +80,25 @@ fn poll_of_a_closed_fd_is_pollnval() {
     let op = child.op("poll");
     assert_eq!(op.ok(), 1);
     assert_eq!(op.int("revents0"), i64::from(libc::POLLNVAL));
-    let ev = fw.expect_event(pid, "poll", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "poll",
-            json!({"nfds": 1, "timeout": 1000,
+    fw.expect_exact(&expected(
+        pid,
+        "poll",
+        json!({"nfds": 1, "timeout": 1000,
                    "fds": [{"fd": 9996, "events": "POLLIN", "revents": "POLLNVAL"}], "ret": 1}),
-        ),
-    );
+    ));
 }
 
 #[test]
 fn poll_reports_each_entry() {
     // stdin: a pipe with nothing in it; 9996: closed; -1: ignored (poll(2)).
-    let (fw, mut child) = run_watched(&["poll", "0,9996,-1", "POLLIN|POLLPRI", "0"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("poll").ok(), 1);
-    let ev = fw.expect_event(pid, "poll", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "poll",
-            json!({"nfds": 3, "timeout": 0, "ret": 1, "fds": [
-                {"fd": 0, "events": "POLLIN|POLLPRI", "revents": "0"},
-                {"fd": 9996, "events": "POLLIN|POLLPRI", "revents": "POLLNVAL"},
-                {"fd": -1, "events": "POLLIN|POLLPRI", "revents": "0"},
-            ]}),
-        ),
+    assert_reported(
+        &["poll", "0,9996,-1", "POLLIN|POLLPRI", "0"],
+        "poll",
+        json!({"nfds": 3, "timeout": 0, "ret": 1, "fds": [
+            {"fd": 0, "events": "POLLIN|POLLPRI", "revents": "0"},
+            {"fd": 9996, "events": "POLLIN|POLLPRI", "revents": "POLLNVAL"},
+            {"fd": -1, "events": "POLLIN|POLLPRI", "revents": "0"},
+        ]}),
     );
 }
 
@@ -127,10 +108,9 @@ fn poll_shows_the_first_eight_entries() {
     let (fw, mut child) = run_watched(&["poll", &fds.join(","), "POLLOUT", "-1"], &[]);
     let pid = child.pid();
     assert_eq!(child.op("poll").ok(), 10);
-    let ev = fw.expect_event(pid, "poll", |_| true);
     let entries: Vec<Value> =
         (9980..9988).map(|fd| json!({"fd": fd, "events": "POLLOUT", "revents": "POLLNVAL"})).collect();
-    assert_event(&ev, &expected(pid, "poll", json!({"nfds": 10, "timeout": -1, "fds": entries, "ret": 10})));
+    fw.expect_exact(&expected(pid, "poll", json!({"nfds": 10, "timeout": -1, "fds": entries, "ret": 10})));
 }
 
 #[test]
@@ -140,28 +120,20 @@ fn poll_failure_shows_no_revents() {
         run_watched(&["nofile", "16", "poll", "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1", "POLLIN", "5"], &[]);
     let pid = child.pid();
     assert_eq!(child.op("poll").get("errno"), "EINVAL");
-    let ev = fw.expect_event(pid, "poll", |_| true);
     let entries: Vec<Value> = (0..8).map(|_| json!({"fd": 1, "events": "POLLIN"})).collect();
-    assert_event(
-        &ev,
-        &expected(pid, "poll", json!({"nfds": 20, "timeout": 5, "fds": entries, "ret": -22, "errno": "EINVAL"})),
-    );
+    fw.expect_exact(&expected(
+        pid,
+        "poll",
+        json!({"nfds": 20, "timeout": 5, "fds": entries, "ret": -22, "errno": "EINVAL"}),
+    ));
 }
 
 #[test]
 fn ppoll_of_a_closed_fd_returns_early_with_time_left() {
-    let (fw, mut child) = run_watched(&["ppoll", "9996", "POLLIN", "1000000000"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("ppoll").ok(), 1);
-    let ev = fw.expect_event(pid, "ppoll", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "ppoll",
-            json!({"nfds": 1, "timeout_left": ANY,
-                   "fds": [{"fd": 9996, "events": "POLLIN", "revents": "POLLNVAL"}], "ret": 1}),
-        ),
+    let ev = assert_reported(
+        &["ppoll", "9996", "POLLIN", "1000000000"],
+        "ppoll",
+        json!({"nfds": 1, "timeout_left": ANY, "fds": [{"fd": 9996, "events": "POLLIN", "revents": "POLLNVAL"}], "ret": 1}),
     );
     let left = left_ns(&ev, "nsec");
     assert!(left > 0 && left <= 1_000_000_000, "{ev}");
@@ -173,31 +145,20 @@ fn ppoll_that_times_out() {
     let pid = child.pid();
     let rfd = child.op("pipe").int("fd0");
     assert_eq!(child.op("ppoll").ok(), 0);
-    let ev = fw.expect_event(pid, "ppoll", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "ppoll",
-            json!({"nfds": 1, "timeout_left": {"sec": 0, "nsec": 0},
+    fw.expect_exact(&expected(
+        pid,
+        "ppoll",
+        json!({"nfds": 1, "timeout_left": {"sec": 0, "nsec": 0},
                    "fds": [{"fd": rfd, "events": "POLLIN", "revents": "0"}], "ret": 0}),
-        ),
-    );
+    ));
 }
 
 #[test]
 fn ppoll_without_timeout() {
-    let (fw, mut child) = run_watched(&["ppoll", "1", "POLLOUT", "-"], &[]);
-    let pid = child.pid();
-    assert_eq!(child.op("ppoll").ok(), 1);
-    let ev = fw.expect_event(pid, "ppoll", |_| true);
-    assert_event(
-        &ev,
-        &expected(
-            pid,
-            "ppoll",
-            json!({"nfds": 1, "timeout_left": null,
+    assert_reported(
+        &["ppoll", "1", "POLLOUT", "-"],
+        "ppoll",
+        json!({"nfds": 1, "timeout_left": null,
                    "fds": [{"fd": 1, "events": "POLLOUT", "revents": "POLLOUT"}], "ret": 1}),
-        ),
     );
 }

@@ -48,6 +48,13 @@ pub fn setup() -> Result<()> {
     s.apt_tool("socat", "-V", "socat")?;
     s.apt_tool("systemd-analyze", "--version", "systemd")?;
     s.apt_tool("setpriv", "--version", "util-linux")?;
+    // The stdio_hijack tests run the real relays of reverse and bind shells (ncat -e,
+    // socat EXEC, nc with a FIFO, nc.traditional -e; socat is above) and a terminal
+    // multiplexer (tmux).
+    s.apt_tool("ncat", "--version", "ncat")?;
+    s.apt_tool("nc.openbsd", "-h", "netcat-openbsd")?;
+    s.apt_tool("nc.traditional", "-h", "netcat-traditional")?;
+    s.apt_tool("tmux", "-V", "tmux")?;
     // `cargo xtask fuzz` and the end of `cargo xtask test` run the fuzz target.
     crate::fuzz::setup_cargo_fuzz(s.dry_run)?;
     Ok(())

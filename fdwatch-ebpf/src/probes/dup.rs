@@ -2,7 +2,9 @@
 //! the commands that put an open file on another fd number or change CLOEXEC (Python's
 //! os.set_inheritable uses the ioctls). dup(2), dup2(2) and dup3(2) need no
 //! payload and go through `plain`.
-use super::plain;
+use fdwatch_common::Kind;
+
+use super::{new_fd, plain};
 use crate::emit::Call;
 
 /// include/uapi/linux/fcntl.h and asm-generic/fcntl.h.
@@ -22,12 +24,17 @@ pub fn fcntl(call: &Call) {
 /// FIONCLEX / FIOCLEX (include/uapi/asm-generic/ioctls.h).
 const FIONCLEX: u64 = 0x5450;
 const FIOCLEX: u64 = 0x5451;
+/// TIOCGPTPEER, _IO('T', 0x41) (include/uapi/asm-generic/ioctls.h): opens a pty
+/// master's slave and returns the new fd; glibc's openpty(3) uses it.
+const TIOCGPTPEER: u64 = 0x5441;
 
 /// ioctl is busy traffic (terminals, sockets, devices); only the two CLOEXEC requests
-/// are kept.
+/// and the one that creates an fd are kept.
 #[inline(always)]
 pub fn ioctl(call: &Call) {
-    if matches!(call.args[1] & 0xffff_ffff, FIONCLEX | FIOCLEX) {
-        plain(call);
+    match call.args[1] & 0xffff_ffff {
+        FIONCLEX | FIOCLEX => plain(call),
+        TIOCGPTPEER => new_fd(&Call { kind: Kind::IoctlPtyPeer, ..*call }),
+        _ => {}
     }
 }

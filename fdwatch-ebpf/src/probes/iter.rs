@@ -45,12 +45,13 @@ pub fn iter_task_file(ctx: *mut c_void) -> i32 {
         fd: fd as i32,
         object: FdObject::default(),
         cloexec: 0,
-        _pad: 0,
+        tty_index: -1,
         name: [0; DENTRY_NAME_LEN],
     };
     let inode = task::inode_of(file);
     if !inode.is_null() {
         record.object = task::inode_object(file, inode);
+        record.tty_index = task::pty_master_index(file, &record.object);
     }
     let fdt = task::fdtable_of(task_ptr);
     record.cloexec = task::close_on_exec(fdt, fd) as u32;

@@ -16,7 +16,10 @@ mod iter;
 mod net;
 mod open;
 mod process;
+mod recv;
+mod sleep;
 mod socket;
+mod stop;
 mod wait;
 
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
@@ -73,6 +76,15 @@ fn kind_of(nr: u64) -> Option<Kind> {
         298 => Kind::PerfEventOpen,
         425 => Kind::IoUringSetup,
         304 => Kind::OpenByHandleAt,
+        47 => Kind::Recvmsg,
+        299 => Kind::Recvmmsg,
+        35 => Kind::Nanosleep,
+        230 => Kind::ClockNanosleep,
+        232 => Kind::EpollWait,
+        281 => Kind::EpollPwait,
+        441 => Kind::EpollPwait2,
+        219 => Kind::RestartSyscall,
+        101 => Kind::Ptrace,
         _ => return None,
     })
 }
@@ -88,10 +100,33 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
     let Some(kind) = kind_of(regs::syscall_nr(regs)) else { return 0 };
     let ret: i64 = ctx.arg(1);
+    // Calls reported only when they carry something: decided on the return value (and
+    // for ptrace its request) before anything else, so the usual case stays cheap.
     if emit::unneeded(kind, ret, regs::syscall_arg0(regs)) {
         return 0;
     }
-    let Some((task, tgid, tid)) = emit::wanted() else { return 0 };
+    let wanted = match kind {
+        Kind::Nanosleep | Kind::ClockNanosleep | Kind::EpollWait | Kind::EpollPwait | Kind::EpollPwait2 => {
+            if !sleep::cut_short(ret) {
+                return 0;
+            }
+            emit::wanted()
+        }
+        // recvmsg returns the bytes received (0 is a datagram that may still carry
+        // fds), recvmmsg the messages received.
+        Kind::Recvmsg if ret < 0 => return 0,
+        Kind::Recvmmsg if ret <= 0 => return 0,
+        Kind::Ptrace => {
+            // ptrace(long request, pid_t pid, ...): the tracee counts as watched too.
+            let args = regs::syscall_args(regs);
+            if !stop::is_stop_or_resume(args[0]) {
+                return 0;
+            }
+            emit::wanted_with(args[1] as u32)
+        }
+        _ => emit::wanted(),
+    };
+    let Some((task, tgid, tid)) = wanted else { return 0 };
     let call = Call { kind, task, tgid, tid, args: regs::syscall_args(regs), ret };
     match kind {
         Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange => plain(&call),
@@ -105,7 +140,13 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
         Kind::Openat | Kind::Openat2 => open::open(&call, 1),
         Kind::Connect | Kind::Sendto | Kind::Sendmsg | Kind::Sendmmsg => net::with_addr(&call),
         Kind::Select | Kind::Pselect6 | Kind::Poll | Kind::Ppoll => wait::exit(&call),
-        Kind::Fork | Kind::Exec | Kind::Exit => {}
+        Kind::Recvmsg | Kind::Recvmmsg => recv::exit(&call),
+        Kind::Nanosleep | Kind::ClockNanosleep | Kind::EpollWait | Kind::EpollPwait | Kind::EpollPwait2 => {
+            sleep::exit(&call)
+        }
+        Kind::RestartSyscall => sleep::restart(&call),
+        Kind::Ptrace => plain(&call),
+        Kind::Fork | Kind::Exec | Kind::Exit | Kind::Signal | Kind::IoctlPtyPeer => {}
         // eventfd, epoll, memfd, pidfd, ...: the fd model must know every fd in use.
         _ => new_fd(&call),
     }

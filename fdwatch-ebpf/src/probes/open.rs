@@ -10,7 +10,11 @@ use crate::{
 pub fn open(call: &Call, path_arg: usize) {
     let Some(mut entry) = emit::syscall_record::<OpenPayload>(call) else { return };
     let payload = emit::payload(&mut entry);
-    payload.object = task::fd_object(call.task, call.ret);
+    let file = task::fd_file(call.task, call.ret);
+    payload.object = task::fd_object_of(file);
+    // posix_openpt(3) opens /dev/ptmx: which /dev/pts/N is its other side.
+    payload.tty_index = task::pty_master_index(file, &payload.object);
+    payload._pad = 0;
     // openat2(dirfd, pathname, struct open_how *how, size): flags, mode, resolve
     // (include/uapi/linux/openat2.h).
     payload.how = if call.kind == Kind::Openat2 {

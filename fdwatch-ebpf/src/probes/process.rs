@@ -68,6 +68,11 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
         (*record).old_tid = old_tid;
         (*record)._pad = 0;
         user::kernel_path(task::binprm_filename(bprm), &mut (*record).filename);
+        // The new argv was just copied onto the new stack (copy_strings): resident.
+        let (start, len) = task::args_span();
+        let (copied, more) = user::bytes(start, len, &mut (*record).args);
+        (*record).args_len = copied;
+        (*record).args_truncated = more as u32;
     }
     emit::submit(entry);
     0

@@ -6,8 +6,11 @@ use fdwatch_common::{Kind, POLL_ENTRIES, PollFd, WaitPayload};
 
 use crate::{
     emit::{self, Call},
-    user,
+    task, user,
 };
+
+/// include/linux/errno.h: a call the kernel will resume through restart_syscall(2).
+pub const ERESTART_RESTARTBLOCK: i64 = 516;
 
 #[inline(always)]
 pub fn exit(call: &Call) {
@@ -35,6 +38,10 @@ pub fn exit(call: &Call) {
             payload.has_timeout = 0;
         }
     }
+    // Interrupted by a signal or a stop, poll keeps the end of its timeout for
+    // restart_syscall (fs/select.c, sys_poll: set_restart_fn(.., do_restart_poll)).
+    payload.deadline_ns =
+        if call.kind == Kind::Poll && call.ret == -ERESTART_RESTARTBLOCK { task::restart_poll_deadline() } else { 0 };
     payload.nentries = 0;
     if matches!(call.kind, Kind::Poll | Kind::Ppoll) {
         // poll(struct pollfd *fds, nfds_t nfds, ...)

@@ -53,6 +53,31 @@ pub const fn args_of(kind: Kind) -> [Arg; 6] {
         Kind::Fcntl => [UInt, UInt, Long, No, No, No],
         // sys_ioctl(unsigned int fd, unsigned int cmd, unsigned long arg)
         Kind::Ioctl => [UInt, UInt, Long, No, No, No],
+        // The same call, TIOCGPTPEER (its arg is open flags).
+        Kind::IoctlPtyPeer => [UInt, UInt, Long, No, No, No],
+        // sys_recvmsg(int fd, struct user_msghdr __user *msg, unsigned flags)
+        Kind::Recvmsg => [Int, Long, UInt, No, No, No],
+        // sys_recvmmsg(int fd, struct mmsghdr __user *msg, unsigned int vlen, unsigned flags,
+        //              struct __kernel_timespec __user *timeout)
+        Kind::Recvmmsg => [Int, Long, UInt, UInt, Long, No],
+        // sys_nanosleep(struct __kernel_timespec __user *rqtp, struct __kernel_timespec __user *rmtp)
+        Kind::Nanosleep => [Long, Long, No, No, No, No],
+        // sys_clock_nanosleep(clockid_t which_clock, int flags,
+        //                     const struct __kernel_timespec __user *rqtp, struct __kernel_timespec __user *rmtp)
+        Kind::ClockNanosleep => [Int, UInt, Long, Long, No, No],
+        // sys_epoll_wait(int epfd, struct epoll_event __user *events, int maxevents, int timeout)
+        Kind::EpollWait => [Int, Long, Int, Int, No, No],
+        // sys_epoll_pwait(int epfd, struct epoll_event __user *events, int maxevents, int timeout,
+        //                 const sigset_t __user *sigmask, size_t sigsetsize)
+        Kind::EpollPwait => [Int, Long, Int, Int, Long, Long],
+        // sys_epoll_pwait2(int epfd, struct epoll_event __user *events, int maxevents,
+        //                  const struct __kernel_timespec __user *timeout, const sigset_t __user *sigmask,
+        //                  size_t sigsetsize)
+        Kind::EpollPwait2 => [Int, Long, Int, Long, Long, Long],
+        // sys_restart_syscall(void)
+        Kind::RestartSyscall => [No, No, No, No, No, No],
+        // sys_ptrace(long request, long pid, unsigned long addr, unsigned long data)
+        Kind::Ptrace => [Long, Long, Long, Long, No, No],
         // sys_socket(int family, int type, int protocol); type carries SOCK_* flags
         Kind::Socket => [Int, UInt, Int, No, No, No],
         // sys_socketpair(int family, int type, int protocol, int __user *usockvec)
@@ -126,7 +151,8 @@ pub const fn args_of(kind: Kind) -> [Arg; 6] {
         Kind::IoUringSetup => [UInt, Long, No, No, No, No],
         // sys_open_by_handle_at(int mountdirfd, struct file_handle __user *handle, int flags)
         Kind::OpenByHandleAt => [Int, Long, UInt, No, No, No],
-        Kind::Fork | Kind::Exec | Kind::Exit => [No, No, No, No, No, No],
+        // Scheduler and signal tracepoints: no registers.
+        Kind::Fork | Kind::Exec | Kind::Exit | Kind::Signal => [No, No, No, No, No, No],
     }
 }
 

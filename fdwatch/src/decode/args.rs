@@ -79,6 +79,11 @@ fn poll_fds(entries: &[PollFd], show_revents: bool) -> Value {
     )
 }
 
+/// A `struct timespec` the caller passed or got back, or null when there was none.
+fn timespec(has: u16, sec: i64, nsec: i64) -> Value {
+    if has == 0 { Value::Null } else { Value::Object(vec![("sec", Value::Int(sec)), ("nsec", Value::Int(nsec))]) }
+}
+
 fn dev_text(dev: Dev) -> String {
     format!("{}:{}", dev.major(), dev.minor())
 }
@@ -117,12 +122,29 @@ pub fn describe(event: &Event) -> EventFields {
         }
         Body::Exec(e) => {
             let len = (e.filename.len as usize).min(e.filename.bytes.len());
-            return smallvec![
+            let n = (e.args_len as usize).min(e.args.len());
+            let argv = split_args(&e.args[..n]);
+            let mut f: EventFields = smallvec![
                 ("filename", Value::Bytes(e.filename.bytes[..len].to_vec())),
+                ("argv", Value::List(argv.iter().map(|a| Value::Str(Cow::Owned(a.to_string()))).collect())),
                 ("old_tid", Value::Int(e.old_tid as i64)),
             ];
+            if e.args_truncated != 0 {
+                f.push(("argv_truncated", Value::Bool(true)));
+            }
+            return f;
         }
         Body::Exit(e) => return exit_fields(e.exit_code, e.group_dead != 0),
+        // "pid" is the record's own field (the sender), so the target is target_pid.
+        Body::Signal(s) => {
+            return smallvec![
+                ("sig", text(flags::signal_name(s.sig as i32))),
+                ("target_pid", Value::Int(s.target_pid as i64)),
+                ("target_tid", Value::Int(s.target_tid as i64)),
+                ("group", Value::Bool(s.group != 0)),
+                ("result", text(flags::signal_result(s.result))),
+            ];
+        }
     };
     let a = args;
     let ok = ret >= 0;
@@ -210,6 +232,9 @@ pub fn describe(event: &Event) -> EventFields {
                 f.push(("pathname_truncated", Value::Bool(true)));
             }
             f.push(("object", object(&p.object, event.kind)));
+            if p.tty_index >= 0 {
+                f.push(("tty_index", Value::Int(p.tty_index as i64)));
+            }
             f
         }
         (Kind::Accept | Kind::Accept4, Payload::Accept(p)) => {
@@ -255,6 +280,67 @@ pub fn describe(event: &Event) -> EventFields {
             };
             let n = (w.nentries as usize).min(w.fds.len());
             smallvec![("nfds", uint32(a[1])), t, ("fds", poll_fds(&w.fds[..n], ok))]
+        }
+        // ioctl(fd, TIOCGPTPEER, flags) (ioctl_tty(2)): opens the master's slave.
+        (Kind::IoctlPtyPeer, Payload::NewFd(p)) => smallvec![
+            ("fd", fd(a[0])),
+            ("request", Value::Str(Cow::Borrowed("TIOCGPTPEER"))),
+            ("flags", text(flags::open_flags(a[2]))),
+            ("object", object(&p.object, event.kind)),
+        ],
+        // recvmsg(sockfd, msg, flags); recvmmsg(sockfd, msgvec, vlen, flags, timeout):
+        // the fds SCM_RIGHTS installed (cmsg(3)), and what they are.
+        (Kind::Recvmsg | Kind::Recvmmsg, Payload::Received(r)) => {
+            let mut f = smallvec![("sockfd", fd(a[0]))];
+            if event.kind == Kind::Recvmmsg {
+                f.push(("vlen", uint32(a[2])));
+                f.push(("flags", text(flags::msg_flags(a[3]))));
+            } else {
+                f.push(("flags", text(flags::msg_flags(a[2]))));
+            }
+            let n = (r.nfds as usize).min(r.fds.len());
+            f.push(("scm_rights", Value::List(r.fds[..n].iter().map(|&x| Value::Int(x as i64)).collect())));
+            f.push(("objects", Value::List(r.objects[..n].iter().map(|o| object(o, event.kind)).collect())));
+            if r.more > 0 {
+                f.push(("scm_rights_more", Value::Int(r.more as i64)));
+            }
+            f
+        }
+        (Kind::Nanosleep, Payload::Sleep(p)) => smallvec![
+            ("req", timespec(p.has_timeout, p.timeout_sec, p.timeout_nsec)),
+            ("rem", timespec(p.has_rem, p.rem_sec, p.rem_nsec)),
+        ],
+        (Kind::ClockNanosleep, Payload::Sleep(p)) => smallvec![
+            ("clockid", text(flags::clock_id(a[0]))),
+            ("flags", text(flags::clock_flags(a[1]))),
+            ("request", timespec(p.has_timeout, p.timeout_sec, p.timeout_nsec)),
+            ("remain", timespec(p.has_rem, p.rem_sec, p.rem_nsec)),
+        ],
+        // epoll_wait(epfd, events, maxevents, timeout): timeout in ms; epoll_pwait2's
+        // is a struct timespec.
+        (Kind::EpollWait | Kind::EpollPwait | Kind::EpollPwait2, Payload::Sleep(p)) => {
+            let timeout = if event.kind == Kind::EpollPwait2 {
+                timespec(p.has_timeout, p.timeout_sec, p.timeout_nsec)
+            } else {
+                fd(a[3])
+            };
+            smallvec![("epfd", fd(a[0])), ("maxevents", fd(a[2])), ("timeout", timeout)]
+        }
+        // restart_syscall(2) takes no arguments; what decides its fate is the caller's
+        // seccomp state (seccomp(2)).
+        (Kind::RestartSyscall, Payload::Restart(p)) => smallvec![
+            ("seccomp_mode", text(flags::seccomp_mode(p.seccomp_mode))),
+            ("seccomp_filters", Value::Int(p.seccomp_filters as i64)),
+        ],
+        // ptrace(request, pid, addr, data); PTRACE_CONT/DETACH's data is a signal to
+        // deliver (0: none).
+        (Kind::Ptrace, _) => {
+            let request = a[0];
+            let mut f = smallvec![("request", text(flags::ptrace_request(request))), ("target_pid", fd(a[1]))];
+            if matches!(request, 7 | 17) {
+                f.push(("sig", if a[3] == 0 { Value::Int(0) } else { text(flags::signal_name(a[3] as i32)) }));
+            }
+            f
         }
         (kind, Payload::NewFd(p)) if kind.is_other_fd_creator() => {
             let mut f: EventFields =
@@ -308,7 +394,16 @@ fn exit_fields(status: u32, group_dead: bool) -> EventFields {
 }
 
 fn signal_name(signal: i32) -> String {
-    nix::sys::signal::Signal::try_from(signal).map_or_else(|_| format!("SIG{signal}"), |s| s.as_str().to_owned())
+    flags::signal_name(signal)
+}
+
+/// argv from NUL-separated bytes (an exec record's, /proc/PID/cmdline).
+pub fn split_args(bytes: &[u8]) -> Box<[Box<str>]> {
+    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Box::new([]);
+    }
+    bytes.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into()).collect()
 }
 
 #[cfg(test)]
@@ -339,10 +434,18 @@ mod tests {
                 fdwatch_common::kind::PayloadShape::Accept => Payload::Accept(Default::default()),
                 fdwatch_common::kind::PayloadShape::Open => Payload::Open(Default::default()),
                 fdwatch_common::kind::PayloadShape::Wait => Payload::Wait(Default::default()),
+                fdwatch_common::kind::PayloadShape::Received => Payload::Received(Default::default()),
+                fdwatch_common::kind::PayloadShape::Sleep => Payload::Sleep(Default::default()),
+                fdwatch_common::kind::PayloadShape::Restart => Payload::Restart(Default::default()),
                 _ => Payload::None,
             };
-            for (name, _) in describe(&event(kind, 0, [0; 6], payload)) {
-                assert!(!RECORD_FIELDS.contains(&name), "{kind:?} has an argument named {name}");
+            let fields = describe(&event(kind, 0, [0; 6], payload));
+            for (name, _) in &fields {
+                assert!(!RECORD_FIELDS.contains(name), "{kind:?} has an argument named {name}");
+            }
+            // Every syscall kind has its own arguments, not the raw-register fallback.
+            if !matches!(kind, Kind::Fork | Kind::Exec | Kind::Exit | Kind::Signal) {
+                assert!(fields.first().is_none_or(|(n, _)| *n != "args"), "{kind:?} falls back to raw registers");
             }
         }
     }

@@ -8,9 +8,9 @@
 use std::mem::size_of;
 
 use fdwatch_common::{
-    ADDR_LEN, AcceptPayload, AddrPayload, COMM_LEN, ExecEvent, ExitEvent, FdObject, FdPair, ForkEvent, Header, Kind,
-    NewFd, NoPayload, OpenPayload, PATH_LEN, POLL_ENTRIES, Path, SockAddr, SyscallEvent, WaitPayload,
-    kind::PayloadShape, record_size,
+    ADDR_LEN, ARGS_LEN, AcceptPayload, AddrPayload, COMM_LEN, ExecEvent, ExitEvent, FdObject, FdPair, ForkEvent,
+    Header, Kind, NewFd, NoPayload, OpenPayload, PATH_LEN, POLL_ENTRIES, Path, RECV_FDS, Received, RestartPayload,
+    SignalEvent, SleepPayload, SockAddr, SyscallEvent, WaitPayload, kind::PayloadShape, record_size,
 };
 
 use super::abi;
@@ -30,6 +30,7 @@ pub enum Body {
     Fork(ForkEvent),
     Exec(ExecEvent),
     Exit(ExitEvent),
+    Signal(SignalEvent),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +42,9 @@ pub enum Payload {
     Accept(AcceptPayload),
     Open(OpenPayload),
     Wait(WaitPayload),
+    Received(Received),
+    Sleep(SleepPayload),
+    Restart(RestartPayload),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +121,9 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         PayloadShape::Accept => syscall(kind, bytes, Payload::Accept)?,
         PayloadShape::Open => syscall(kind, bytes, Payload::Open)?,
         PayloadShape::Wait => syscall(kind, bytes, Payload::Wait)?,
+        PayloadShape::Received => syscall(kind, bytes, Payload::Received)?,
+        PayloadShape::Sleep => syscall(kind, bytes, Payload::Sleep)?,
+        PayloadShape::Restart => syscall(kind, bytes, Payload::Restart)?,
         PayloadShape::Fork => {
             let mut f: ForkEvent = read(bytes);
             bound_header(&mut f.header);
@@ -128,6 +135,11 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
             let mut e: ExecEvent = read(bytes);
             bound_header(&mut e.header);
             bound_path(&mut e.filename);
+            if e.args_len as usize > ARGS_LEN {
+                e.args_len = ARGS_LEN as u32;
+                e.args_truncated = 1;
+            }
+            e.args_truncated = flag(e.args_truncated);
             Body::Exec(e)
         }
         PayloadShape::Exit => {
@@ -135,6 +147,12 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
             bound_header(&mut e.header);
             e.group_dead = flag(e.group_dead);
             Body::Exit(e)
+        }
+        PayloadShape::Signal => {
+            let mut s: SignalEvent = read(bytes);
+            bound_header(&mut s.header);
+            s.group = flag(s.group);
+            Body::Signal(s)
         }
     };
     Ok(Event { kind, header, body })
@@ -194,6 +212,16 @@ fn bound_payload(payload: &mut Payload) {
             w.nentries = w.nentries.min(POLL_ENTRIES as u32);
             w.has_timeout = flag(w.has_timeout);
         }
+        // The count is the probe's, bounded by the arrays it counts.
+        Payload::Received(r) => {
+            r.nfds = r.nfds.min(RECV_FDS as u32);
+            r.objects.iter_mut().for_each(bound_object);
+        }
+        Payload::Sleep(s) => {
+            s.has_timeout = flag(u32::from(s.has_timeout)) as u16;
+            s.has_rem = flag(u32::from(s.has_rem)) as u16;
+        }
+        Payload::Restart(_) => {}
     }
 }
 
@@ -213,6 +241,16 @@ impl Event {
     pub fn ret(&self) -> Option<i64> {
         match self.body {
             Body::Syscall { ret, .. } => Some(ret),
+            _ => None,
+        }
+    }
+
+    /// The other process a record is about: a signal's target, ptrace's tracee (as the
+    /// caller named it: a thread id stands for its process only for a main thread).
+    pub fn target(&self) -> Option<u32> {
+        match (&self.body, self.kind) {
+            (Body::Signal(s), _) => Some(s.target_pid),
+            (Body::Syscall { args, .. }, Kind::Ptrace) => Some(args[1] as u32),
             _ => None,
         }
     }
@@ -239,10 +277,14 @@ pub fn encode(event: &Event) -> Vec<u8> {
             Payload::Accept(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
             Payload::Open(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
             Payload::Wait(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
+            Payload::Received(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
+            Payload::Sleep(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
+            Payload::Restart(payload) => wire_bytes(&SyscallEvent { header, ret, args, payload }),
         },
         Body::Fork(f) => wire_bytes(&ForkEvent { header, ..*f }),
         Body::Exec(e) => wire_bytes(&ExecEvent { header, ..*e }),
         Body::Exit(e) => wire_bytes(&ExitEvent { header, ..*e }),
+        Body::Signal(s) => wire_bytes(&SignalEvent { header, ..*s }),
     }
 }
 
@@ -312,7 +354,7 @@ mod tests {
                         header: header(kind),
                         ret: 3,
                         args,
-                        payload: OpenPayload { object: object(11), how: [1, 2, 3], path },
+                        payload: OpenPayload { object: object(11), how: [1, 2, 3], tty_index: 4, _pad: 0, path },
                     })
                 }
                 PayloadShape::Wait => {
@@ -334,9 +376,45 @@ mod tests {
                     is_thread: 0,
                 }),
                 PayloadShape::Exec => {
-                    wire_bytes(&ExecEvent { header: header(kind), old_tid: 100, _pad: 0, filename: Path::default() })
+                    wire_bytes(&ExecEvent { header: header(kind), old_tid: 100, ..Default::default() })
                 }
                 PayloadShape::Exit => wire_bytes(&ExitEvent { header: header(kind), exit_code: 256, group_dead: 1 }),
+                PayloadShape::Received => {
+                    let mut r = Received { nfds: 2, more: 1, ..Default::default() };
+                    r.fds[..2].copy_from_slice(&[0, 7]);
+                    r.objects[0] = object(13);
+                    wire_bytes(&SyscallEvent { header: header(kind), ret: 5, args, payload: r })
+                }
+                PayloadShape::Sleep => wire_bytes(&SyscallEvent {
+                    header: header(kind),
+                    ret: -516,
+                    args,
+                    payload: SleepPayload {
+                        timeout_sec: 5,
+                        timeout_nsec: 6,
+                        rem_sec: 3,
+                        rem_nsec: 4,
+                        expires_ns: 99,
+                        clockid: 1,
+                        has_timeout: 1,
+                        has_rem: 1,
+                    },
+                }),
+                PayloadShape::Restart => wire_bytes(&SyscallEvent {
+                    header: header(kind),
+                    ret: -1,
+                    args,
+                    payload: RestartPayload { seccomp_mode: 2, seccomp_filters: 1 },
+                }),
+                PayloadShape::Signal => wire_bytes(&SignalEvent {
+                    header: header(kind),
+                    sig: 19,
+                    result: 0,
+                    target_pid: 300,
+                    target_tid: 301,
+                    group: 1,
+                    _pad: 0,
+                }),
             };
             assert_eq!(bytes.len(), record_size(kind), "{kind:?}");
             let event = decode(&bytes).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
@@ -360,7 +438,19 @@ mod tests {
                     assert_eq!(event.errno(), None);
                 }
                 (PayloadShape::Open, Body::Syscall { payload: Payload::Open(p), .. }) => {
-                    assert_eq!((&p.path.bytes[..4], p.how), (&b"/tmp"[..], [1, 2, 3]));
+                    assert_eq!((&p.path.bytes[..4], p.how, p.tty_index), (&b"/tmp"[..], [1, 2, 3], 4));
+                }
+                (PayloadShape::Received, Body::Syscall { payload: Payload::Received(r), .. }) => {
+                    assert_eq!((r.nfds, r.more, r.fds[1], r.objects[0].ino), (2, 1, 7, 13));
+                }
+                (PayloadShape::Sleep, Body::Syscall { ret, payload: Payload::Sleep(p), .. }) => {
+                    assert_eq!((ret, p.timeout_sec, p.rem_nsec, p.expires_ns, p.clockid), (-516, 5, 4, 99, 1));
+                }
+                (PayloadShape::Restart, Body::Syscall { payload: Payload::Restart(p), .. }) => {
+                    assert_eq!((p.seccomp_mode, p.seccomp_filters), (2, 1));
+                }
+                (PayloadShape::Signal, Body::Signal(s)) => {
+                    assert_eq!((s.sig, s.target_pid, s.target_tid, s.group), (19, 300, 301, 1))
                 }
                 (PayloadShape::Wait, Body::Syscall { payload: Payload::Wait(p), .. }) => {
                     assert_eq!((p.timeout_sec, p.fds[0].revents), (7, 0x20));
@@ -430,7 +520,8 @@ mod tests {
         assert_eq!(p.addr.len as usize, ADDR_LEN);
 
         let path = Path { len: 100_000, truncated: 0, bytes: [b'a'; PATH_LEN] };
-        let open = OpenPayload { object: FdObject { valid: 7, ..object(1) }, how: [0; 3], path };
+        let open =
+            OpenPayload { object: FdObject { valid: 7, ..object(1) }, how: [0; 3], tty_index: -1, _pad: 0, path };
         let bytes = syscall_bytes(Kind::Openat, 3, [0; 6], open);
         let Body::Syscall { payload: Payload::Open(p), .. } = decode(&bytes).unwrap().body else { panic!() };
         assert_eq!((p.path.len as usize, p.path.truncated, p.object.valid), (PATH_LEN, 1, 1));
@@ -443,11 +534,19 @@ mod tests {
         let mut h = header(Kind::Exec);
         h.comm = *b"sh\0garbage-here!";
         let filename = Path { len: 4096, truncated: 0, bytes: [b'/'; PATH_LEN] };
-        let bytes = wire_bytes(&ExecEvent { header: h, old_tid: 1, _pad: 0, filename });
+        let exec =
+            ExecEvent { header: h, old_tid: 1, filename, args_len: 9999, args_truncated: 5, ..Default::default() };
+        let bytes = wire_bytes(&exec);
         let event = decode(&bytes).unwrap();
         assert_eq!(event.header.comm, *b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
         let Body::Exec(e) = event.body else { panic!() };
         assert_eq!((e.header.comm, e.filename.len as usize, e.filename.truncated), (event.header.comm, PATH_LEN, 1));
+        assert_eq!((e.args_len as usize, e.args_truncated), (ARGS_LEN, 1));
+
+        let received = Received { nfds: 1000, ..Default::default() };
+        let bytes = syscall_bytes(Kind::Recvmsg, 1, [3, 0, 0, 0, 0, 0], received);
+        let Body::Syscall { payload: Payload::Received(r), .. } = decode(&bytes).unwrap().body else { panic!() };
+        assert_eq!(r.nfds as usize, RECV_FDS);
 
         let bytes = wire_bytes(&ExitEvent { header: header(Kind::Exit), exit_code: 0, group_dead: 0x100 });
         assert!(matches!(decode(&bytes).unwrap().body, Body::Exit(ExitEvent { group_dead: 1, .. })));

@@ -4,7 +4,8 @@ use crate::{decode::Event, model::Pid, value::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
-    /// In the contract; no detector raises one yet (an output's `min_severity` may name it).
+    /// interrupted_wait of an epoll wait (returns EINTR after a stop by design); an
+    /// output's `min_severity` may name it.
     Info,
     Warning,
     Critical,
@@ -25,6 +26,7 @@ pub enum AlertKind {
     SelectHighFd,
     StdioHijack,
     PipeLeak,
+    InterruptedWait,
 }
 
 impl AlertKind {
@@ -33,6 +35,7 @@ impl AlertKind {
             AlertKind::SelectHighFd => "select_high_fd",
             AlertKind::StdioHijack => "stdio_hijack",
             AlertKind::PipeLeak => "pipe_leak",
+            AlertKind::InterruptedWait => "interrupted_wait",
         }
     }
 }
@@ -85,9 +88,33 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// Evidence in time order (stable: facts of one moment keep their order).
+    /// Evidence in time order (stable: facts of one moment keep their order), each
+    /// event once (one recvmsg can move two fds, an absorbed alert can bring an event
+    /// again) and each fact's sentence once.
     pub fn sort_evidence(&mut self) {
         self.evidence.sort_by_key(Evidence::ts_ns);
+        let mut seen: Vec<(u64, u32, u32, bool)> = Vec::new();
+        let mut facts: Vec<(Pid, String)> = Vec::new();
+        self.evidence.retain(|e| match e {
+            Evidence::Event(ev) | Evidence::Symptom(ev) => {
+                let id = (ev.header.ts_ns, ev.header.tid, ev.kind as u32, matches!(e, Evidence::Symptom(_)));
+                if seen.contains(&id) {
+                    false
+                } else {
+                    seen.push(id);
+                    true
+                }
+            }
+            Evidence::Fact(f) => {
+                let id = (f.pid, f.text.clone());
+                if facts.contains(&id) {
+                    false
+                } else {
+                    facts.push(id);
+                    true
+                }
+            }
+        });
     }
 }
 
@@ -103,6 +130,16 @@ pub enum Output {
         comm: String,
         count: u64,
         ts_ns: u64,
+    },
+    /// A failure that followed alert `id` after its window: written on its own, tied
+    /// to the alert, rather than lost.
+    Symptom {
+        id: u64,
+        kind: AlertKind,
+        pid: Pid,
+        comm: String,
+        /// Boxed: an event is several times the size of the other outputs.
+        event: Box<Event>,
     },
     /// The condition of alert `id` is over.
     Resolved {

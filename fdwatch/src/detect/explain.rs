@@ -9,10 +9,16 @@ use crate::{
     value::Value,
 };
 
-/// `pid 4711 (monitor)`, or `pid 4711` when the model no longer knows it.
+/// `pid 4711 (monitor)`, or `pid 4711` when the model does not know its name.
 pub fn who(model: &Model, pid: Pid) -> String {
-    match model.process(pid) {
-        Some(p) => format!("pid {pid} ({})", p.comm),
+    who_at(model, pid, u64::MAX)
+}
+
+/// `pid 4711 (monitor)` for the process `pid` was at `ts_ns`, even if it has exited
+/// since (a step of an fd's history).
+pub fn who_at(model: &Model, pid: Pid, ts_ns: u64) -> String {
+    match model.comm_at(pid, ts_ns) {
+        Some(comm) => format!("pid {pid} ({comm})"),
         None => format!("pid {pid}"),
     }
 }
@@ -33,7 +39,10 @@ pub fn object(o: &Object) -> String {
         }
         ObjectKind::Pipe => o.proc_name(),
         ObjectKind::File { path } => format!("the file {path}"),
+        ObjectKind::Tty { path } if path.starts_with("/dev/pts/") => format!("the pseudo-terminal {path}"),
         ObjectKind::Tty { path } => format!("the terminal {path}"),
+        ObjectKind::PtyMaster { index: Some(n) } => format!("the master of the pseudo-terminal /dev/pts/{n}"),
+        ObjectKind::PtyMaster { .. } => "a pseudo-terminal master (/dev/ptmx)".to_owned(),
         ObjectKind::DevNull => "/dev/null".to_owned(),
         ObjectKind::Anon { .. } | ObjectKind::Other { .. } => o.proc_name(),
     }
@@ -46,13 +55,26 @@ pub fn story(model: &Model, origin: &Origin) -> String {
     let mut phrases: Vec<String> = Vec::new();
     for o in origin.chain() {
         let phrase = match o.step {
-            Step::Created(kind) => format!("created by {}() in {}", kind.name(), who(model, o.pid)),
+            Step::Created(kind) => format!("created by {}() in {}", kind.name(), who_at(model, o.pid, o.ts_ns)),
             Step::PresentAtStart => "open when fdwatch started".to_owned(),
             Step::Resynced => "found in /proc".to_owned(),
             Step::Dup { kind, from_fd } => format!("moved from fd {from_fd} by {}()", kind.name()),
-            Step::Inherited { from_pid } => format!("inherited from {}", who(model, from_pid)),
+            Step::Inherited { from_pid } => format!("inherited from {}", who_at(model, from_pid, o.ts_ns)),
             Step::SurvivedExec => "kept across exec without CLOEXEC".to_owned(),
             Step::Elided { steps } => format!("{steps} more steps"),
+            Step::Received { kind, via_fd, from_pid: 0 } => {
+                format!(
+                    "received over a unix socket (fd {via_fd}) by {}() in {}",
+                    kind.name(),
+                    who_at(model, o.pid, o.ts_ns)
+                )
+            }
+            Step::Received { kind, via_fd, from_pid } => format!(
+                "sent by {} and received over a unix socket (fd {via_fd}) by {}() in {}",
+                who_at(model, from_pid, o.ts_ns),
+                kind.name(),
+                who_at(model, o.pid, o.ts_ns)
+            ),
         };
         if phrases.last() != Some(&phrase) {
             phrases.push(phrase);

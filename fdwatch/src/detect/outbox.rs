@@ -63,6 +63,20 @@ impl SymptomRule {
 
 /// At most this many symptoms join one alert; the rest are only counted.
 const MAX_SYMPTOMS: usize = 8;
+/// After its window a written alert's symptoms still count for this long, each written
+/// as a `symptom` record (at most MAX_SYMPTOMS of them), so a failure that comes late
+/// is tied to its cause instead of lost.
+const FOLLOW_UP_NS: u64 = 60_000_000_000;
+
+/// A written alert still collecting its later symptoms.
+struct FollowUp {
+    id: u64,
+    kind: AlertKind,
+    comm: String,
+    rule: SymptomRule,
+    until_ns: u64,
+    left: usize,
+}
 
 struct Pending {
     key: Key,
@@ -97,6 +111,7 @@ pub struct Outbox {
     next_id: u64,
     pending: Vec<Pending>,
     written: HashMap<Key, Written>,
+    follow_ups: Vec<FollowUp>,
     out: Vec<Output>,
 }
 
@@ -108,6 +123,7 @@ impl Outbox {
             next_id: 1,
             pending: Vec::new(),
             written: HashMap::default(),
+            follow_ups: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -139,6 +155,34 @@ impl Outbox {
     pub fn set_windows(&mut self, window_ns: u64, repeat_every_ns: u64) {
         self.window_ns = window_ns;
         self.repeat_every_ns = repeat_every_ns;
+    }
+
+    /// The alert waiting under `key`, to change in place.
+    pub fn pending_mut(&mut self, key: Key) -> Option<&mut Alert> {
+        self.pending.iter_mut().find(|p| p.key == key).map(|p| &mut p.alert)
+    }
+
+    /// Take the alert waiting under `key` out (another alert tells the same incident).
+    pub fn take_pending(&mut self, key: Key) -> Option<Alert> {
+        let i = self.pending.iter().position(|p| p.key == key)?;
+        Some(self.pending.remove(i).alert)
+    }
+
+    /// Write the alert waiting under `key` at `due_ns` instead (held longer, or sooner).
+    pub fn set_due(&mut self, key: Key, due_ns: u64) {
+        if let Some(p) = self.pending.iter_mut().find(|p| p.key == key) {
+            p.due_ns = due_ns;
+        }
+    }
+
+    /// When the alert under `key` would be written if nothing else happens.
+    pub fn window_end(&self, ts_ns: u64) -> u64 {
+        ts_ns.saturating_add(self.window_ns)
+    }
+
+    /// Whether an alert for `key` is waiting, or was written.
+    pub fn is_pending(&self, key: Key) -> bool {
+        self.pending.iter().any(|p| p.key == key)
     }
 
     /// Queue `alert`. It is written after the window, or at once without `symptoms`
@@ -173,10 +217,23 @@ impl Outbox {
         self.written.get(&key).map(|w| w.id)
     }
 
-    /// Attach `event` to every pending alert it is a symptom of.
+    /// Attach `event` to every pending alert it is a symptom of; after an alert's
+    /// window, write it as a `symptom` record tied to the alert.
     pub fn observe(&mut self, event: &Event) {
-        if self.pending.is_empty() || event.errno().is_none() {
+        if (self.pending.is_empty() && self.follow_ups.is_empty()) || event.errno().is_none() {
             return;
+        }
+        for f in &mut self.follow_ups {
+            if f.left > 0 && event.header.ts_ns <= f.until_ns && f.rule.matches(event) {
+                f.left -= 1;
+                self.out.push(Output::Symptom {
+                    id: f.id,
+                    kind: f.kind,
+                    pid: f.rule.pid,
+                    comm: f.comm.clone(),
+                    event: Box::new(*event),
+                });
+            }
         }
         for p in &mut self.pending {
             let Some(rule) = &p.symptoms else { continue };
@@ -190,6 +247,7 @@ impl Outbox {
     /// Write what is due at `now`, and repeat counts older than the interval.
     pub fn tick(&mut self, now_ns: u64) {
         self.release(|p| p.due_ns <= now_ns);
+        self.follow_ups.retain(|f| f.left > 0 && f.until_ns >= now_ns);
         for (key, w) in &mut self.written {
             if w.count > 0 && now_ns.saturating_sub(w.reported_ns) >= self.repeat_every_ns {
                 self.out.push(Output::Repeat {
@@ -209,6 +267,7 @@ impl Outbox {
     /// and forget them (the pid may be reused).
     pub fn process_gone(&mut self, pid: Pid, now_ns: u64) {
         self.release(|p| p.key.pid == pid);
+        self.follow_ups.retain(|f| f.rule.pid != pid);
         let keys: Vec<Key> = self.written.keys().filter(|k| k.pid == pid).copied().collect();
         for key in keys {
             if let Some(w) = self.written.remove(&key) {
@@ -258,6 +317,18 @@ impl Outbox {
             p.alert.sort_evidence();
             let written =
                 Written { id: p.alert.id, comm: p.alert.comm.clone(), count: p.repeats, reported_ns: p.alert.ts_ns };
+            if let Some(rule) = p.symptoms {
+                let left = MAX_SYMPTOMS
+                    .saturating_sub(p.alert.evidence.iter().filter(|e| matches!(e, Evidence::Symptom(_))).count());
+                self.follow_ups.push(FollowUp {
+                    id: p.alert.id,
+                    kind: p.alert.kind,
+                    comm: p.alert.comm.clone(),
+                    rule,
+                    until_ns: p.alert.ts_ns.saturating_add(FOLLOW_UP_NS),
+                    left,
+                });
+            }
             self.written.insert(p.key, written);
             self.out.push(Output::Alert(p.alert));
         }

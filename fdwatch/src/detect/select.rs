@@ -1,9 +1,11 @@
 //! select_high_fd: select(2)/pselect6 with nfds > FD_SETSIZE. select(2): "An fd_set is
 //! a fixed size buffer. Executing FD_CLR() or FD_SET() with a value of fd that is
 //! negative or is equal to or larger than FD_SETSIZE will result in undefined
-//! behavior." The caller's fd_set is 1024 bits (128 bytes); with nfds above that the
-//! kernel (fs/select.c core_sys_select) reads and writes nfds bits of it, so readiness
-//! is bogus and whatever follows the set in memory is overwritten.
+//! behavior." With nfds above 1024 the kernel (fs/select.c core_sys_select) reads and
+//! writes nfds bits of each set; glibc's fd_set is 1024 bits (128 bytes), so for a
+//! program using it readiness is bogus and whatever follows the set in memory is
+//! overwritten. A program may allocate larger sets (fdwatch cannot see their size), so
+//! the message says so as a condition.
 use std::collections::BTreeMap;
 
 use fdwatch_common::Kind;
@@ -90,6 +92,22 @@ fn ranges(fds: &[i32]) -> String {
     parts.join(", ")
 }
 
+/// The libc function: `select` or `pselect`.
+fn function(event: &Event) -> &'static str {
+    if called(event).starts_with("pselect(") { "pselect" } else { "select" }
+}
+
+/// The call as the program knows it. glibc's select() is the pselect6 system call with
+/// no signal mask argument (sysdeps/unix/sysv/linux/select.c passes NULL as its sixth
+/// argument); pselect() always passes one (a pointer to {sigmask, size}).
+fn called(event: &Event) -> &'static str {
+    match (event.kind, &event.body) {
+        (Kind::Pselect6, Body::Syscall { args, .. }) if args[5] == 0 => "select() (the pselect6 system call)",
+        (Kind::Pselect6, _) => "pselect()",
+        _ => "select()",
+    }
+}
+
 fn plural(n: usize, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
@@ -127,10 +145,11 @@ fn build(model: &Model, clock: &Clock, event: &Event, nfds: i32) -> Alert {
         }
     }
     let message = format!(
-        "pid {pid} ({comm}) called {}() with nfds={nfds}, above FD_SETSIZE ({FD_SETSIZE}): the kernel reads and writes \
-         {nfds} bits of a {FD_SETSIZE}-bit fd_set, so readiness is bogus and the memory after the set is overwritten; \
-         it holds {} at or above {FD_SETSIZE}{why}",
-        event.kind.name(),
+        "pid {pid} ({comm}) called {} with nfds={nfds}, above FD_SETSIZE ({FD_SETSIZE}): the kernel reads and writes \
+         {nfds} bits of each fd_set it was given, so if the program's sets are the standard {FD_SETSIZE}-bit fd_set \
+         (glibc's), readiness is bogus and the memory after them is overwritten; it holds {} at or above \
+         {FD_SETSIZE}{why}",
+        called(event),
         plural(high.len(), "fd"),
     );
     Alert {
@@ -144,6 +163,7 @@ fn build(model: &Model, clock: &Clock, event: &Event, nfds: i32) -> Alert {
         evidence,
         fields: vec![
             ("syscall", Value::Str(event.kind.name().into())),
+            ("function", Value::Str(function(event).into())),
             ("nfds", Value::Int(nfds as i64)),
             ("high_fds", Value::Int(high.len() as i64)),
             ("fds_total", Value::Int(all.len() as i64)),

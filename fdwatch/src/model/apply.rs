@@ -40,12 +40,30 @@ const FIOCLEX: u64 = 0x5451;
 const CLOSE_RANGE_UNSHARE: u64 = 1 << 1;
 const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
 const EINPROGRESS: i64 = 115;
+/// MSG_CMSG_CLOEXEC (include/linux/socket.h): received fds get close-on-exec.
+const MSG_CMSG_CLOEXEC: u64 = 0x4000_0000;
 const AF_UNSPEC: u16 = 0;
 
 impl Model {
     pub fn apply(&mut self, event: &Event) -> Applied {
         let h = &event.header;
         let pid = h.pid;
+        self.last_ts_ns = self.last_ts_ns.max(h.ts_ns);
+        // Calls that open and close nothing: the detectors read them, the model has
+        // nothing to do (and no reason to re-read a process it does not know).
+        if matches!(
+            event.kind,
+            Kind::Signal
+                | Kind::Ptrace
+                | Kind::RestartSyscall
+                | Kind::Nanosleep
+                | Kind::ClockNanosleep
+                | Kind::EpollWait
+                | Kind::EpollPwait
+                | Kind::EpollPwait2
+        ) {
+            return Applied::Unchanged;
+        }
         if let Body::Fork(f) = &event.body {
             return self.fork(pid, f.child_pid, f.is_thread != 0, f.shares_files != 0, h.ts_ns);
         }
@@ -64,13 +82,14 @@ impl Model {
             Body::Exec(e) => {
                 let len = (e.filename.len as usize).min(e.filename.bytes.len());
                 let exe = String::from_utf8_lossy(&e.filename.bytes[..len]).into_owned();
-                self.exec(pid, exe, event.comm().into_owned(), h.ts_ns)
+                let args = crate::decode::args::split_args(&e.args[..(e.args_len as usize).min(e.args.len())]);
+                self.exec(pid, exe, args, event.comm().into_owned(), h.ts_ns)
             }
             Body::Exit(e) if e.group_dead != 0 => {
                 self.remove_process(pid);
                 Applied::Changed
             }
-            Body::Exit(_) => Applied::Unchanged,
+            Body::Exit(_) | Body::Signal(_) => Applied::Unchanged,
             Body::Syscall { ret, args, payload } => self.syscall(event.kind, pid, table, *ret, args, payload, h.ts_ns),
         }
     }
@@ -104,13 +123,13 @@ impl Model {
             }
             new
         };
-        let process = Process { ppid: parent, comm: p.comm, exe: p.exe, table, synced_at_ns: 0 };
+        let process = Process { ppid: parent, comm: p.comm, exe: p.exe, args: p.args, table, synced_at_ns: 0 };
         self.processes.insert(child, process);
         Applied::Changed
     }
 
     /// execve(2): the table is unshared, CLOEXEC fds are closed, the rest stay.
-    fn exec(&mut self, pid: Pid, exe: String, comm: String, ts: u64) -> Applied {
+    fn exec(&mut self, pid: Pid, exe: String, args: Box<[Box<str>]>, comm: String, ts: u64) -> Applied {
         let Some(table) = self.unshare(pid) else { return Applied::Unchanged };
         let fds: Vec<(i32, bool)> =
             self.tables.get(&table).map(|t| t.fds.iter().map(|(fd, e)| (fd, e.cloexec)).collect()).unwrap_or_default();
@@ -123,6 +142,7 @@ impl Model {
         }
         if let Some(p) = self.processes.get_mut(&pid) {
             p.exe = Some(exe.into());
+            p.args = Some(args);
             p.comm = comm.into();
         }
         Applied::Changed
@@ -247,9 +267,41 @@ impl Model {
                     Kind::Openat2 => p.how[0],
                     _ => 0, // creat(2) is O_CREAT|O_WRONLY|O_TRUNC
                 };
-                let kind_ = kind_from_kernel(&p.object, Some(&path), "");
+                let kind_ = match kind_from_kernel(&p.object, Some(&path), "") {
+                    // posix_openpt(3): a new master, numbered like its slave.
+                    ObjectKind::PtyMaster { .. } => ObjectKind::PtyMaster { index: u32::try_from(p.tty_index).ok() },
+                    other => other,
+                };
                 let access = p.object.access();
                 self.create(pid, table, fd, kind_, p.object.ino, flags & O_CLOEXEC != 0, access, kind, ts)
+            }
+            // ioctl(master, TIOCGPTPEER, flags) (ioctl_tty(2)): the slave of that master.
+            (Kind::IoctlPtyPeer, Payload::NewFd(p)) => {
+                let kind_ = kind_from_kernel(&p.object, None, "");
+                if let Some(index) = kind_.pty_index() {
+                    self.number_master(table, arg_fd(0), index);
+                }
+                let access = p.object.access();
+                self.create(pid, table, fd, kind_, p.object.ino, a[2] & O_CLOEXEC != 0, access, kind, ts)
+            }
+            // recvmsg(2)/recvmmsg(2) with SCM_RIGHTS (unix(7)): each fd a new number for
+            // an object another process sent, CLOEXEC with MSG_CMSG_CLOEXEC.
+            (Kind::Recvmsg | Kind::Recvmmsg, Payload::Received(r)) => {
+                let flags = if kind == Kind::Recvmmsg { a[3] } else { a[2] };
+                let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
+                let n = (r.nfds as usize).min(r.fds.len());
+                let mut result = if r.more > 0 {
+                    Applied::Resync { pid, reason: "more fds received than one event reports" }
+                } else {
+                    Applied::Changed
+                };
+                for i in 0..n {
+                    let res = self.receive(pid, table, r.fds[i], &r.objects[i], arg_fd(0), cloexec, kind, ts);
+                    if res != Applied::Changed {
+                        result = res;
+                    }
+                }
+                result
             }
             // accept(2)/accept4(2): a socket like the listener, connected to the peer.
             (Kind::Accept | Kind::Accept4, Payload::Accept(p)) => {
@@ -277,6 +329,57 @@ impl Model {
                 self.create(pid, table, fd, kind_, p.object.ino, cloexec, access, kind, ts)
             }
             _ => Applied::Unchanged,
+        }
+    }
+
+    /// A received fd: the object another process held, with the history of one of its
+    /// holders (most likely the sender's) and this step added.
+    #[allow(clippy::too_many_arguments)]
+    fn receive(
+        &mut self,
+        pid: Pid,
+        table: TableId,
+        fd: i32,
+        o: &fdwatch_common::FdObject,
+        via_fd: i32,
+        cloexec: bool,
+        kind: Kind,
+        ts: u64,
+    ) -> Applied {
+        if fd < 0 || o.valid == 0 {
+            return Applied::Resync { pid, reason: "received an fd the probe could not read" };
+        }
+        let probe = kind_from_kernel(o, None, "");
+        let known = super::Object { kind: probe.clone(), ino: o.ino, holders: Default::default() }
+            .inode_key()
+            .and_then(|key| self.object_by_inode(key).map(|(id, _)| id));
+        let (object, origin) = match known {
+            Some(id) => {
+                let sender =
+                    self.holders(id).into_iter().find(|(p, _, _)| *p != pid).map(|(p, _, e)| (p, e.origin.clone()));
+                match sender {
+                    Some((from_pid, origin)) => (id, origin.then(Step::Received { kind, via_fd, from_pid }, pid, ts)),
+                    None => (id, Origin::root(Step::Received { kind, via_fd, from_pid: 0 }, pid, ts)),
+                }
+            }
+            None => {
+                let id = self.intern_object(probe, o.ino);
+                (id, Origin::root(Step::Received { kind, via_fd, from_pid: 0 }, pid, ts))
+            }
+        };
+        let access = o.access();
+        self.put_new(pid, table, fd, FdEntry { object, cloexec, access, origin })
+    }
+
+    /// Learn a pty master's number from its slave (TIOCGPTPEER on it).
+    fn number_master(&mut self, table: TableId, master_fd: i32, index: u32) {
+        let Some(id) = self.tables.get(&table).and_then(|t| t.fds.get(master_fd)).map(|e| e.object) else { return };
+        let Some(o) = self.objects.get_mut(id) else { return };
+        if let ObjectKind::PtyMaster { index: slot @ None } = &mut o.kind {
+            *slot = Some(index);
+            if let Some(key) = o.inode_key() {
+                self.by_inode.insert(key, id);
+            }
         }
     }
 

@@ -16,6 +16,9 @@ pub fn object(object: &Object, entry: &FdEntry, name: Option<Vec<u8>>) -> Value 
         ("ino", Value::Int(object.ino as i64)),
         ("access", Value::Str(Cow::Borrowed(entry.access.name()))),
     ];
+    if let Some(index) = object.kind.pty_index() {
+        f.push(("tty_index", Value::Int(index as i64)));
+    }
     if let ObjectKind::Socket { domain, sock_type, protocol, peer } = &object.kind {
         if *domain != 0 {
             f.push(("domain", s(flags::socket_domain(*domain as u64))));
@@ -52,6 +55,14 @@ fn step(origin: &StepAt, clock: &Clock) -> Value {
         Step::Elided { steps } => {
             f.push(("step", s("elided")));
             f.push(("steps", Value::Int(steps as i64)));
+        }
+        Step::Received { kind, via_fd, from_pid } => {
+            f.push(("step", s("received")));
+            f.push(("syscall", Value::Str(Cow::Borrowed(kind.name()))));
+            f.push(("via_fd", Value::Int(via_fd as i64)));
+            if from_pid != 0 {
+                f.push(("from_pid", Value::Int(from_pid as i64)));
+            }
         }
     }
     f.push(("pid", Value::Int(origin.pid as i64)));

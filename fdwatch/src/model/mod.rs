@@ -55,6 +55,9 @@ pub struct Process {
     pub comm: Box<str>,
     /// The program it runs, from exec or /proc/PID/exe.
     pub exe: Option<Box<str>>,
+    /// Its argument strings (argv), from exec or /proc/PID/cmdline; the last one may be
+    /// cut (the exec record carries the first 128 bytes).
+    pub args: Option<Box<[Box<str>]>>,
     pub table: TableId,
     /// When its fds were last read from /proc (monotonic ns); older events for it are
     /// already part of that reading.
@@ -86,6 +89,48 @@ pub struct Model {
     /// fds not tracked because of `Limits::max_fds`, since the last `take_dropped`.
     dropped_fds: u64,
     limits: Limits,
+    /// Names of processes gone, so provenance through them keeps its words.
+    gone: Gone,
+    /// The newest event time applied (monotonic ns).
+    last_ts_ns: u64,
+}
+
+/// The names of the last `GONE_MAX` processes that left the model, with when they left:
+/// an fd's history names the processes it passed through, and most of them have exited
+/// by the time an alert tells it (pipe_leak's writer, a relay's parent). A pid the
+/// kernel has reused since is told apart by time.
+#[derive(Debug, Default)]
+struct Gone {
+    by_pid: HashMap<Pid, Vec<(u64, Box<str>)>>,
+    order: std::collections::VecDeque<Pid>,
+}
+
+/// How many exited processes keep their name: ~40 bytes each.
+const GONE_MAX: usize = 16384;
+
+impl Gone {
+    fn push(&mut self, pid: Pid, ts_ns: u64, comm: Box<str>) {
+        self.by_pid.entry(pid).or_default().push((ts_ns, comm));
+        self.order.push_back(pid);
+        while self.order.len() > GONE_MAX {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Some(list) = self.by_pid.get_mut(&old) {
+                list.remove(0);
+                if list.is_empty() {
+                    self.by_pid.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// The name of the process `pid` that was there at `ts_ns` and has left since.
+    fn at(&self, pid: Pid, ts_ns: u64) -> Option<&str> {
+        self.by_pid.get(&pid)?.iter().find(|(left, _)| *left >= ts_ns).map(|(_, comm)| &**comm)
+    }
+
+    fn latest(&self, pid: Pid) -> Option<&str> {
+        self.by_pid.get(&pid)?.last().map(|(_, comm)| &**comm)
+    }
 }
 
 impl Model {
@@ -95,6 +140,18 @@ impl Model {
 
     pub fn process(&self, pid: Pid) -> Option<&Process> {
         self.processes.get(&pid)
+    }
+
+    /// The name of process `pid` as it was at `ts_ns`: a process that has exited since
+    /// (if the model saw it go), else the one there now, else the last one that left.
+    pub fn comm_at(&self, pid: Pid, ts_ns: u64) -> Option<&str> {
+        if let Some(comm) = self.gone.at(pid, ts_ns) {
+            return Some(comm);
+        }
+        match self.processes.get(&pid) {
+            Some(p) => Some(&p.comm),
+            None => self.gone.latest(pid),
+        }
     }
 
     /// Whether process `pid` refers to `object` through an fd other than `fd`, opened
@@ -255,9 +312,11 @@ impl Model {
         Some(new)
     }
 
-    /// Forget a process (exit, or replaced by a fresh reading).
+    /// Forget a process (exit, or replaced by a fresh reading); its name stays known
+    /// for the histories that pass through it.
     pub fn remove_process(&mut self, pid: Pid) {
         if let Some(p) = self.processes.remove(&pid) {
+            self.gone.push(pid, self.last_ts_ns, p.comm);
             self.leave_table(pid, p.table);
         }
     }

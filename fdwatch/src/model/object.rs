@@ -24,9 +24,16 @@ pub enum ObjectKind {
     File {
         path: Box<str>,
     },
-    /// A terminal: /dev/tty*, /dev/pts/*, /dev/console.
+    /// A terminal: /dev/tty*, /dev/pts/* (a pseudo-terminal's slave), /dev/console.
     Tty {
         path: Box<str>,
+    },
+    /// A pseudo-terminal's master (/dev/ptmx, pty(7)): whoever holds it reads what
+    /// programs on the slave /dev/pts/`index` write, and types their input.
+    /// (/proc names every master `/dev/ptmx`.)
+    PtyMaster {
+        /// The slave's number (TIOCGPTN; fdinfo `tty-index:`), when known.
+        index: Option<u32>,
     },
     DevNull,
     /// An anonymous inode: eventfd, [eventpoll], timerfd, signalfd, inotify, pidfd, ...
@@ -45,20 +52,31 @@ impl ObjectKind {
             ObjectKind::Pipe => "pipe",
             ObjectKind::Socket { .. } => "socket",
             ObjectKind::File { .. } => "file",
-            ObjectKind::Tty { .. } => "tty",
+            ObjectKind::Tty { .. } | ObjectKind::PtyMaster { .. } => "tty",
             ObjectKind::DevNull => "null",
             ObjectKind::Anon { .. } => "anon",
             ObjectKind::Other { .. } => "other",
         }
     }
+
+    /// The number N of a pseudo-terminal: a master's index, or a slave's /dev/pts/N.
+    pub fn pty_index(&self) -> Option<u32> {
+        match self {
+            ObjectKind::PtyMaster { index } => *index,
+            ObjectKind::Tty { path } => path.strip_prefix("/dev/pts/")?.parse().ok(),
+            _ => None,
+        }
+    }
 }
 
 /// Pipes and sockets are identified by inode (pipefs and sockfs are single
-/// filesystems, so the inode alone is unique: the N of `pipe:[N]`).
+/// filesystems, so the inode alone is unique: the N of `pipe:[N]`); a pseudo-terminal
+/// master by its index (one master per index at a time: devpts allocates them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum InodeKey {
     Pipe(u64),
     Socket(u64),
+    PtyMaster(u32),
 }
 
 #[derive(Debug)]
@@ -75,6 +93,7 @@ impl Object {
         match self.kind {
             ObjectKind::Pipe if self.ino != 0 => Some(InodeKey::Pipe(self.ino)),
             ObjectKind::Socket { .. } if self.ino != 0 => Some(InodeKey::Socket(self.ino)),
+            ObjectKind::PtyMaster { index: Some(index) } => Some(InodeKey::PtyMaster(index)),
             _ => None,
         }
     }
@@ -85,6 +104,7 @@ impl Object {
             ObjectKind::Pipe => format!("pipe:[{}]", self.ino),
             ObjectKind::Socket { .. } => format!("socket:[{}]", self.ino),
             ObjectKind::File { path } | ObjectKind::Tty { path } => path.to_string(),
+            ObjectKind::PtyMaster { .. } => "/dev/ptmx".to_owned(),
             ObjectKind::DevNull => "/dev/null".to_owned(),
             ObjectKind::Anon { name } => format!("anon_inode:{name}"),
             ObjectKind::Other { name } => name.to_string(),
@@ -92,10 +112,16 @@ impl Object {
     }
 }
 
-/// A character device's kind; `path` is what the syscall or /proc named it.
+/// A character device's kind; `path` is what the syscall or /proc named it. A pty slave
+/// opened without a path (TIOCGPTPEER) is named as /proc names it.
 pub fn chr_kind(rdev: Dev, path: &str) -> ObjectKind {
     match CharDevice::of(rdev) {
         CharDevice::Null => ObjectKind::DevNull,
+        CharDevice::PtyMaster => ObjectKind::PtyMaster { index: None },
+        CharDevice::Terminal if path.is_empty() => match rdev.pts_index() {
+            Some(n) => ObjectKind::Tty { path: format!("/dev/pts/{n}").into() },
+            None => ObjectKind::Tty { path: path.into() },
+        },
         CharDevice::Terminal => ObjectKind::Tty { path: path.into() },
         CharDevice::Other => ObjectKind::File { path: path.into() },
     }
@@ -131,6 +157,9 @@ pub fn kind_from_proc_link(link: &str) -> (ObjectKind, u64) {
     }
     if link == "/dev/null" {
         return (ObjectKind::DevNull, 0);
+    }
+    if link == "/dev/ptmx" || link == "/dev/pts/ptmx" {
+        return (ObjectKind::PtyMaster { index: None }, 0);
     }
     if link.starts_with("/dev/pts/") || link.starts_with("/dev/tty") || link == "/dev/console" {
         return (ObjectKind::Tty { path: link.into() }, 0);
@@ -176,6 +205,7 @@ mod tests {
             (0o140777, 0),
             (0o020666, 1 << 20 | 3),
             (0o020620, 136 << 20),
+            (0o020666, 5 << 20 | 2),
             (0o020666, 1 << 20 | 5),
             (0o600, 0),
             (0o100644, 0),
@@ -184,5 +214,21 @@ mod tests {
             let o = FdObject { mode, rdev, valid: 1, ..Default::default() };
             assert_eq!(kind_from_kernel(&o, Some("/x"), "[x]").type_name(), o.type_name(), "mode {mode:o}");
         }
+    }
+
+    #[test]
+    fn pseudo_terminals_are_numbered() {
+        let o = |mode: u16, rdev: u32| FdObject { mode, rdev, valid: 1, ..Default::default() };
+        assert_eq!(
+            kind_from_kernel(&o(0o020666, 5 << 20 | 2), Some("/dev/ptmx"), "x"),
+            ObjectKind::PtyMaster { index: None }
+        );
+        // TIOCGPTPEER's slave has no path: named from its device number.
+        assert_eq!(
+            kind_from_kernel(&o(0o020620, 136 << 20 | 7), None, ""),
+            ObjectKind::Tty { path: "/dev/pts/7".into() }
+        );
+        assert_eq!(ObjectKind::Tty { path: "/dev/pts/7".into() }.pty_index(), Some(7));
+        assert_eq!(ObjectKind::Tty { path: "/dev/tty1".into() }.pty_index(), None);
     }
 }

@@ -36,6 +36,10 @@ pub enum Step {
     /// `steps` steps left out of a history that grew past [`MAX_STEPS`]; its pid and
     /// time are those of the last of them.
     Elided { steps: u32 },
+    /// Installed by recvmsg/recvmmsg from an SCM_RIGHTS message read on `via_fd`, a unix
+    /// socket (unix(7)); `from_pid` held the same object just before (0: nobody known),
+    /// most likely the sender.
+    Received { kind: Kind, via_fd: i32, from_pid: Pid },
 }
 
 /// Steps a history keeps at most: deeper than any process tree's fork, exec and dup

@@ -14,6 +14,8 @@ pub struct ProcSnapshot {
     pub ppid: Pid,
     pub comm: Vec<u8>,
     pub exe: Option<Vec<u8>>,
+    /// /proc/PID/cmdline: argv, NUL-separated.
+    pub args: Option<Vec<u8>>,
     /// Monotonic ns when the reading started: events before it are part of it.
     pub read_at_ns: u64,
     pub fds: Vec<FdSnapshot>,
@@ -28,6 +30,8 @@ pub struct FdSnapshot {
     pub cloexec: bool,
     pub access: Access,
     pub ino: u64,
+    /// A pty master's slave number (fdinfo `tty-index:`).
+    pub tty_index: Option<u32>,
 }
 
 impl Model {
@@ -38,7 +42,8 @@ impl Model {
         let pid = snap.pid;
         if !self.processes.contains_key(&pid) {
             let table = self.new_table(vec![pid]);
-            self.processes.insert(pid, Process { ppid: snap.ppid, comm: "".into(), exe: None, table, synced_at_ns: 0 });
+            let process = Process { ppid: snap.ppid, comm: "".into(), exe: None, args: None, table, synced_at_ns: 0 };
+            self.processes.insert(pid, process);
         }
         // A reading is of this process alone: stop sharing a table with anyone.
         let Some(table) = self.unshare(pid) else { return 0 };
@@ -47,6 +52,9 @@ impl Model {
             p.comm = String::from_utf8_lossy(&snap.comm).into();
             if let Some(exe) = &snap.exe {
                 p.exe = Some(String::from_utf8_lossy(exe).into());
+            }
+            if let Some(args) = &snap.args {
+                p.args = Some(crate::decode::args::split_args(args));
             }
             p.synced_at_ns = snap.read_at_ns;
         }
@@ -63,13 +71,17 @@ impl Model {
             differed += 1;
         }
         for f in &snap.fds {
-            let (kind, link_ino) = kind_from_proc_link(&String::from_utf8_lossy(&f.link));
+            let (kind, link_ino) = match kind_from_proc_link(&String::from_utf8_lossy(&f.link)) {
+                (ObjectKind::PtyMaster { .. }, ino) => (ObjectKind::PtyMaster { index: f.tty_index }, ino),
+                other => other,
+            };
             let ino = if f.ino != 0 { f.ino } else { link_ino };
             let same = self.fd(pid, f.fd).is_some_and(|(entry, object)| {
                 object.kind.type_name() == kind.type_name()
                     && object.ino == ino
                     && entry.access == f.access
                     && (!matches!(kind, ObjectKind::Anon { .. }) || object.kind == kind)
+                    && object.kind.pty_index() == kind.pty_index()
             });
             if same {
                 if let Some(e) = self.tables.get_mut(&table).and_then(|t| t.fds.get_mut(f.fd)) {

@@ -8,6 +8,8 @@ use super::{
 };
 use crate::decode::{Body, Event, Payload};
 
+pub use fdwatch_common::{RestartPayload, SleepPayload};
+
 pub const PIPE: u16 = 0o010600;
 pub const SOCK: u16 = 0o140777;
 pub const O_CLOEXEC: u64 = 0o2000000;
@@ -63,7 +65,55 @@ pub fn exec(pid: u32, ts: u64, file: &str) -> Event {
     let mut filename = Path { len: file.len() as u32, truncated: 0, bytes: [0; PATH_LEN] };
     filename.bytes[..file.len()].copy_from_slice(file.as_bytes());
     let h = header(Kind::Exec, pid, ts);
-    Event { kind: Kind::Exec, header: h, body: Body::Exec(ExecEvent { header: h, old_tid: pid, _pad: 0, filename }) }
+    Event {
+        kind: Kind::Exec,
+        header: h,
+        body: Body::Exec(ExecEvent { header: h, old_tid: pid, filename, ..Default::default() }),
+    }
+}
+
+/// An exec with its argv.
+pub fn exec_args(pid: u32, ts: u64, file: &str, args: &[&str]) -> Event {
+    let mut e = exec(pid, ts, file);
+    let comm = file.rsplit('/').next().unwrap_or(file).as_bytes();
+    let mut c = [0u8; 16];
+    c[..comm.len().min(15)].copy_from_slice(&comm[..comm.len().min(15)]);
+    e.header.comm = c;
+    if let Body::Exec(x) = &mut e.body {
+        x.header.comm = c;
+        let mut n = 0;
+        for a in args {
+            x.args[n..n + a.len()].copy_from_slice(a.as_bytes());
+            n += a.len() + 1;
+        }
+        x.args_len = n as u32;
+    }
+    e
+}
+
+/// recvmsg(sockfd, msg, flags) that installed `fds`, each on a socket of inode `ino`.
+pub fn recvmsg(pid: u32, ts: u64, sockfd: i32, fds: &[i32], ino: u64) -> Event {
+    let mut r = fdwatch_common::Received { nfds: fds.len() as u32, ..Default::default() };
+    for (i, &fd) in fds.iter().enumerate() {
+        r.fds[i] = fd;
+        r.objects[i] = FdObject { ino, mode: SOCK, file_flags: 2, valid: 1, ..Default::default() };
+    }
+    call(Kind::Recvmsg, pid, ts, 1, &[sockfd as u64, 0, 0], Payload::Received(r))
+}
+
+/// The signal_generate record of `sender` sending `sig` to `target`.
+pub fn signal(sender: u32, ts: u64, sig: u32, target: u32) -> Event {
+    let h = header(Kind::Signal, sender, ts);
+    let s = fdwatch_common::SignalEvent {
+        header: h,
+        sig,
+        result: 0,
+        target_pid: target,
+        target_tid: target,
+        group: 0,
+        _pad: 0,
+    };
+    Event { kind: Kind::Signal, header: h, body: Body::Signal(s) }
 }
 
 pub fn exit(pid: u32, ts: u64) -> Event {
@@ -75,9 +125,24 @@ pub fn exit(pid: u32, ts: u64) -> Event {
 pub fn model_with(pid: u32) -> Model {
     let mut m = Model::default();
     let fds = (0..3)
-        .map(|fd| FdSnapshot { fd, link: "/dev/pts/0".into(), cloexec: false, access: Access::ReadWrite, ino: 3 })
+        .map(|fd| FdSnapshot {
+            fd,
+            link: "/dev/pts/0".into(),
+            cloexec: false,
+            access: Access::ReadWrite,
+            ino: 3,
+            tty_index: None,
+        })
         .collect();
-    let snap = ProcSnapshot { pid, ppid: 1, comm: "sh".into(), exe: Some("/bin/sh".into()), read_at_ns: 0, fds };
+    let snap = ProcSnapshot {
+        pid,
+        ppid: 1,
+        comm: "sh".into(),
+        exe: Some("/bin/sh".into()),
+        args: Some(b"sh\0".to_vec()),
+        read_at_ns: 0,
+        fds,
+    };
     m.load_snapshot(&snap, Step::PresentAtStart);
     m
 }

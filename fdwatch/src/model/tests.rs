@@ -110,11 +110,25 @@ fn contradictions_ask_for_a_resync_which_heals() {
     assert!(matches!(m.apply(&call(Kind::Close, 100, 3, 0, &[9], Payload::None)), Applied::Resync { pid: 100, .. }));
     // What /proc says now wins; unchanged fds keep their provenance.
     let fds = vec![
-        FdSnapshot { fd: 0, link: "/dev/pts/0".into(), cloexec: false, access: Access::ReadWrite, ino: 3 },
-        FdSnapshot { fd: 3, link: "pipe:[6]".into(), cloexec: false, access: Access::Read, ino: 6 },
-        FdSnapshot { fd: 10, link: "socket:[12]".into(), cloexec: true, access: Access::ReadWrite, ino: 12 },
+        FdSnapshot {
+            fd: 0,
+            link: "/dev/pts/0".into(),
+            cloexec: false,
+            access: Access::ReadWrite,
+            ino: 3,
+            tty_index: None,
+        },
+        FdSnapshot { fd: 3, link: "pipe:[6]".into(), cloexec: false, access: Access::Read, ino: 6, tty_index: None },
+        FdSnapshot {
+            fd: 10,
+            link: "socket:[12]".into(),
+            cloexec: true,
+            access: Access::ReadWrite,
+            ino: 12,
+            tty_index: None,
+        },
     ];
-    let snap = ProcSnapshot { pid: 100, ppid: 1, comm: "sh".into(), exe: None, read_at_ns: 10, fds };
+    let snap = ProcSnapshot { pid: 100, ppid: 1, comm: "sh".into(), read_at_ns: 10, fds, ..Default::default() };
     let differed = m.load_snapshot(&snap, Step::Resynced);
     assert_eq!(differed, 4, "fds 1, 2 and 4 gone, 10 new");
     assert_eq!(fds_of(&m, 100), vec![0, 3, 10]);

@@ -176,7 +176,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::sinks::record::RecordType;
+    use crate::outputs::record::RecordType;
 
     fn chunk(text: &str) -> Chunk {
         let mut counts = [0; RecordType::COUNT];

@@ -14,7 +14,9 @@
 //! stdout is an output like the rest: dead, it drops and counts, and the agent carries on.
 mod file;
 mod queue;
+pub mod record;
 pub mod spec;
+pub mod stdout;
 mod stream;
 mod syslog;
 
@@ -26,14 +28,11 @@ use std::{
 };
 
 pub use queue::{Chunk, Frame, Queue};
-pub use spec::{Dest, OutputConfig};
+pub use spec::{Dest, Format, OutputConfig};
 
 use crate::{
     error::report,
-    sinks::{
-        Format,
-        record::{RecordType, TypeCounts},
-    },
+    outputs::record::{RecordType, TypeCounts},
 };
 
 impl OutputConfig {
@@ -108,7 +107,7 @@ impl Health {
 
 /// Standard output among other outputs (the single-output case is `Outputs::direct`).
 struct StdoutWriter {
-    out: crate::sinks::stdout::Stdout,
+    out: stdout::Stdout,
     health: Health,
     backoff: Backoff,
     /// The reader went away (EPIPE): it will not come back.
@@ -195,7 +194,7 @@ impl Output {
         let name = config.dest.to_string();
         let writer: Box<dyn Writer> = match &config.dest {
             Dest::Stdout => Box::new(StdoutWriter {
-                out: crate::sinks::stdout::Stdout::new(),
+                out: stdout::Stdout::new(),
                 health: Health::new(name.clone()),
                 backoff: Backoff::new(),
                 gone: false,

@@ -11,7 +11,7 @@ use std::{
 
 use bytes::Bytes;
 
-use crate::sinks::record::{RecordType, TypeCounts};
+use crate::outputs::record::{RecordType, TypeCounts};
 
 /// One record's end in a chunk, for outputs that send records one by one (syslog).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,23 @@
 //! in which format, which records, and its own options.
 use std::{fmt, path::PathBuf};
 
-use crate::sinks::{Format, record::Filter};
+use super::record::Filter;
+
+/// How an output writes records: NDJSON, or the one-line text of a terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    Json,
+    Text,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Text => "text",
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Dest {

@@ -3,7 +3,7 @@
 //! (RFC 5424 6.4 allows MSG-ANY), MSGID the record type, so a pipeline can route alerts
 //! without parsing. PRI is the facility (default daemon) times 8 plus the severity: an
 //! alert's (critical 2, warning 4, info 6), loss 4, repeat/resolved/reload 5, ready/
-//! resync/stats 6, event/fd 7 (sinks/record.rs).
+//! resync/stats 6, event/fd 7 (outputs/record.rs).
 //! - `syslog` (/dev/log) and `syslog:unix:PATH`: one datagram per message, as syslog(3)
 //!   sends them (journald's and rsyslog's imuxsock sockets are SOCK_DGRAM).
 //! - `syslog:udp:HOST:PORT`: one datagram per message (RFC 5426); a message larger than
@@ -25,7 +25,7 @@ use super::{
     spec::SyslogTo,
     stream::{WRITE_TIMEOUT, peer_closed, tcp_connect},
 };
-use crate::sinks::record::RecordType;
+use crate::outputs::record::RecordType;
 
 enum Conn {
     Dgram(UnixDatagram),

@@ -328,17 +328,39 @@ impl Btf {
     /// Byte offset of `member` in the struct named `struct_name`, looking inside
     /// anonymous struct/union members too (C lets their fields be named directly).
     pub fn member_offset(&self, struct_name: &str, member: &str) -> Result<u32, BtfError> {
+        self.member_path_offset(struct_name, &[member])
+    }
+
+    /// Byte offset of `path[0].path[1]...` in the struct named `struct_name`, where each
+    /// member but the last is itself a struct or union, named or not (e.g.
+    /// `restart_block` . `nanosleep` . `expires`, `nanosleep` being a member of an
+    /// anonymous union whose type is an anonymous struct).
+    pub fn member_path_offset(&self, struct_name: &str, path: &[&str]) -> Result<u32, BtfError> {
         let &id = self.structs.get(struct_name).ok_or_else(|| BtfError::NoStruct { name: struct_name.to_owned() })?;
-        let t = *self.get(id)?;
-        match self.find(&t, member, 0, struct_name)? {
-            Some(bits) if bits % 8 == 0 => Ok(bits / 8),
-            Some(bits) => Err(BtfError::Unaligned { strukt: struct_name.to_owned(), member: member.to_owned(), bits }),
-            None => Err(BtfError::NoField { strukt: struct_name.to_owned(), member: member.to_owned() }),
+        let mut t = *self.get(id)?;
+        let mut bits = 0u32;
+        let dotted = path.join(".");
+        for (i, member) in path.iter().enumerate() {
+            let (off, type_id) = self
+                .find(&t, member, 0, struct_name)?
+                .ok_or_else(|| BtfError::NoField { strukt: struct_name.to_owned(), member: dotted.clone() })?;
+            bits = bits.checked_add(off).ok_or_else(|| malformed("member offset overflows"))?;
+            if i + 1 < path.len() {
+                t = match self.resolve(type_id)? {
+                    Some(&inner) if matches!(inner.kind, KIND_STRUCT | KIND_UNION) => inner,
+                    _ => return Err(BtfError::NoField { strukt: struct_name.to_owned(), member: dotted }),
+                };
+            }
+        }
+        if bits.is_multiple_of(8) {
+            Ok(bits / 8)
+        } else {
+            Err(BtfError::Unaligned { strukt: struct_name.to_owned(), member: dotted, bits })
         }
     }
 
-    /// Bit offset of `member` within the struct/union `t`, searched depth-first.
-    fn find(&self, t: &Type, member: &str, depth: usize, strukt: &str) -> Result<Option<u32>, BtfError> {
+    /// Bit offset and type of `member` within the struct/union `t`, searched depth-first.
+    fn find(&self, t: &Type, member: &str, depth: usize, strukt: &str) -> Result<Option<(u32, u32)>, BtfError> {
         if depth > MAX_DEPTH {
             return Err(malformed(format!("anonymous members of {strukt} nest too deep (a cycle?)")));
         }
@@ -354,8 +376,11 @@ impl Btf {
                     Some(&inner) if matches!(inner.kind, KIND_STRUCT | KIND_UNION) => inner,
                     _ => continue,
                 };
-                if let Some(off) = self.find(&inner, member, depth + 1, strukt)? {
-                    return bit_off.checked_add(off).map(Some).ok_or_else(|| malformed("member offset overflows"));
+                if let Some((off, type_id)) = self.find(&inner, member, depth + 1, strukt)? {
+                    return bit_off
+                        .checked_add(off)
+                        .map(|off| Some((off, type_id)))
+                        .ok_or_else(|| malformed("member offset overflows"));
                 }
                 continue;
             }
@@ -366,7 +391,7 @@ impl Btf {
             if bitfield {
                 return Err(BtfError::Bitfield { strukt: strukt.to_owned(), member: member.to_owned() });
             }
-            return Ok(Some(bit_off));
+            return Ok(Some((bit_off, m.type_id)));
         }
         Ok(None)
     }
@@ -388,6 +413,7 @@ impl Btf {
 /// Resolves every offset the probes need from `btf`; the first missing field is the error.
 pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, BtfError> {
     let f = |s: &str, m: &str| btf.member_offset(s, m);
+    let p = |s: &str, path: &[&str]| btf.member_path_offset(s, path);
     Ok(KernelOffsets {
         task_pid: f("task_struct", "pid")?,
         task_tgid: f("task_struct", "tgid")?,
@@ -411,6 +437,22 @@ pub fn kernel_offsets(btf: &Btf) -> Result<KernelOffsets, BtfError> {
         dentry_name: f("dentry", "d_name")?,
         qstr_name: f("qstr", "name")?,
         task_comm: f("task_struct", "comm")?,
+        task_restart_block: f("task_struct", "restart_block")?,
+        restart_nanosleep_clockid: p("restart_block", &["nanosleep", "clockid"])?,
+        restart_nanosleep_expires: p("restart_block", &["nanosleep", "expires"])?,
+        restart_poll_has_timeout: p("restart_block", &["poll", "has_timeout"])?,
+        restart_poll_tv_sec: p("restart_block", &["poll", "tv_sec"])?,
+        restart_poll_tv_nsec: p("restart_block", &["poll", "tv_nsec"])?,
+        task_seccomp: f("task_struct", "seccomp")?,
+        seccomp_mode: f("seccomp", "mode")?,
+        seccomp_filter_count: f("seccomp", "filter_count")?,
+        file_private_data: f("file", "private_data")?,
+        tty_file_private_tty: f("tty_file_private", "tty")?,
+        tty_struct_index: f("tty_struct", "index")?,
+        task_mm: f("task_struct", "mm")?,
+        mm_arg_start: f("mm_struct", "arg_start")?,
+        mm_arg_end: f("mm_struct", "arg_end")?,
+        _pad: 0,
     })
 }
 
@@ -541,6 +583,12 @@ mod tests {
             &[("a", int, 0), ("", union, 32), ("flags", int, (3 << 24) | 96), ("b", int, 128)],
         );
         b.composite(KIND_STRUCT, "legacy", false, 12, &[("x", int, 0), ("small", int3, 32), ("odd", int, 68)]);
+        // struct holder { int h; union { struct { int n_a; int n_b; } named; int other; }; }
+        // (bits): a named member whose type is an anonymous struct, inside an anonymous
+        // union, like restart_block's `nanosleep`.
+        let named_s = b.composite(KIND_STRUCT, "", false, 8, &[("n_a", int, 0), ("n_b", int, 32)]);
+        let u2 = b.composite(KIND_UNION, "", false, 8, &[("named", named_s, 0), ("other", int, 0)]);
+        b.composite(KIND_STRUCT, "holder", false, 12, &[("h", int, 0), ("", u2, 32)]);
         b.finish()
     }
 
@@ -553,6 +601,13 @@ mod tests {
         assert_eq!(btf.member_offset("outer", "s_q").unwrap(), 8);
         assert_eq!(btf.member_offset("outer", "b").unwrap(), 16);
         assert_eq!(btf.member_offset("legacy", "x").unwrap(), 0);
+        assert_eq!(btf.member_path_offset("holder", &["named", "n_b"]).unwrap(), 8);
+        assert_eq!(btf.member_path_offset("holder", &["other"]).unwrap(), 4);
+        // A member that is not a struct cannot be walked into; a missing one names the path.
+        let err = btf.member_path_offset("holder", &["other", "x"]).unwrap_err();
+        assert_eq!(err.to_string(), "kernel BTF has no field holder.other.x");
+        let err = btf.member_path_offset("holder", &["named", "nope"]).unwrap_err();
+        assert_eq!(err.to_string(), "kernel BTF has no field holder.named.nope");
     }
 
     #[test]
@@ -614,13 +669,11 @@ mod tests {
 
     #[test]
     fn live_kernel() {
-        let data = match std::fs::read(VMLINUX_BTF) {
-            Ok(data) => data,
-            Err(e) => {
-                eprintln!("skipping: cannot read {VMLINUX_BTF}: {e}");
-                return;
-            }
-        };
+        // fdwatch needs the kernel's BTF (README.md, *What it needs*), so a machine
+        // without it fails here, saying so, rather than passing without a look.
+        let data = std::fs::read(VMLINUX_BTF).unwrap_or_else(|e| {
+            panic!("cannot read {VMLINUX_BTF} ({e}): the kernel's BTF (CONFIG_DEBUG_INFO_BTF=y) is needed")
+        });
         let start = std::time::Instant::now();
         let btf = Btf::parse(&data).unwrap();
         let off = kernel_offsets(&btf).unwrap();
@@ -634,6 +687,15 @@ mod tests {
         assert!(off.task_real_parent > off.task_tgid);
         assert!(off.task_comm > off.task_real_parent && off.task_comm.is_multiple_of(8));
         assert!(off.task_files > 0 && off.file_inode > 0 && off.inode_sb > 0);
+        // struct restart_block { unsigned long arch_data; long (*fn)(...); union {...} }
+        // (include/linux/restart_block.h): nanosleep { clockid_t clockid; enum type;
+        // union { rmtp }; u64 expires; } and poll { ufds; int nfds; int has_timeout;
+        // unsigned long tv_sec, tv_nsec; } both start the union at 16.
+        assert_eq!((off.restart_nanosleep_clockid, off.restart_nanosleep_expires), (16, 32));
+        assert_eq!((off.restart_poll_has_timeout, off.restart_poll_tv_sec, off.restart_poll_tv_nsec), (28, 32, 40));
+        // struct seccomp { int mode; atomic_t filter_count; ... }; tty_file_private starts
+        // with its tty.
+        assert_eq!((off.seccomp_mode, off.seccomp_filter_count, off.tty_file_private_tty), (0, 4, 0));
         let start = std::time::Instant::now();
         assert_eq!(load_kernel_offsets().unwrap(), off);
         eprintln!("load_kernel_offsets (read + parse + lookups) took {:?}", start.elapsed());

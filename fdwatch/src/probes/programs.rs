@@ -35,4 +35,5 @@ pub const PROGRAMS: &[Program] = &[
     tp_btf("sched_process_exec", "sched_process_exec"),
     tp_btf("sched_process_exit", "sched_process_exit"),
     tp_btf("sys_exit", "sys_exit"),
+    tp_btf("signal_generate", "signal_generate"),
 ];

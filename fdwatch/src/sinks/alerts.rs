@@ -1,4 +1,4 @@
-//! `alert`, `repeat` and `resolved` records. JSON: the contract in DESIGN.md, evidence
+//! `alert`, `repeat`, `resolved` and `symptom` records. JSON: the contract in DESIGN.md, evidence
 //! as an ordered list of events, symptoms and facts. Text: one block per alert, the
 //! message first, then the evidence one line each.
 use std::{borrow::Cow, io::Write as _};
@@ -110,6 +110,28 @@ impl Sink {
                         );
                         escape::line(buf, &r.line);
                         escape::line(buf, b"");
+                    }
+                })
+            }
+            Output::Symptom { id, kind, pid, comm, event } => {
+                self.emit(RecordType::Symptom, None, |r, format, buf| match format {
+                    Format::Json => {
+                        let clock = r.clock;
+                        let Value::Object(fields) = event_value("symptom", event, &clock) else { return };
+                        let mut obj = r.record(buf, "symptom", event.header.ts_ns);
+                        obj.int("id", *id as i64).str("kind", kind.name()).int("pid", *pid as i64).str("comm", comm);
+                        // The event's own fields, as in an evidence item (its ts is the record's).
+                        for (k, v) in fields.iter().filter(|(k, _)| !matches!(*k, "what" | "ts" | "pid" | "comm")) {
+                            obj.value(k, v);
+                        }
+                        obj.end();
+                    }
+                    Format::Text => {
+                        let ts = r.clock.rfc3339(event.header.ts_ns);
+                        r.line.clear();
+                        let _ = write!(r.line, "{} SYMPTOM {} alert #{id}: ", text::time_of_day(&ts), kind.name());
+                        text::event_call(&mut r.line, event, &args::describe(event));
+                        escape::line(buf, &r.line);
                     }
                 })
             }

@@ -48,6 +48,8 @@ pub struct Results {
     pub peers: Vec<(String, String)>,
     pub w1: Vec<Row>,
     pub w2: Vec<Row>,
+    /// W2r: the recvmsg bystander.
+    pub w2r: Vec<Row>,
     pub w3: Vec<(&'static str, Vec<Row>)>,
     pub servers: Vec<servers::Scenario>,
     pub ramp: Vec<ramp::Step>,
@@ -155,6 +157,9 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
         n,
     )?;
     let w2_rows = measure::alternate(ctx, "W2", &[Untraced, EmptyTpBtf, FdWatchAgent, FdWatch], w2, n)?;
+    // Half of W2's iterations: a recvmsg round trip costs several getppids.
+    let w2r = Workload::Recvmsg(sizes.w2_iters / 2);
+    let w2r_rows = measure::alternate(ctx, "W2r", &[Untraced, EmptyTpBtf, FdWatchAgent, FdWatch], w2r, n)?;
     let mut w3 = Vec::new();
     for (name, w) in [
         ("fork + exec + exit", Workload::Fork(sizes.churn_ms)),
@@ -180,6 +185,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
         peers: ctx.peers.versions.clone(),
         w1: w1_rows,
         w2: w2_rows,
+        w2r: w2r_rows,
         w3,
         servers,
         ramp,

@@ -32,6 +32,7 @@ pub fn render(r: &Results) -> String {
     budget_17(w, r);
     w1(w, r);
     w2(w, r);
+    w2r(w, r);
     w3(w, r);
     servers_section(w, r);
     ramp_table(w, r);
@@ -463,6 +464,21 @@ fn w2(w: &mut String, r: &Results) {
     for row in &r.w2 {
         let Some(m) = head(w, row) else { continue };
         let _ = writeln!(w, "{m:.1} | {} | {} |", x(ratio(&r.w2, row.variant)), x(vs_floor(&r.w2, row.variant)));
+    }
+    let _ = writeln!(w);
+}
+
+fn w2r(w: &mut String, r: &Results) {
+    let _ = writeln!(
+        w,
+        "## W2r bystander: `recvmsg()` without fds\n\nA unix datagram round trip (`write` + `recvmsg` with a control buffer \
+         but no fds): recvmsg is traced for SCM_RIGHTS, so what a busy server pays for its receives while fdwatch runs. \
+         The probe returns after one 8-byte read of `msg_controllen`; the empty tp_btf program on sys_exit runs in \
+         the same rounds: the floor.\n\n| | ns/round trip | vs untraced | vs floor |\n| --- | --- | --- | --- |"
+    );
+    for row in &r.w2r {
+        let Some(m) = head(w, row) else { continue };
+        let _ = writeln!(w, "{m:.1} | {} | {} |", x(ratio(&r.w2r, row.variant)), x(vs_floor(&r.w2r, row.variant)));
     }
     let _ = writeln!(w);
 }

@@ -33,6 +33,8 @@ pub enum Workload {
     Dup2Close(u64),
     /// N x getppid()
     Getppid(u64),
+    /// N x { write(a, 1 byte); recvmsg(b) with a control buffer and no fds }
+    Recvmsg(u64),
     /// fork + exec + exit of the tiny program, for this many ms
     Fork(u64),
     /// pipe2 + 2 x close, for this many ms
@@ -49,6 +51,7 @@ impl Workload {
         match *self {
             Workload::Dup2Close(n) => s(&["dup2close", &n.to_string()]),
             Workload::Getppid(n) => s(&["getppid", &n.to_string()]),
+            Workload::Recvmsg(n) => s(&["recvmsg", &n.to_string()]),
             Workload::Fork(ms) => s(&["churn", "fork", &ms.to_string(), &bins.tiny.to_string_lossy()]),
             Workload::Pipe(ms) => s(&["churn", "pipe", &ms.to_string()]),
             Workload::Tcp(ms) => s(&["churn", "tcp", &ms.to_string()]),
@@ -74,20 +77,22 @@ impl Workload {
         match self {
             Workload::Dup2Close(n) => Workload::Dup2Close((n / divisor).max(1000)),
             Workload::Getppid(n) => Workload::Getppid((n / divisor).max(1000)),
+            Workload::Recvmsg(n) => Workload::Recvmsg((n / divisor).max(1000)),
             other => other,
         }
     }
 
     /// Whether the result is a time per iteration (lower is better) or a rate of operations.
     pub fn per_iteration(&self) -> bool {
-        matches!(self, Workload::Dup2Close(_) | Workload::Getppid(_))
+        matches!(self, Workload::Dup2Close(_) | Workload::Getppid(_) | Workload::Recvmsg(_))
     }
 
     /// fdwatch events each iteration produces, for the kinds in `kinds()`.
     pub fn kinds(&self) -> &'static [&'static str] {
         match self {
             Workload::Dup2Close(_) | Workload::Rate(..) => &["dup2", "close"],
-            Workload::Getppid(_) => &[],
+            // recvmsg without fds makes no event.
+            Workload::Getppid(_) | Workload::Recvmsg(_) => &[],
             Workload::Fork(_) => &["fork", "exec", "exit"],
             Workload::Pipe(_) => &["pipe2", "close"],
             Workload::Tcp(_) => &["socket", "connect", "accept", "accept4", "close"],

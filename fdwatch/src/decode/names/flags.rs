@@ -409,9 +409,91 @@ pub fn poll_events(value: i16) -> String {
     join_bits(u64::from(value as u16), POLL_EVENTS)
 }
 
+// ------------------------------------------- ptrace(2), clocks, signals, seccomp
+
+/// ptrace(2) requests fdwatch reports (include/uapi/linux/ptrace.h): those that stop or
+/// resume a tracee.
+const PTRACE_REQUESTS: &[(i64, &str)] = &[
+    (7, "PTRACE_CONT"),
+    (16, "PTRACE_ATTACH"),
+    (17, "PTRACE_DETACH"),
+    (0x4206, "PTRACE_SEIZE"),
+    (0x4207, "PTRACE_INTERRUPT"),
+    (0x4208, "PTRACE_LISTEN"),
+];
+
+/// ptrace(2) `request`, e.g. "PTRACE_ATTACH"; others as the number.
+pub fn ptrace_request(value: u64) -> String {
+    lookup(value as i64, PTRACE_REQUESTS)
+}
+
+/// Clock ids (include/uapi/linux/time.h).
+const CLOCKS: &[(i64, &str)] = &[
+    (0, "CLOCK_REALTIME"),
+    (1, "CLOCK_MONOTONIC"),
+    (2, "CLOCK_PROCESS_CPUTIME_ID"),
+    (3, "CLOCK_THREAD_CPUTIME_ID"),
+    (4, "CLOCK_MONOTONIC_RAW"),
+    (5, "CLOCK_REALTIME_COARSE"),
+    (6, "CLOCK_MONOTONIC_COARSE"),
+    (7, "CLOCK_BOOTTIME"),
+    (8, "CLOCK_REALTIME_ALARM"),
+    (9, "CLOCK_BOOTTIME_ALARM"),
+    (11, "CLOCK_TAI"),
+];
+
+/// clock_nanosleep(2) `clockid`, e.g. "CLOCK_MONOTONIC"; others as the number.
+pub fn clock_id(value: u64) -> String {
+    lookup(i64::from(low32(value) as i32), CLOCKS)
+}
+
+/// clock_nanosleep(2) `flags`: TIMER_ABSTIME (1) or "0".
+pub fn clock_flags(value: u64) -> String {
+    join_bits(low32(value), &[(1, "TIMER_ABSTIME")])
+}
+
+/// A signal's name ("SIGSTOP"), or SIG<n>.
+pub fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal).map_or_else(|_| format!("SIG{signal}"), |s| s.as_str().to_owned())
+}
+
+/// signal_generate's `result` (enum trace_signal_result, include/trace/events/signal.h).
+pub fn signal_result(value: u32) -> String {
+    match value {
+        0 => "delivered".into(),
+        1 => "ignored".into(),
+        2 => "already_pending".into(),
+        3 => "overflow_fail".into(),
+        4 => "lose_info".into(),
+        n => n.to_string(),
+    }
+}
+
+/// task->seccomp.mode (include/uapi/linux/seccomp.h SECCOMP_MODE_*).
+pub fn seccomp_mode(value: u32) -> String {
+    match value {
+        0 => "disabled".into(),
+        1 => "strict".into(),
+        2 => "filter".into(),
+        n => n.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ptrace_clock_signal_seccomp_names() {
+        assert_eq!(ptrace_request(16), "PTRACE_ATTACH");
+        assert_eq!(ptrace_request(0x4206), "PTRACE_SEIZE");
+        assert_eq!(ptrace_request(12), "12");
+        assert_eq!(clock_id(1), "CLOCK_MONOTONIC");
+        assert_eq!(clock_flags(1), "TIMER_ABSTIME");
+        assert_eq!(signal_name(19), "SIGSTOP");
+        assert_eq!(signal_result(2), "already_pending");
+        assert_eq!(seccomp_mode(2), "filter");
+    }
 
     #[test]
     fn join_bits_basics() {

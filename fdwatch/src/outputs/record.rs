@@ -18,13 +18,15 @@ pub enum RecordType {
     Fd,
     Stats,
     Reload,
+    /// A failure after an alert's window, tied to the alert (issue 15).
+    Symptom,
 }
 
 /// Counts per record type (index = `RecordType as usize`).
 pub type TypeCounts = [u64; RecordType::COUNT];
 
 impl RecordType {
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
     pub const ALL: [RecordType; Self::COUNT] = [
         RecordType::Ready,
         RecordType::Event,
@@ -36,6 +38,7 @@ impl RecordType {
         RecordType::Fd,
         RecordType::Stats,
         RecordType::Reload,
+        RecordType::Symptom,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +53,7 @@ impl RecordType {
             RecordType::Fd => "fd",
             RecordType::Stats => "stats",
             RecordType::Reload => "reload",
+            RecordType::Symptom => "symptom",
         }
     }
 
@@ -63,7 +67,7 @@ impl RecordType {
     pub fn syslog_severity(self) -> u8 {
         match self {
             RecordType::Event | RecordType::Fd => 7,
-            RecordType::Loss => 4,
+            RecordType::Loss | RecordType::Symptom => 4,
             RecordType::Repeat | RecordType::Resolved | RecordType::Reload => 5,
             RecordType::Ready | RecordType::Resync | RecordType::Stats | RecordType::Alert => 6,
         }
