@@ -52,6 +52,17 @@ pub mod maps {
     pub const LOST: &str = "LOST";
     /// The tgids `--pid` watches.
     pub const WATCHED: &str = "WATCHED";
+    /// What the collector changes while the probes run: one u32 of [`super::mode`]
+    /// bits (an array map, since ProbeConfig is frozen at load).
+    pub const MODE: &str = "MODE";
+}
+
+/// The bits of the MODE map. Unlike [`ProbeConfig`], which the kernel freezes at load,
+/// this one changes at run time: SIGHUP can turn `events` on and off.
+pub mod mode {
+    /// Agent mode (no `--events`): drop what [`crate::agent::alerts_never_need`] says
+    /// the alerts never need, in the kernel, before anything is reserved.
+    pub const ALERTS_ONLY: u32 = 1;
 }
 
 /// The events ring buffer's size unless `--ring-bytes` says otherwise. The kernel maps

@@ -6,6 +6,7 @@
 //! userspace cannot drift apart. Kinds have explicit ids that are never reused.
 #![no_std]
 
+pub mod agent;
 pub mod config;
 pub mod kind;
 pub mod object;

@@ -1,14 +1,14 @@
 //! The path every probe shares: filter, reserve, fill the header, submit.
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
-    helpers::{bpf_get_current_ancestor_cgroup_id, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_ancestor_cgroup_id, bpf_ktime_get_ns},
     maps::ring_buf::RingBufEntry,
 };
-use fdwatch_common::{Header, Kind, SyscallEvent};
+use fdwatch_common::{Header, Kind, SyscallEvent, agent, config::mode};
 
 use crate::{
     config,
-    maps::{EVENTS, LOST, WATCHED},
+    maps::{EVENTS, LOST, MODE, WATCHED},
     task,
 };
 
@@ -16,6 +16,8 @@ use crate::{
 #[derive(Clone, Copy)]
 pub struct Call {
     pub kind: Kind,
+    /// The calling task (`task::current_btf`), which fills the header.
+    pub task: *const u8,
     pub tgid: u32,
     pub tid: u32,
     pub args: [u64; 6],
@@ -31,17 +33,27 @@ impl Call {
     }
 }
 
-/// The current task's (tgid, tid) if its events are wanted: not fdwatch itself,
-/// watched when `--pid` filters, and in the container's cgroups when `--container`
-/// does. Checked before anything is reserved or read.
+/// The current task (`task::current_btf`) and its (tgid, tid) if its events are wanted:
+/// not fdwatch itself, watched when `--pid` filters, and in the container's cgroups
+/// when `--container` does. Checked before anything is reserved. The ids are two loads
+/// through the task pointer the header needs anyway: bpf_get_current_pid_tgid, a helper
+/// call of its own, was 6% of the program's time (perf, the dup2/close loop).
 #[inline(always)]
-pub fn wanted() -> Option<(u32, u32)> {
-    let id = bpf_get_current_pid_tgid();
-    let tgid = (id >> 32) as u32;
+pub fn wanted() -> Option<(*const u8, u32, u32)> {
+    let task = task::current_btf();
+    let (tgid, tid) = task::ids_btf(task);
     if tgid == config::own_tgid() || !watched(tgid) || !in_container() {
         return None;
     }
-    Some((tgid, id as u32))
+    Some((task, tgid, tid))
+}
+
+/// Agent mode drops what the alerts never need (fdwatch_common::agent), before the
+/// task is looked at or anything reserved. MODE is a one-element array map, whose
+/// lookup the verifier inlines: no helper call.
+#[inline(always)]
+pub fn unneeded(kind: Kind, ret: i64, arg0: u64) -> bool {
+    agent::alerts_never_need(kind, ret, arg0) && MODE.get(0).is_some_and(|m| *m & mode::ALERTS_ONLY != 0)
 }
 
 /// Like `wanted` for a call that concerns another process too (ptrace's tracee, a
@@ -49,13 +61,13 @@ pub fn wanted() -> Option<(u32, u32)> {
 /// caller must be in the container, like every record's process: the record is the
 /// caller's, with its cgroup (a signal into the container from outside is not its).
 #[inline(always)]
-pub fn wanted_with(other_tgid: u32) -> Option<(u32, u32)> {
-    let id = bpf_get_current_pid_tgid();
-    let tgid = (id >> 32) as u32;
+pub fn wanted_with(other_tgid: u32) -> Option<(*const u8, u32, u32)> {
+    let task = task::current_btf();
+    let (tgid, tid) = task::ids_btf(task);
     if tgid == config::own_tgid() || !(watched(tgid) || watched(other_tgid)) || !in_container() {
         return None;
     }
-    Some((tgid, id as u32))
+    Some((task, tgid, tid))
 }
 
 #[inline(always)]
@@ -113,13 +125,13 @@ pub fn submit<T>(entry: RingBufEntry<T>) {
     entry.submit(if crossed { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP } as u64);
 }
 
-/// Fill an event's header for the current task.
+/// Fill an event's header for the current task, `task` (from `task::current_btf`).
 ///
 /// # Safety
 /// `header` must point to a `Header` inside a ring-buffer record this program reserved
 /// and has not submitted yet (writable, 8-byte aligned, ours alone).
 #[inline(always)]
-pub unsafe fn fill_header(header: *mut Header, kind: Kind, tgid: u32, tid: u32) {
+pub unsafe fn fill_header(header: *mut Header, kind: Kind, task: *const u8, tgid: u32, tid: u32) {
     // SAFETY: `header` is valid for writes of a Header (the caller's contract). The
     // verifier also checks every store against the reserved record's size at load time.
     unsafe {
@@ -127,7 +139,6 @@ pub unsafe fn fill_header(header: *mut Header, kind: Kind, tgid: u32, tid: u32) 
         (*header).ts_ns = bpf_ktime_get_ns();
         (*header).pid = tgid;
         (*header).tid = tid;
-        let task = task::current_btf();
         (*header).ppid = task::parent_tgid_btf(task);
         (*header).cgroup_id = task::cgroup_id_btf(task);
         // The comm is 8-byte aligned in Header (fdwatch-common), as in task_struct.
@@ -144,7 +155,7 @@ pub fn syscall_record<P: 'static>(call: &Call) -> Option<RingBufEntry<SyscallEve
     // SAFETY: `record` points at the record just reserved for a SyscallEvent<P>: 8-byte
     // aligned (ring-buffer records are), writable, and ours until submit.
     unsafe {
-        fill_header(&raw mut (*record).header, call.kind, call.tgid, call.tid);
+        fill_header(&raw mut (*record).header, call.kind, call.task, call.tgid, call.tid);
         (*record).ret = call.ret;
         (*record).args = call.args;
     }

@@ -1,7 +1,7 @@
 //! Maps shared with the collector.
 use aya_ebpf::{
     macros::map,
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use fdwatch_common::{
     MAX_KIND,
@@ -19,3 +19,8 @@ pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_KIND, 0);
 /// tgids to report when `filter_watched` is set (value unused).
 #[map]
 pub static WATCHED: HashMap<u32, u8> = HashMap::with_max_entries(MAX_WATCHED, 0);
+
+/// fdwatch_common::config::mode bits the collector may change while the probes run
+/// (ProbeConfig is frozen at load). One element.
+#[map]
+pub static MODE: Array<u32> = Array::with_max_entries(1, 0);

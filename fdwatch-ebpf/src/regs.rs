@@ -34,6 +34,12 @@ pub fn syscall_nr(regs: *const u8) -> u64 {
     load(regs, ORIG_AX)
 }
 
+/// The first argument alone (rdi).
+#[inline(always)]
+pub fn syscall_arg0(regs: *const u8) -> u64 {
+    load(regs, DI)
+}
+
 /// The six arguments in the syscall ABI's order (syscall(2)): di, si, dx, r10, r8, r9.
 #[inline(always)]
 pub fn syscall_args(regs: *const u8) -> [u64; 6] {

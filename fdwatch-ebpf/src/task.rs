@@ -61,6 +61,13 @@ fn load<T: Copy>(base: *const u8, offset: u32) -> T {
     unsafe { base.add(offset as usize).cast::<T>().read() }
 }
 
+/// `(task->tgid, task->pid)`: the process id and the thread id, as
+/// bpf_get_current_pid_tgid would give them for the current task.
+#[inline(always)]
+pub fn ids_btf(task: *const u8) -> (u32, u32) {
+    (load::<u32>(task, offset!(task_tgid)), load::<u32>(task, offset!(task_pid)))
+}
+
 /// `current->real_parent->tgid`. Non-sleepable programs run under RCU, which keeps
 /// the parent (an __rcu pointer) alive while we read it.
 #[inline(always)]
@@ -133,21 +140,128 @@ pub fn close_on_exec(fdt: *const u8, fd: u32) -> bool {
     (word >> (fd % 64)) & 1 != 0
 }
 
-/// What the current task's `fd` refers to: `current->files->fdt->fd[fd]` (fs/file.c),
-/// then its inode. Called right after the syscall installed the fd, in the same task,
-/// so the slot holds the new file unless another thread raced a close in between.
+/// What the current task's `fd` refers to: `task->files->fdt->fd[fd]` (fs/file.c), then
+/// its inode. `task` is the current task from `current_btf`. Called right after the
+/// syscall installed the fd, in the same task, so the slot holds the new file unless
+/// another thread raced a close in between.
 #[inline(always)]
-pub fn fd_object(fd: i64) -> FdObject {
-    fd_object_of(fd_file(fd))
+pub fn fd_object(task: *const u8, fd: i64) -> FdObject {
+    fd_object_of(fd_file(task, fd))
 }
 
-/// The identity and type of `file` (NULL: an invalid object).
+/// `task->files->fdt->fd[fd]`, the open file on `fd`, or NULL. The table is reached by
+/// direct loads through the BTF-typed task (files_struct and fdtable are typed
+/// structs); the slot array is `struct file __rcu **`, whose elements the verifier
+/// does not type, so the slot itself is copied. This was five bpf_probe_read_kernel
+/// calls and a bpf_get_current_task.
+#[inline(always)]
+pub fn fd_file(task: *const u8, fd: i64) -> *const u8 {
+    if fd < 0 {
+        return core::ptr::null();
+    }
+    let files = load::<*const u8>(task, offset!(task_files));
+    if files.is_null() {
+        return core::ptr::null();
+    }
+    let fdt = load::<*const u8>(files, offset!(files_fdt));
+    if fdt.is_null() || fd >= load::<u32>(fdt, offset!(fdtable_max_fds)) as i64 {
+        return core::ptr::null();
+    }
+    let slots = load::<u64>(fdt, offset!(fdtable_fd)) as *const u8;
+    if slots.is_null() {
+        return core::ptr::null();
+    }
+    // 0 <= fd < max_fds, which sysctl fs.nr_open bounds by 2^30 (fs/file.c): the slot's
+    // byte offset may need more than the 32 bits `read` takes as an offset.
+    read::<*const u8>(slots.wrapping_add(fd as usize * 8), 0).unwrap_or(core::ptr::null())
+}
+
+/// The identity and type of `file` (NULL: an object marked not valid).
 #[inline(always)]
 pub fn fd_object_of(file: *const u8) -> FdObject {
-    let Some(inode) = read::<*const u8>(file, offset!(file_inode)) else {
+    let Some((inode, file_flags)) = file_fields(file) else {
         return FdObject::default();
     };
-    inode_object(file, inode)
+    if inode.is_null() {
+        return FdObject::default();
+    }
+    inode_fields(inode, file_flags)
+}
+
+/// `N` bytes of `base` from `lo`, copied at once to take several fields of one struct
+/// with one bpf_probe_read_kernel: each helper call is a function call (with the
+/// return thunk of this CPU's speculation mitigations) and a fault-tolerant copy.
+#[inline(always)]
+fn window<const N: usize>(base: *const u8, lo: u32) -> Option<[u8; N]> {
+    read::<[u8; N]>(base, lo)
+}
+
+/// The `T` at byte `off` of the struct a window was copied from at `lo`, if it lies
+/// inside the window. The offsets come from frozen .rodata, so the verifier knows
+/// which branch each caller takes and checks the load against the stack slot.
+#[inline(always)]
+fn in_window<T: Copy, const N: usize>(w: &[u8; N], lo: u32, off: u32) -> Option<T> {
+    let rel = off.checked_sub(lo)? as usize;
+    if rel + core::mem::size_of::<T>() > N {
+        return None;
+    }
+    // SAFETY: rel + size_of::<T>() <= N (checked above), so the read stays inside `w`;
+    // read_unaligned needs no alignment; the callers' `T` are integers and raw
+    // pointers, for which any bytes are a value.
+    Some(unsafe { w.as_ptr().add(rel).cast::<T>().read_unaligned() })
+}
+
+/// `(file->f_inode, file->f_flags)`: one copy when both fit in a window (6.x: 8 bytes
+/// apart), else two.
+#[inline(always)]
+fn file_fields(file: *const u8) -> Option<(*const u8, u32)> {
+    if file.is_null() {
+        return None;
+    }
+    let (at_inode, at_flags) = (offset!(file_inode), offset!(file_flags));
+    let lo = if at_inode < at_flags { at_inode } else { at_flags } & !7;
+    if let Some(w) = window::<16>(file, lo) {
+        if let (Some(inode), Some(flags)) = (in_window(&w, lo, at_inode), in_window(&w, lo, at_flags)) {
+            return Some((inode, flags));
+        }
+    }
+    Some((read::<*const u8>(file, at_inode)?, read::<u32>(file, at_flags).unwrap_or(0)))
+}
+
+/// The inode's identity and type, and the superblock's dev_t: one copy of the inode's
+/// first bytes when its fields lie there (6.x: i_mode 0, i_sb 40, i_ino 64, i_rdev 76),
+/// then the superblock.
+#[inline(always)]
+fn inode_fields(inode: *const u8, file_flags: u32) -> FdObject {
+    let (at_mode, at_sb, at_ino, at_rdev) =
+        (offset!(inode_mode), offset!(inode_sb), offset!(inode_ino), offset!(inode_rdev));
+    let mut lo = at_mode;
+    for at in [at_sb, at_ino, at_rdev] {
+        if at < lo {
+            lo = at;
+        }
+    }
+    let lo = lo & !7;
+    let mut fields = None;
+    if let Some(w) = window::<96>(inode, lo) {
+        if let (Some(mode), Some(sb), Some(ino), Some(rdev)) = (
+            in_window::<u16, 96>(&w, lo, at_mode),
+            in_window::<*const u8, 96>(&w, lo, at_sb),
+            in_window::<u64, 96>(&w, lo, at_ino),
+            in_window::<u32, 96>(&w, lo, at_rdev),
+        ) {
+            fields = Some((mode, sb, ino, rdev));
+        }
+    }
+    let (mode, sb, ino, rdev) = fields.unwrap_or_else(|| {
+        (
+            read::<u16>(inode, at_mode).unwrap_or(0),
+            read::<*const u8>(inode, at_sb).unwrap_or(core::ptr::null()),
+            read::<u64>(inode, at_ino).unwrap_or(0),
+            read::<u32>(inode, at_rdev).unwrap_or(0),
+        )
+    });
+    FdObject { file_flags, mode, ino, rdev, dev: read::<u32>(sb, offset!(super_block_dev)).unwrap_or(0), valid: 1 }
 }
 
 /// `file->f_inode`, or NULL.
@@ -156,7 +270,8 @@ pub fn inode_of(file: *const u8) -> *const u8 {
     read::<*const u8>(file, offset!(file_inode)).unwrap_or(core::ptr::null())
 }
 
-/// The identity and type of an open file and its inode.
+/// The identity and type of an open file and its inode, a field at a time: the startup
+/// iterator's stack holds its record and has no room for `inode_fields`' window.
 #[inline(always)]
 pub fn inode_object(file: *const u8, inode: *const u8) -> FdObject {
     FdObject {
@@ -233,30 +348,6 @@ pub fn pty_master_index(file: *const u8, object: &FdObject) -> i32 {
     let private = read::<*const u8>(file, offset!(file_private_data)).unwrap_or(core::ptr::null());
     let tty = read::<*const u8>(private, offset!(tty_file_private_tty)).unwrap_or(core::ptr::null());
     read::<i32>(tty, offset!(tty_struct_index)).unwrap_or(-1)
-}
-
-/// The current task's open file on `fd` (`current->files->fdt->fd[fd]`), or NULL.
-#[inline(always)]
-pub fn fd_file(fd: i64) -> *const u8 {
-    if fd < 0 {
-        return core::ptr::null();
-    }
-    let Some(files) = read::<*const u8>(current_task(), offset!(task_files)) else {
-        return core::ptr::null();
-    };
-    let Some(fdt) = read::<*const u8>(files, offset!(files_fdt)) else {
-        return core::ptr::null();
-    };
-    let Some(max_fds) = read::<u32>(fdt, offset!(fdtable_max_fds)) else {
-        return core::ptr::null();
-    };
-    if fd >= max_fds as i64 {
-        return core::ptr::null();
-    }
-    let Some(slots) = read::<*const u8>(fdt, offset!(fdtable_fd)) else {
-        return core::ptr::null();
-    };
-    read::<*const u8>(slots, (fd as u32) * 8).unwrap_or(core::ptr::null())
 }
 
 /// Where the current task's argument strings are: `current->mm->arg_start` and the

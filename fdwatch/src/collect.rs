@@ -577,7 +577,7 @@ impl<H: Host> Collector<H> {
     /// Run until stopped. `signals` must be installed before `ready` is written, or a
     /// signal sent right after it would find the default action (death).
     pub async fn run(mut self, probes: Probes, signals: Signals) -> Result<(), Failure> {
-        let Probes { events, lost, mut task_files, .. } = probes;
+        let Probes { events, lost, mut task_files, mut mode, .. } = probes;
         let Signals { mut sigint, mut sigterm, mut sigusr1, mut sighup } = signals;
         // SAFETY: the EventRing owns its map fd, which stays open and unchanged for as
         // long as the AsyncFd owns the EventRing.
@@ -632,6 +632,10 @@ impl<H: Host> Collector<H> {
                     let after = self.reload();
                     if after != before {
                         stats_tick = stats_timer(after);
+                    }
+                    // `events` turned on: the probes deliver every call from now on.
+                    if let Err(e) = mode.set_alerts_only(!self.options.show_events) {
+                        report(format_args!("SIGHUP: {e:#}"));
                     }
                 }
                 _ = trim_tick.tick() => {

@@ -47,8 +47,12 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     }
     privileges::check()?;
     let offsets = probes::btf::load_kernel_offsets().map_err(|e| Failure::env(e.to_string()))?;
-    let settings =
-        probes::Settings { scope: &resolved.scope, ring_bytes: config.ring_bytes, wakeup_bytes: config.wakeup_bytes };
+    let settings = probes::Settings {
+        scope: &resolved.scope,
+        ring_bytes: config.ring_bytes,
+        wakeup_bytes: config.wakeup_bytes,
+        alerts_only: !config.events,
+    };
     let mut loaded = probes::load(&settings, &offsets).map_err(|e| privileges::explain(&e))?;
     // A chosen process that exited before the exit probe was attached is still on the
     // kernel's watch list, where a process that reuses its pid would be watched.

@@ -9,7 +9,8 @@
 //! machine each one costs a syscall about 150 ns (measured with a getppid loop), so
 //! there is deliberately no `sys_enter` program. fentry/fexit would fire only for the
 //! traced syscalls, but this kernel refuses them at load with EPERM (the README's
-//! "Hooks"; `cargo xtask bench` checks).
+//! "Hooks"; `cargo xtask bench` checks). The loader's one table of hooks is
+//! fdwatch/src/probes/programs.rs.
 mod dup;
 mod iter;
 mod net;
@@ -101,6 +102,9 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let ret: i64 = ctx.arg(1);
     // Calls reported only when they carry something: decided on the return value (and
     // for ptrace its request) before anything else, so the usual case stays cheap.
+    if emit::unneeded(kind, ret, regs::syscall_arg0(regs)) {
+        return 0;
+    }
     let wanted = match kind {
         Kind::Nanosleep | Kind::ClockNanosleep | Kind::EpollWait | Kind::EpollPwait | Kind::EpollPwait2 => {
             if !sleep::cut_short(ret) {
@@ -122,8 +126,8 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
         }
         _ => emit::wanted(),
     };
-    let Some((tgid, tid)) = wanted else { return 0 };
-    let call = Call { kind, tgid, tid, args: regs::syscall_args(regs), ret };
+    let Some((task, tgid, tid)) = wanted else { return 0 };
+    let call = Call { kind, task, tgid, tid, args: regs::syscall_args(regs), ret };
     match kind {
         Kind::Dup | Kind::Dup2 | Kind::Dup3 | Kind::Close | Kind::CloseRange => plain(&call),
         Kind::Fcntl => dup::fcntl(&call),
@@ -161,7 +165,7 @@ pub fn plain(call: &Call) {
 #[inline(always)]
 pub fn new_fd(call: &Call) {
     if let Some(mut entry) = emit::syscall_record::<NewFd>(call) {
-        emit::payload(&mut entry).object = task::fd_object(call.ret);
+        emit::payload(&mut entry).object = task::fd_object(call.task, call.ret);
         emit::submit(entry);
     }
 }

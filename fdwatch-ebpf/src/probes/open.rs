@@ -10,7 +10,7 @@ use crate::{
 pub fn open(call: &Call, path_arg: usize) {
     let Some(mut entry) = emit::syscall_record::<OpenPayload>(call) else { return };
     let payload = emit::payload(&mut entry);
-    let file = task::fd_file(call.ret);
+    let file = task::fd_file(call.task, call.ret);
     payload.object = task::fd_object_of(file);
     // posix_openpt(3) opens /dev/ptmx: which /dev/pts/N is its other side.
     payload.tty_index = task::pty_master_index(file, &payload.object);

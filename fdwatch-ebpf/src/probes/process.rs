@@ -36,7 +36,14 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
     // SAFETY: `record` points at the ForkEvent just reserved: 8-byte aligned, writable,
     // ours until submit; so is its header, as fill_header requires.
     unsafe {
-        emit::fill_header(&raw mut (*record).header, Kind::Fork, parent_tgid, task::pid_of(parent));
+        // sched_process_fork runs in the parent: it is the current task.
+        emit::fill_header(
+            &raw mut (*record).header,
+            Kind::Fork,
+            task::current_btf(),
+            parent_tgid,
+            task::pid_of(parent),
+        );
         (*record).child_pid = child_tgid;
         (*record).child_tid = task::pid_of(child);
         (*record).shares_files = (task::files_of(parent) == task::files_of(child)) as u32;
@@ -51,7 +58,7 @@ pub fn sched_process_fork(ctx: BtfTracePointContext) -> i32 {
 #[btf_tracepoint(function = "sched_process_exec")]
 #[inline(always)]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
-    let Some((tgid, tid)) = emit::wanted() else { return 0 };
+    let Some((task, tgid, tid)) = emit::wanted() else { return 0 };
     let old_tid: u32 = ctx.arg::<u64>(1) as u32;
     let bprm: *const u8 = ctx.arg(2);
     let Some(mut entry) = emit::reserve::<ExecEvent>(Kind::Exec) else { return 0 };
@@ -59,7 +66,7 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     // SAFETY: `record` points at the ExecEvent just reserved: 8-byte aligned, writable,
     // ours until submit; so is its header, as fill_header requires.
     unsafe {
-        emit::fill_header(&raw mut (*record).header, Kind::Exec, tgid, tid);
+        emit::fill_header(&raw mut (*record).header, Kind::Exec, task, tgid, tid);
         (*record).old_tid = old_tid;
         (*record)._pad = 0;
         user::kernel_path(task::binprm_filename(bprm), &mut (*record).filename);
@@ -78,14 +85,14 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
 #[btf_tracepoint(function = "sched_process_exit")]
 #[inline(always)]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
-    let Some((tgid, tid)) = emit::wanted() else { return 0 };
+    let Some((task, tgid, tid)) = emit::wanted() else { return 0 };
     let group_dead = ctx.arg::<u64>(1) & 0xff != 0;
     if let Some(mut entry) = emit::reserve::<ExitEvent>(Kind::Exit) {
         let record = entry.as_mut_ptr();
         // SAFETY: `record` points at the ExitEvent just reserved: 8-byte aligned,
         // writable, ours until submit; so is its header, as fill_header requires.
         unsafe {
-            emit::fill_header(&raw mut (*record).header, Kind::Exit, tgid, tid);
+            emit::fill_header(&raw mut (*record).header, Kind::Exit, task, tgid, tid);
             (*record).exit_code = task::exit_code_of(task::current_task());
             (*record).group_dead = group_dead as u32;
         }

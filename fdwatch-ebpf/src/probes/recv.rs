@@ -73,8 +73,11 @@ pub fn exit(call: &Call) {
         }
     }
     for i in 0..RECV_FDS {
-        payload.objects[i] =
-            if (i as u32) < payload.nfds { task::fd_object(payload.fds[i] as i64) } else { Default::default() };
+        payload.objects[i] = if (i as u32) < payload.nfds {
+            task::fd_object(call.task, payload.fds[i] as i64)
+        } else {
+            Default::default()
+        };
     }
     emit::submit(entry);
 }

@@ -20,8 +20,8 @@ pub fn fd_pair(call: &Call, fds_arg: usize) {
     };
     let payload = emit::payload(&mut entry);
     payload.fds = fds;
-    payload.objects[0] = task::fd_object(fds[0] as i64);
-    payload.objects[1] = task::fd_object(fds[1] as i64);
+    payload.objects[0] = task::fd_object(call.task, fds[0] as i64);
+    payload.objects[1] = task::fd_object(call.task, fds[1] as i64);
     emit::submit(entry);
 }
 
@@ -31,7 +31,7 @@ pub fn fd_pair(call: &Call, fds_arg: usize) {
 pub fn accept(call: &Call) {
     let Some(mut entry) = emit::syscall_record::<AcceptPayload>(call) else { return };
     let payload = emit::payload(&mut entry);
-    payload.object = task::fd_object(call.ret);
+    payload.object = task::fd_object(call.task, call.ret);
     let len = if call.ret >= 0 { user::read::<u32>(call.args[2], call.succeeded()).unwrap_or(0) } else { 0 };
     user::sockaddr(call.args[1], len as u64, &mut payload.addr, call.succeeded());
     emit::submit(entry);

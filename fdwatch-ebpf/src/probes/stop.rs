@@ -40,13 +40,13 @@ pub fn signal_generate(ctx: BtfTracePointContext) -> i32 {
     }
     let target: *const u8 = ctx.arg(2);
     let target_tgid = task::tgid_of(target);
-    let Some((tgid, tid)) = emit::wanted_with(target_tgid) else { return 0 };
+    let Some((task, tgid, tid)) = emit::wanted_with(target_tgid) else { return 0 };
     let Some(mut entry) = emit::reserve::<SignalEvent>(Kind::Signal) else { return 0 };
     let record = entry.as_mut_ptr();
     // SAFETY: `record` points at the SignalEvent just reserved: 8-byte aligned, writable,
     // ours until submit; so is its header, as fill_header requires.
     unsafe {
-        emit::fill_header(&raw mut (*record).header, Kind::Signal, tgid, tid);
+        emit::fill_header(&raw mut (*record).header, Kind::Signal, task, tgid, tid);
         (*record).sig = sig as u32;
         (*record).result = ctx.arg::<u64>(4) as u32;
         (*record).target_pid = target_tgid;

@@ -3,7 +3,7 @@
 //! written once, and later occurrences are counted and reported per interval.
 use rustc_hash::FxHashMap as HashMap;
 
-use fdwatch_common::Kind;
+use fdwatch_common::agent::{self, takes_fd_first};
 
 use super::alert::{Alert, AlertKind, Evidence, Output};
 use crate::{decode::Event, model::Pid};
@@ -34,7 +34,9 @@ pub enum FdMatch {
 
 impl SymptomRule {
     /// A failed call by the same process, on a matching fd, with one of the errnos.
-    /// Every traced call that takes an fd takes it as its first argument.
+    /// Every traced call that takes an fd takes it as its first argument. Agent mode
+    /// drops in the kernel the failures no rule can match (fdwatch_common::agent): the
+    /// rules' fds are stdio (0-2) or at least FD_SETSIZE (`raise` checks).
     fn matches(&self, event: &Event) -> bool {
         if event.header.pid != self.pid || !takes_fd_first(event.kind) {
             return false;
@@ -49,24 +51,14 @@ impl SymptomRule {
         };
         fd_ok && self.errnos.contains(&errno)
     }
-}
 
-fn takes_fd_first(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Connect
-            | Kind::Sendto
-            | Kind::Sendmsg
-            | Kind::Sendmmsg
-            | Kind::Accept
-            | Kind::Accept4
-            | Kind::Close
-            | Kind::Dup
-            | Kind::Dup2
-            | Kind::Dup3
-            | Kind::Fcntl
-            | Kind::Ioctl
-    )
+    /// Every fd this rule can match is one whose failures agent mode delivers.
+    fn within_agent_mode(&self) -> bool {
+        match &self.fds {
+            FdMatch::AnyOf(fds) => fds.iter().all(|&fd| agent::failure_on_fd_kept(fd)),
+            FdMatch::AtLeast(min) => *min >= agent::FD_SETSIZE,
+        }
+    }
 }
 
 /// At most this many symptoms join one alert; the rest are only counted.
@@ -196,6 +188,8 @@ impl Outbox {
     /// Queue `alert`. It is written after the window, or at once without `symptoms`
     /// to wait for; its id is given then (cancelled alerts take none).
     pub fn raise(&mut self, key: Key, alert: Alert, symptoms: Option<SymptomRule>) {
+        // A rule on other fds would wait for failures agent mode drops in the kernel.
+        debug_assert!(symptoms.as_ref().is_none_or(SymptomRule::within_agent_mode), "{symptoms:?}");
         // Event times come from records (hostile like every field): one near the end of
         // the clock must not wrap round to a window already over.
         let due_ns = if symptoms.is_some() { alert.ts_ns.saturating_add(self.window_ns) } else { alert.ts_ns };

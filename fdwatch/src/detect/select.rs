@@ -22,8 +22,8 @@ use crate::{
     value::Value,
 };
 
-/// glibc's FD_SETSIZE (include/linux/posix_types.h __FD_SETSIZE).
-pub const FD_SETSIZE: i32 = 1024;
+/// glibc's FD_SETSIZE, in fdwatch-common: agent mode's kernel filter compares with it too.
+pub use fdwatch_common::agent::FD_SETSIZE;
 /// What follows a select that lied about readiness: connect() on a socket still
 /// connecting (EALREADY, incident 2), or I/O that would block (EAGAIN).
 const SYMPTOMS: &[i32] = &[libc::EALREADY, libc::EAGAIN];

@@ -511,6 +511,150 @@ fn a_pipe_leak_near_the_end_of_the_clock_still_waits_for_its_grace_period() {
     assert_eq!(run.alerts().len(), 1, "the grace period ends with the clock");
 }
 
+// ---- agent mode: what the probes drop (fdwatch_common::agent) ----
+
+/// One step of an incident replay. A test's handful of steps: boxing each event would
+/// only add noise to the incidents below.
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    Feed(Event),
+    Tick(u64),
+}
+
+/// What agent mode drops in the kernel, from `pid` at `ts`: successful sends, polls and
+/// selects within FD_SETSIZE, on stdio and on the sockets the incidents use; failures of
+/// calls that take no fd first, and of calls on an fd from 3 to FD_SETSIZE - 1,
+/// with the errnos the symptom rules look for.
+fn unneeded_calls(pid: u32, ts: u64) -> Vec<Event> {
+    let wait = || Payload::Wait(WaitPayload::default());
+    let addr = || Payload::Addr(AddrPayload::default());
+    const EBADF: i64 = 9;
+    const EAGAIN: i64 = 11;
+    const EMFILE: i64 = 24;
+    const ENOTTY: i64 = 25;
+    const ECONNREFUSED: i64 = 111;
+    vec![
+        sendto(pid, ts, 0, 5),
+        sendto(pid, ts, 3, 5),
+        call(Kind::Sendmsg, pid, ts, 5, &[1033, 0, 0], addr()),
+        call(Kind::Sendmmsg, pid, ts, 1, &[1, 0, 1, 0], addr()),
+        call(Kind::Poll, pid, ts, 1, &[0, 1, 1000], wait()),
+        call(Kind::Ppoll, pid, ts, 0, &[0, 1, 0], wait()),
+        select(pid, ts, 1024),
+        call(Kind::Pselect6, pid, ts, 0, &[4], wait()),
+        sendto(pid, ts, 3, -EISCONN),
+        sendto(pid, ts, 1023, -EAGAIN),
+        connect(pid, ts, 3, -EALREADY),
+        connect(pid, ts, 9, -ECONNREFUSED),
+        call(Kind::Close, pid, ts, -EBADF, &[7], Payload::None),
+        call(Kind::Dup2, pid, ts, -EBADF, &[3, 0], Payload::None),
+        call(Kind::Fcntl, pid, ts, -EBADF, &[u64::MAX, 0], Payload::None),
+        call(Kind::Ioctl, pid, ts, -ENOTTY, &[4, 0x5401], Payload::None),
+        call(Kind::Accept4, pid, ts, -EAGAIN, &[5, 0, 0, 0], addr()),
+        call(Kind::Openat, pid, ts, -2, &[u64::MAX - 99, 0, 0], Payload::None),
+        call(Kind::Socket, pid, ts, -EMFILE, &[2, 2, 0], Payload::None),
+        call(Kind::Pipe2, pid, ts, -EMFILE, &[0, 0], Payload::None),
+    ]
+}
+
+/// Runs `steps` twice: with every event, plus the calls agent mode drops after each one
+/// (as --events would deliver them), and with what the kernel delivers in agent mode.
+/// The output must be the same.
+fn same_without_unneeded_calls(steps: Vec<Step>) -> Vec<Output> {
+    let mut all = Run::new();
+    let mut agent = Run::new();
+    for step in steps {
+        match step {
+            Step::Feed(event) => {
+                let noise = if event.kind == Kind::Exit {
+                    Vec::new()
+                } else {
+                    unneeded_calls(event.header.pid, event.header.ts_ns)
+                };
+                for e in std::iter::once(event).chain(noise) {
+                    all.feed(e);
+                    let (ret, arg0) = match &e.body {
+                        crate::decode::Body::Syscall { ret, args, .. } => (*ret, args[0]),
+                        _ => (0, 0),
+                    };
+                    if !fdwatch_common::agent::alerts_never_need(e.kind, ret, arg0) {
+                        agent.feed(e);
+                    }
+                }
+            }
+            Step::Tick(now) => {
+                all.tick(now);
+                agent.tick(now);
+            }
+        }
+    }
+    all.finish(u64::MAX / 2);
+    agent.finish(u64::MAX / 2);
+    assert_eq!(format!("{:#?}", all.out), format!("{:#?}", agent.out));
+    all.out
+}
+
+#[test]
+fn agent_mode_drops_only_calls_no_alert_needs() {
+    use Step::{Feed, Tick};
+    // Incident 2: select_high_fd with its EALREADY symptom.
+    let mut steps: Vec<Step> = (3..1033).map(|fd| Feed(udp_socket(100, 10, fd, 1000 + fd as u64))).collect();
+    steps.extend([
+        Feed(fork(100, 200, 20, false, false)),
+        Feed(exec(200, 30, "/usr/bin/python3")),
+        Feed(socket(200, 40, 1033, 5000, false)),
+        Feed(connect(200, 41, 1033, -115)),
+        Feed(select(200, 50 * MS, 1034)),
+        Feed(connect(200, 50 * MS + 7_000, 1033, -EALREADY)),
+        Tick(400 * MS),
+    ]);
+    let out = same_without_unneeded_calls(steps);
+    assert_eq!(out.iter().filter(|o| matches!(o, Output::Alert(_))).count(), 1, "{out:#?}");
+
+    // Incident 1 (statsd): a landing, then the clobber, with sendto's EISCONN.
+    let out = same_without_unneeded_calls(vec![
+        Feed(close(100, 1, 0)),
+        Feed(udp_socket(100, 2, 0, 9)),
+        Feed(connect(100, 3, 0, 0)),
+        Feed(unix_socket(100, 4, 3, 10)),
+        Feed(dup2(100, 5, 3, 0)),
+        Feed(sendto(100, 6, 0, -EISCONN)),
+        Feed(close(100, 7, 0)),
+        Feed(exit(100, 8)),
+        Tick(1_000 * MS),
+    ]);
+    assert_eq!(out.iter().filter(|o| matches!(o, Output::Alert(_))).count(), 1, "{out:#?}");
+
+    // A reverse shell, its saved stderr put back.
+    let out = same_without_unneeded_calls(vec![
+        Feed(socket(100, 1, 3, 9, false)),
+        Feed(connect(100, 2, 3, 0)),
+        Feed(dup2(100, 3, 3, 1)),
+        Feed(dup2(100, 4, 1, 2)),
+        Feed(dup2(100, 5, 1, 0)),
+        Feed(call(Kind::Fcntl, 100, 6, 10, &[2, 0, 10], Payload::None)),
+        Feed(dup2(100, 7, 10, 2)),
+        Tick(1_000 * MS),
+    ]);
+    assert_eq!(out.iter().filter(|o| matches!(o, Output::Alert(_))).count(), 1, "{out:#?}");
+
+    // Incident 3: a pipe leak, then its resolution.
+    let out = same_without_unneeded_calls(vec![
+        Feed(pipe(100, 1, [3, 4], 50, O_CLOEXEC)),
+        Feed(fork(100, 200, 2, false, false)),
+        Feed(dup2(200, 3, 4, 1)),
+        Feed(exec(200, 4, "/bin/sh")),
+        Feed(close(100, 5, 4)),
+        Feed(fork(200, 300, 6, false, false)),
+        Feed(exec(300, 7, "/usr/bin/mysqld_safe")),
+        Feed(exit(200, 10 * MS)),
+        Tick(500 * MS),
+        Tick(1_100 * MS),
+        Feed(exit(300, 5_000 * MS)),
+    ]);
+    assert!(out.iter().any(|o| matches!(o, Output::Resolved { .. })), "{out:#?}");
+}
+
 // ---- stdio_hijack round 2: every way onto stdio, severity by shape ----
 
 fn dup(pid: u32, ts: u64, old: i32, ret: i32) -> Event {

@@ -3,17 +3,17 @@ use std::io::Read as _;
 
 use aya::{
     Btf, Ebpf, EbpfLoader,
-    maps::{HashMap, MapData, PerCpuArray},
+    maps::{Array, HashMap, MapData, PerCpuArray},
     programs::{BtfTracePoint, Iter, ProgramError},
 };
 use fdwatch_common::{
     KernelOffsets, ProbeConfig, TaskFile,
-    config::{PROBE_CONFIG, maps},
+    config::{PROBE_CONFIG, maps, mode},
 };
 
 use super::{
     kernel_log::{self, KernelLog},
-    programs::PROGRAMS,
+    programs::{Hook, PROGRAMS},
     ring::EventRing,
 };
 use anyhow::Context as _;
@@ -25,6 +25,8 @@ pub struct Settings<'a> {
     pub scope: &'a Scope,
     pub ring_bytes: u32,
     pub wakeup_bytes: u64,
+    /// Agent mode (no `--events`): the probes drop what the alerts never need.
+    pub alerts_only: bool,
 }
 
 /// The attached probes and the maps the collector reads. Dropping it detaches all.
@@ -36,6 +38,8 @@ pub struct Probes {
     pub attached: usize,
     /// The kernel's watch list (`--pid`); None for the whole host.
     pub watched: Option<HashMap<MapData, u32, u8>>,
+    /// What the probes drop (fdwatch_common::config::mode), changed by SIGHUP.
+    pub mode: Mode,
     /// The probes' failure reports, until `spawn_kernel_log` starts printing them.
     kernel_log: Option<KernelLog>,
 }
@@ -53,6 +57,25 @@ impl Probes {
     /// Needs a running tokio runtime; later calls do nothing.
     pub fn spawn_kernel_log(&mut self) -> anyhow::Result<()> {
         self.kernel_log.take().map_or(Ok(()), KernelLog::spawn)
+    }
+}
+
+/// The probes' MODE map: whether they drop what agent mode never needs.
+pub struct Mode {
+    map: Array<MapData, u32>,
+    alerts_only: bool,
+}
+
+impl Mode {
+    /// Agent mode on or off (`--events` off or on). The probes see the change at their
+    /// next run; events already in the ring buffer stay as they were.
+    pub fn set_alerts_only(&mut self, alerts_only: bool) -> anyhow::Result<()> {
+        if alerts_only != self.alerts_only {
+            let bits = if alerts_only { mode::ALERTS_ONLY } else { 0 };
+            self.map.set(0, bits, 0).context("cannot update the probes' MODE map")?;
+            self.alerts_only = alerts_only;
+        }
+        Ok(())
     }
 }
 
@@ -125,9 +148,14 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> anyhow::Result<Prob
         }
     };
 
+    // Before the probes are attached: agent mode drops from the first event on.
+    let map = ebpf.take_map(maps::MODE).ok_or_else(|| missing_map(maps::MODE))?;
+    let mut mode = Mode { map: Array::try_from(map).context("map MODE")?, alerts_only: false };
+    mode.set_alerts_only(settings.alerts_only)?;
+
     let mut attached = 0;
     for program in PROGRAMS {
-        attach(&mut ebpf, &btf, program.name, program.tracepoint)?;
+        attach(&mut ebpf, &btf, program.name, program.hook)?;
         attached += 1;
     }
 
@@ -145,7 +173,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> anyhow::Result<Prob
     let lost = ebpf.take_map(maps::LOST).ok_or_else(|| missing_map(maps::LOST))?;
     let lost = PerCpuArray::try_from(lost).context("map LOST")?;
     let kernel_log = Some(KernelLog::new(&mut ebpf)?);
-    Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached, watched, kernel_log })
+    Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached, watched, mode, kernel_log })
 }
 
 /// The eBPF object is only read while it is loaded; after that its pages (about 1 MB,
@@ -166,14 +194,18 @@ fn release_object_pages() {
     }
 }
 
-fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, tracepoint: &str) -> anyhow::Result<()> {
+fn attach(ebpf: &mut Ebpf, btf: &Btf, name: &str, hook: Hook) -> anyhow::Result<()> {
     let program = ebpf.program_mut(name).ok_or_else(|| missing_program(name))?;
-    let result = (|| {
-        let p: &mut BtfTracePoint = program.try_into()?;
-        p.load(tracepoint, btf)?;
-        p.attach().map(drop)
-    })();
-    result.map_err(|e| program_error(name, &format!("tp_btf/{tracepoint}"), e))
+    match hook {
+        Hook::TpBtf(tracepoint) => {
+            let result = (|| {
+                let p: &mut BtfTracePoint = program.try_into()?;
+                p.load(tracepoint, btf)?;
+                p.attach().map(drop)
+            })();
+            result.map_err(|e| program_error(name, &format!("tp_btf/{tracepoint}"), e))
+        }
+    }
 }
 
 /// What a program's load or attach said: the program and hook, the errno, and for a

@@ -1,5 +1,6 @@
-//! Running fdwatch the way a host agent would (system-wide, `--json --events`, stdout to a
-//! file), reading its `ready` and `stats` records, and its CPU and memory from /proc.
+//! Running fdwatch the way a host agent would (system-wide, stdout to a file): with every
+//! event written (`--json --events`), or in agent mode (`--json`: alerts and stats only);
+//! reading its `ready` and `stats` records, and its CPU and memory from /proc.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -13,6 +14,24 @@ use serde_json::Value;
 
 use super::procs::{self, Proc};
 use crate::cmd::Result;
+
+/// What fdwatch writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `--json --events`: every event, as a record.
+    Events,
+    /// `--json`: agent mode, alerts and stats only.
+    Agent,
+}
+
+impl Mode {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Mode::Events => &["--json", "--events"],
+            Mode::Agent => &["--json"],
+        }
+    }
+}
 
 pub struct FdWatch {
     proc: Proc,
@@ -47,12 +66,17 @@ impl Stopped {
 }
 
 impl FdWatch {
+    /// `--json --events`.
     pub fn start(bin: &Path, dir: &Path) -> Result<FdWatch> {
+        Self::start_mode(bin, dir, Mode::Events)
+    }
+
+    pub fn start_mode(bin: &Path, dir: &Path, mode: Mode) -> Result<FdWatch> {
         let out = dir.join("fdwatch.out");
         let err = dir.join("fdwatch.err");
         let create = |p: &Path| File::create(p).with_context(|| format!("cannot create {}", p.display()));
         let mut command = Command::new(bin);
-        command.args(["--json", "--events"]).stdout(create(&out)?).stderr(create(&err)?);
+        command.args(mode.args()).stdout(create(&out)?).stderr(create(&err)?);
         let t0 = Instant::now();
         let mut proc = Proc::spawn("fdwatch", &mut command)?;
         let end = t0 + Duration::from_secs(120);

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::collector::FdWatch;
+use super::collector::{FdWatch, Mode, Stopped};
 use super::peers::{self, Peers};
-use super::procs;
+use super::procs::{self, Proc};
 use super::workloads::{self, Bins, Outcome, Workload};
 use crate::cmd::Result;
 
@@ -22,6 +22,8 @@ pub enum Variant {
     Untraced,
     /// fdwatch system-wide, `--json --events` to a file.
     FdWatch,
+    /// fdwatch system-wide in agent mode: `--json` (alerts and stats) to a file.
+    FdWatchAgent,
     BpftracePrint,
     PerfTrace,
     Strace,
@@ -40,6 +42,7 @@ impl Variant {
         match self {
             Variant::Untraced => "untraced",
             Variant::FdWatch => "fdwatch --json --events > file (system-wide)",
+            Variant::FdWatchAgent => "fdwatch agent mode: --json (alerts) > file (system-wide)",
             Variant::BpftracePrint => "bpftrace, printf per dup2/close exit",
             Variant::PerfTrace => "perf trace -e dup2,close",
             Variant::Strace => "strace -f",
@@ -102,7 +105,8 @@ pub fn sample(ctx: &Ctx, v: Variant, w: Workload) -> Result<Sample> {
             let (o, _) = workloads::run("workload", &mut w.command(&ctx.bins))?;
             Ok(Sample::plain(&w, o))
         }
-        Variant::FdWatch => under_fdwatch(ctx, w),
+        Variant::FdWatch => under_fdwatch(ctx, w, Mode::Events),
+        Variant::FdWatchAgent => under_fdwatch(ctx, w, Mode::Agent),
         Variant::BpftracePrint => peers::bpftrace_print(ctx, w),
         Variant::PerfTrace => peers::perf_trace(ctx, w),
         Variant::Strace => peers::strace(ctx, w),
@@ -113,8 +117,8 @@ pub fn sample(ctx: &Ctx, v: Variant, w: Workload) -> Result<Sample> {
     }
 }
 
-fn under_fdwatch(ctx: &Ctx, w: Workload) -> Result<Sample> {
-    let fw = FdWatch::start(&ctx.fdwatch, &ctx.dir)?;
+fn under_fdwatch(ctx: &Ctx, w: Workload, mode: Mode) -> Result<Sample> {
+    let fw = FdWatch::start_mode(&ctx.fdwatch, &ctx.dir, mode)?;
     let run = workloads::run("workload", &mut w.command(&ctx.bins));
     fw.settle()?;
     let stopped = fw.stop()?;
@@ -123,6 +127,45 @@ fn under_fdwatch(ctx: &Ctx, w: Workload) -> Result<Sample> {
     let events = stopped.events().max(1) as f64;
     s.cpu_per_mevent = Some(stopped.cpu_s / events * 1e6);
     Ok(s)
+}
+
+/// Something attached while a workload runs that is not a command wrapped around it:
+/// fdwatch, or an empty program on fdwatch's hook (the floor). Started before the
+/// workload, stopped after.
+pub enum Tracer {
+    None,
+    Empty(Proc),
+    FdWatch(FdWatch),
+}
+
+impl Tracer {
+    /// `Untraced`, `EmptyTpBtf`, `EmptyRawTp`, `FdWatch` and `FdWatchAgent`; the peers
+    /// wrap their workload (`-c`, `--`) and have no such form.
+    pub fn start(ctx: &Ctx, v: Variant) -> Result<Tracer> {
+        Ok(match v {
+            Variant::Untraced => Tracer::None,
+            Variant::EmptyTpBtf => Tracer::Empty(peers::attach_empty(ctx, true)?),
+            Variant::EmptyRawTp => Tracer::Empty(peers::attach_empty(ctx, false)?),
+            Variant::FdWatch => Tracer::FdWatch(FdWatch::start_mode(&ctx.fdwatch, &ctx.dir, Mode::Events)?),
+            Variant::FdWatchAgent => Tracer::FdWatch(FdWatch::start_mode(&ctx.fdwatch, &ctx.dir, Mode::Agent)?),
+            other => return Err(anyhow::anyhow!("{} cannot run beside a workload", other.label())),
+        })
+    }
+
+    /// Detach; for fdwatch, once it caught up, its final stats and CPU.
+    pub fn stop(self) -> Result<Option<Stopped>> {
+        match self {
+            Tracer::None => Ok(None),
+            Tracer::Empty(mut prog) => {
+                prog.stop(libc::SIGINT, std::time::Duration::from_secs(5))?;
+                Ok(None)
+            }
+            Tracer::FdWatch(fw) => {
+                fw.settle()?;
+                fw.stop().map(Some)
+            }
+        }
+    }
 }
 
 /// One variant's samples over the rounds, or the error that stopped it.

@@ -1,9 +1,10 @@
 //! `cargo xtask bench [--quick] [--rounds N]`: fdwatch's overhead side by side with the
 //! tools people would use instead, on this machine, written to BENCHMARKS.md (issue 5).
 //!
-//! Order: setup and release build, peers (installed if missing), the C workloads in
-//! bench/, then W1 (traced loop), W2 (bystander), W3 (churn), the rate ramp, fdwatch's
-//! footprint, the hook floor and per-program BPF run time; then the report.
+//! Order: setup and release build, peers and servers (installed if missing), the C
+//! workloads in bench/, then W1 (traced loop), W2 (bystander), W3 (churn), the real
+//! servers (redis, nginx), the rate ramp, fdwatch's footprint, the hook floor and
+//! per-program BPF run time; then the report.
 
 mod bpfstats;
 mod collector;
@@ -14,6 +15,7 @@ mod procs;
 mod quiet;
 mod ramp;
 mod report;
+mod servers;
 mod workloads;
 
 use std::ffi::OsString;
@@ -37,6 +39,7 @@ pub struct Sizes {
     pub churn_ms: u64,
     pub ramp_ms: u64,
     pub starts: usize,
+    pub servers: servers::Sizes,
 }
 
 pub struct Results {
@@ -48,6 +51,7 @@ pub struct Results {
     /// W2r: the recvmsg bystander.
     pub w2r: Vec<Row>,
     pub w3: Vec<(&'static str, Vec<Row>)>,
+    pub servers: Vec<servers::Scenario>,
     pub ramp: Vec<ramp::Step>,
     pub footprint: std::result::Result<footprint::Footprint, String>,
     pub hooks_w1: Vec<Row>,
@@ -105,9 +109,23 @@ pub fn bench(args: &[OsString]) -> Result<()> {
         .with_context(|| format!("cannot copy {} to {}", built.display(), fdwatch.display()))?;
     procs::catch_sigint();
     let sizes = if options.quick {
-        Sizes { w1_iters: 300_000, w2_iters: 1_000_000, churn_ms: 500, ramp_ms: 1000, starts: 1 }
+        Sizes {
+            w1_iters: 300_000,
+            w2_iters: 1_000_000,
+            churn_ms: 500,
+            ramp_ms: 1000,
+            starts: 1,
+            servers: servers::Sizes { wrk_secs: 2, redis_secs: 1.0 },
+        }
     } else {
-        Sizes { w1_iters: 2_000_000, w2_iters: 5_000_000, churn_ms: 2000, ramp_ms: 3000, starts: 3 }
+        Sizes {
+            w1_iters: 2_000_000,
+            w2_iters: 5_000_000,
+            churn_ms: 2000,
+            ramp_ms: 3000,
+            starts: 3,
+            servers: servers::Sizes { wrk_secs: 5, redis_secs: 2.5 },
+        }
     };
     let ctx = Ctx { bins, fdwatch, peers, dir };
     let results = run_all(&ctx, options, sizes)?;
@@ -129,11 +147,19 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
     let w1 = Workload::Dup2Close(sizes.w1_iters);
     let w2 = Workload::Getppid(sizes.w2_iters);
     use Variant::*;
-    let w1_rows = measure::alternate(ctx, "W1", &[Untraced, FdWatch, BpftracePrint, PerfTrace, Strace], w1, n)?;
-    let w2_rows = measure::alternate(ctx, "W2", &[Untraced, FdWatch], w2, n)?;
+    // The floor and agent mode run in the same rounds as fdwatch --events, so the cost
+    // above the floor per traced syscall is a difference within one alternation.
+    let w1_rows = measure::alternate(
+        ctx,
+        "W1",
+        &[Untraced, EmptyTpBtf, FdWatchAgent, FdWatch, BpftracePrint, PerfTrace, Strace],
+        w1,
+        n,
+    )?;
+    let w2_rows = measure::alternate(ctx, "W2", &[Untraced, EmptyTpBtf, FdWatchAgent, FdWatch], w2, n)?;
     // Half of W2's iterations: a recvmsg round trip costs several getppids.
     let w2r = Workload::Recvmsg(sizes.w2_iters / 2);
-    let w2r_rows = measure::alternate(ctx, "W2r", &[Untraced, FdWatch], w2r, n)?;
+    let w2r_rows = measure::alternate(ctx, "W2r", &[Untraced, EmptyTpBtf, FdWatchAgent, FdWatch], w2r, n)?;
     let mut w3 = Vec::new();
     for (name, w) in [
         ("fork + exec + exit", Workload::Fork(sizes.churn_ms)),
@@ -142,6 +168,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
     ] {
         w3.push((name, measure::alternate(ctx, "W3", &[Untraced, FdWatch], w, n)?));
     }
+    let servers = servers::run(ctx, sizes.servers, n)?;
     let ramp = ramp::ramp(ctx, sizes.ramp_ms)?;
     let footprint = footprint::measure(ctx, sizes.starts);
     procs::check_interrupted()?;
@@ -160,6 +187,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
         w2: w2_rows,
         w2r: w2r_rows,
         w3,
+        servers,
         ramp,
         footprint: footprint.map_err(|e| format!("{e:#}")),
         hooks_w1,

@@ -1,5 +1,6 @@
-//! The tools fdwatch is compared with (bpftrace, perf trace, strace) and the helpers the
-//! bench needs (bpftool): installed from apt if missing, and run around a workload.
+//! The tools fdwatch is compared with (bpftrace, perf trace, strace), the helpers the
+//! bench needs (bpftool) and the real servers it runs (redis, nginx and their clients,
+//! servers.rs): installed from apt if missing; the peers are run around a workload.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,8 +41,17 @@ pub fn ensure() -> Result<Peers> {
     if find_perf().is_none() {
         missing.push("linux-perf");
     }
+    // The real servers and their clients (servers.rs); nginx-light is Debian's smallest
+    // nginx. Checked by presence: `wrk -v` exits 1 and nginx -v writes to stderr.
+    for (program, package) in
+        [("redis-server", "redis-server"), ("redis-benchmark", "redis-tools"), ("nginx", "nginx-light"), ("wrk", "wrk")]
+    {
+        if !cmd::on_path(program) {
+            missing.push(package);
+        }
+    }
     if !missing.is_empty() {
-        eprintln!("bench: installing the tools fdwatch is compared with: {}", missing.join(" "));
+        eprintln!("bench: installing what the bench compares with and runs: {}", missing.join(" "));
         if !cmd::is_root() {
             return Err(anyhow!(
                 "the bench needs root; as root it would run: apt-get install -y {}",
@@ -53,7 +63,7 @@ pub fn ensure() -> Result<Peers> {
             Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y"]).args(&missing),
         )?;
     } else {
-        eprintln!("bench: peers present: bpftrace, perf, strace, bpftool");
+        eprintln!("bench: present: bpftrace, perf, strace, bpftool, redis-server, redis-benchmark, nginx, wrk");
     }
     let perf =
         find_perf().ok_or_else(|| anyhow!("linux-perf is installed but neither perf nor /usr/bin/perf_* runs"))?;
@@ -69,6 +79,9 @@ pub fn ensure() -> Result<Peers> {
         ("strace".into(), first_line(Path::new("strace"), &["-V"])),
         ("bpftool".into(), first_line(Path::new("bpftool"), &["version"])),
         ("gcc".into(), first_line(Path::new("gcc"), &["--version"])),
+        ("redis".into(), first_line(Path::new("redis-server"), &["--version"])),
+        ("nginx".into(), any_line(Command::new("nginx").arg("-v"))),
+        ("wrk".into(), any_line(Command::new("wrk").arg("-v"))),
     ];
     let [sys_exit, do_dup2, lsm_file_open] =
         btf_ids(["TYPEDEF 'btf_trace_sys_exit'", "FUNC 'do_dup2'", "FUNC 'bpf_lsm_file_open'"]);
@@ -79,6 +92,20 @@ pub fn ensure() -> Result<Peers> {
         do_dup2_btf_id: do_dup2,
         lsm_file_open_btf_id: lsm_file_open,
     })
+}
+
+/// The first line a command prints on stdout or stderr, whatever its exit status
+/// (`nginx -v` writes to stderr, `wrk -v` exits 1).
+fn any_line(command: &mut Command) -> String {
+    command
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            text.lines().next().map(|l| l.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// `perf` if it runs (Debian's is a wrapper that picks a versioned binary), else the newest
@@ -210,6 +237,15 @@ pub fn bpftrace_empty(ctx: &Ctx, probe: &str, w: Workload) -> Result<Sample> {
 /// bench/emptyprog's empty program on sys_exit (`raw`: raw tracepoint; `btf`: tp_btf,
 /// fdwatch's own hook type), attached while the workload runs.
 pub fn empty_prog(ctx: &Ctx, btf: bool, w: Workload) -> Result<Sample> {
+    let mut prog = attach_empty(ctx, btf)?;
+    let (outcome, _) = workloads::run("workload", &mut w.command(&ctx.bins))?;
+    prog.stop(libc::SIGINT, Duration::from_secs(5))?;
+    Ok(Sample::plain(&w, outcome))
+}
+
+/// bench/emptyprog's empty program on sys_exit, attached once this returns; it stays
+/// attached until the returned process is stopped (or dropped).
+pub fn attach_empty(ctx: &Ctx, btf: bool) -> Result<Proc> {
     let mut command = Command::new(&ctx.bins.emptyprog);
     if btf {
         let id = ctx
@@ -226,9 +262,7 @@ pub fn empty_prog(ctx: &Ctx, btf: bool, w: Workload) -> Result<Sample> {
     if line != "attached" {
         return Err(anyhow!("emptyprog: {line}"));
     }
-    let (outcome, _) = workloads::run("workload", &mut w.command(&ctx.bins))?;
-    prog.stop(libc::SIGINT, Duration::from_secs(5))?;
-    Ok(Sample::plain(&w, outcome))
+    Ok(prog)
 }
 
 /// Counts the lines of `path` that contain one of `patterns`, and sums N over the lines
