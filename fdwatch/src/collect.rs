@@ -19,6 +19,7 @@ use crate::{
     clock::Clock,
     config::{Loader, Settings},
     containers::{self, Cgroup},
+    control,
     decode::{Body, Event, decode},
     detect::Detectors,
     detect::Output,
@@ -40,6 +41,10 @@ const DRAIN_EVERY: Duration = Duration::from_millis(10);
 /// unbounded drain would starve SIGTERM and the loss reports. 1 MiB is ~5000 events,
 /// a few ms of work.
 const DRAIN_BUDGET: usize = 1 << 20;
+/// Queries answered at most per turn of the loop: each walks a part of the model and
+/// renders its reply, so a burst of them waits for the next turn (after the next
+/// drain) instead of holding the ring back.
+const QUERIES_PER_TURN: usize = 4;
 /// How often the kernel's loss counters are read.
 const LOSS_EVERY: Duration = Duration::from_secs(1);
 /// A process is re-read from /proc at most this often; further requests wait.
@@ -67,6 +72,8 @@ pub struct Service {
     pub reload: Option<(Loader, Settings)>,
     /// The Prometheus endpoint, when configured.
     pub metrics: Option<metrics::Metrics>,
+    /// Queries from the control socket (control/), when it listens.
+    pub queries: Option<control::server::Inbox>,
 }
 
 struct Counters {
@@ -220,6 +227,11 @@ impl<H: Host> Collector<H> {
 
     pub fn sink(&mut self) -> &mut Sink {
         &mut self.sink
+    }
+
+    /// Answer the control socket's queries (control/server.rs).
+    pub fn listen(&mut self, inbox: control::server::Inbox) {
+        self.service.queries = Some(inbox);
     }
 
     /// Run as the always-on agent: periodic stats, SIGHUP reloads, metrics.
@@ -439,6 +451,37 @@ impl<H: Host> Collector<H> {
         }
     }
 
+    /// Answer one query from the model: its processes attributed to their cgroups
+    /// first, the reply rendered here and handed to the client's task.
+    fn answer(&mut self, query: control::server::Query) {
+        let fds = control::answer::matches(&self.model, &query.request);
+        for pid in control::answer::pids(&fds) {
+            self.cgroup_of(pid);
+        }
+        let host = self.sink.host().to_owned();
+        let reply = control::answer::render(
+            &self.model,
+            &query.request,
+            &fds,
+            &self.clock,
+            &host,
+            control::answer::Source::Agent,
+        );
+        // A client that gave up has dropped its receiver: its task counted it.
+        let _ = query.reply.send(reply);
+    }
+
+    /// The queries that came in during this turn, a few at most.
+    fn answer_waiting(&mut self) {
+        for _ in 0..QUERIES_PER_TURN {
+            let Some(inbox) = &mut self.service.queries else { return };
+            match inbox.queries.try_recv() {
+                Ok(query) => self.answer(query),
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Read at most `DRAIN_BUDGET` bytes of records; true if more are waiting.
     fn drain(&mut self, ring: &mut EventRing) -> bool {
         let more = ring.drain(DRAIN_BUDGET, |bytes| self.record(bytes));
@@ -601,6 +644,7 @@ impl<H: Host> Collector<H> {
         loop {
             let mut stop = false;
             let mut dump = false;
+            let mut asked = None;
             tokio::select! {
                 _ = std::future::ready(()), if backlog => {}
                 ready = ring.readable_mut() => match ready {
@@ -638,6 +682,13 @@ impl<H: Host> Collector<H> {
                     self.model.shrink_to_fit();
                     heap::trim();
                 }
+                query = next_query(&mut self.service.queries) => match query {
+                    // Answered after this turn's drain: the model then has every event
+                    // the kernel gave before the question came.
+                    Some(query) => asked = Some(query),
+                    // The accept task is gone (it never ends on its own): stop asking.
+                    None => self.service.queries = None,
+                },
                 _ = sigusr1.recv() => dump = true,
                 _ = sigint.recv() => stop = true,
                 _ = sigterm.recv() => stop = true,
@@ -650,6 +701,10 @@ impl<H: Host> Collector<H> {
             if dump {
                 self.dump();
             }
+            if let Some(query) = asked {
+                self.answer(query);
+            }
+            self.answer_waiting();
             output = self.sink.flush();
             if output.is_err() || stop {
                 break;
@@ -719,6 +774,7 @@ impl<H: Host> Collector<H> {
             cgroups_unresolved: self.cgroups.unresolved().cgroups,
             alerts: self.counters.alerts.iter().map(|(k, n)| (*k, *n)).collect(),
             output_dropped: self.sink.dropped(),
+            queries: self.service.queries.as_ref().map(|q| q.counts.totals()),
             cpu_ns: 0,
             rss_bytes: 0,
             last: true,
@@ -749,6 +805,14 @@ fn stats_timer(every: Option<Duration>) -> Option<Interval> {
         t.set_missed_tick_behavior(MissedTickBehavior::Delay);
         t
     })
+}
+
+/// The next query, or never when the socket is off.
+async fn next_query(inbox: &mut Option<control::server::Inbox>) -> Option<control::server::Query> {
+    match inbox {
+        Some(inbox) => inbox.queries.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_tick(timer: &mut Option<Interval>) {

@@ -1,0 +1,34 @@
+//! Live queries to the running agent (issue 16): a local unix control socket, root
+//! only, that answers "which fds does pid N hold, and how did it get them" and "who
+//! holds this object" from the collector's fd model.
+//!
+//! - [`protocol`]: the request line and what it asks (pure);
+//! - [`answer`]: the reply, rendered from the model in the collector loop (pure);
+//! - [`listen`]: the socket on disk (directory 0700, socket 0600, a stale one replaced);
+//! - [`server`]: accepting clients on the tokio side, each with a deadline, handing
+//!   requests to the collector through a bounded channel;
+//! - [`client`]: `fdwatch fds` and `fdwatch holders` asking it.
+//!
+//! The collector never waits on a client: it answers a handful of queued requests per
+//! turn of its loop (collect.rs), renders the reply to bytes there, and hands them back
+//! over a oneshot; writing them out is the client task's business.
+pub mod answer;
+pub mod client;
+pub mod listen;
+pub mod protocol;
+pub mod server;
+pub mod view;
+
+use std::path::PathBuf;
+
+/// Where a host-wide agent listens unless told otherwise (`--control-socket`,
+/// `control_socket`).
+pub const DEFAULT_PATH: &str = "/run/fdwatch/control.sock";
+
+/// `--control-socket off`: do not listen (and, for the query commands, do not ask).
+pub const OFF: &str = "off";
+
+/// The socket path a query command asks: the flag, else the default.
+pub fn path_or_default(flag: Option<&std::path::Path>) -> PathBuf {
+    flag.map_or_else(|| PathBuf::from(DEFAULT_PATH), std::path::Path::to_path_buf)
+}
