@@ -113,7 +113,7 @@ pub struct Cli {
     pub stats_interval: Option<Interval>,
     /// The control socket that answers `fdwatch fds` and `fdwatch holders` (root only),
     /// or `off`. A host-wide run listens on /run/fdwatch/control.sock unless told
-    /// otherwise; a --pid run only when given one. The query commands ask it.
+    /// otherwise; a --pid or --container run only when given one. The query commands ask it.
     #[arg(long, global = true, value_name = "PATH")]
     pub control_socket: Option<std::path::PathBuf>,
 }

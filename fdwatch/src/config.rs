@@ -108,7 +108,8 @@ pub struct Settings {
     pub stats_interval: Option<Duration>,
     pub metrics: Option<SocketAddr>,
     /// Where the agent answers queries (control/), None: it does not. Default: the
-    /// host-wide agent listens on control::DEFAULT_PATH; a --pid run does not.
+    /// host-wide agent listens on control::DEFAULT_PATH; a --pid or --container run
+    /// does not.
     pub control_socket: Option<PathBuf>,
     /// Added to the built-in allowlist (detect::DEFAULT_ALLOW).
     pub allow: Vec<String>,
@@ -441,9 +442,11 @@ impl Settings {
         let control_socket = match flag.or_else(|| file.control_socket.clone()) {
             Some(p) if p.as_os_str() == control::OFF => None,
             Some(p) => Some(p),
-            // A --pid run is an ad-hoc look at a few processes: the host's agent, if
-            // any, is the one to answer queries.
-            None if settings.pids.is_empty() => Some(PathBuf::from(control::DEFAULT_PATH)),
+            // A --pid or --container run is an ad-hoc look at a few processes: the
+            // host's agent, if any, is the one to answer queries.
+            None if settings.pids.is_empty() && settings.container.is_none() => {
+                Some(PathBuf::from(control::DEFAULT_PATH))
+            }
             None => None,
         };
         Ok(Settings { wakeup_bytes, control_socket, ..settings })
@@ -738,6 +741,7 @@ format = "text"
         let socket = |text: &str, args: &[&str]| load(text, args).unwrap().control_socket;
         assert_eq!(socket("", &[]), Some(PathBuf::from(control::DEFAULT_PATH)));
         assert_eq!(socket("pid = [1]\n", &[]), None);
+        assert_eq!(socket("container = \"abc\"\n", &[]), None);
         assert_eq!(socket("pid = [1]\ncontrol_socket = \"/run/x.sock\"\n", &[]), Some(PathBuf::from("/run/x.sock")));
         assert_eq!(socket("control_socket = \"off\"\n", &[]), None);
         assert_eq!(
