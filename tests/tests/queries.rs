@@ -176,6 +176,19 @@ fn fds_of_processes_made_after_the_agent_started_equal_proc_and_tell_their_histo
     assert_eq!(text.stdout.lines().count(), 2 + c2_fds.len(), "{}", text.stdout);
     assert!(text.stdout.starts_with(&format!("pid {c2} (sleep) ")), "{}", text.stdout);
 
+    // A file by its path: P's /dev/null is among its holders, opened by P.
+    let null = ask(&["holders", "/dev/null", "--json", "--control-socket", s]);
+    assert!(null.status.success() && null.stderr.is_empty(), "{}", null.stderr);
+    let (records, end) = null.records();
+    assert_eq!(end["source"], "agent", "{end}");
+    let devnull = fd("devnull");
+    let mine = records
+        .iter()
+        .find(|r| r["pid"] == p && r["fd"] == devnull)
+        .unwrap_or_else(|| panic!("P {p} fd {devnull} is not among /dev/null's holders: {records:#?}"));
+    assert_eq!(steps(mine), [st("created", p, -1)], "{mine}");
+    assert!(records.iter().all(|r| r["object"]["type"] == "null"), "only /dev/null: {records:#?}");
+
     // A pid the host does not have: the agent says so, the fallback finds none either.
     let gone = ask(&["fds", "--pid", "4194304", "--control-socket", s]);
     assert_eq!(gone.status.code(), Some(2), "{}", gone.stderr);
