@@ -41,10 +41,6 @@ const DRAIN_EVERY: Duration = Duration::from_millis(10);
 /// unbounded drain would starve SIGTERM and the loss reports. 1 MiB is ~5000 events,
 /// a few ms of work.
 const DRAIN_BUDGET: usize = 1 << 20;
-/// Queries answered at most per turn of the loop: each walks a part of the model and
-/// renders its reply, so a burst of them waits for the next turn (after the next
-/// drain) instead of holding the ring back.
-const QUERIES_PER_TURN: usize = 4;
 /// How often the kernel's loss counters are read.
 const LOSS_EVERY: Duration = Duration::from_secs(1);
 /// A process is re-read from /proc at most this often; further requests wait.
@@ -451,34 +447,28 @@ impl<H: Host> Collector<H> {
         }
     }
 
-    /// Answer one query from the model: its processes attributed to their cgroups
-    /// first, the reply rendered here and handed to the client's task.
-    fn answer(&mut self, query: control::server::Query) {
-        let fds = control::answer::matches(&self.model, &query.request);
-        for pid in control::answer::pids(&fds) {
-            self.cgroup_of(pid);
+    /// This turn's share of the queries (control/turns.rs): the next one started if
+    /// none is being answered (its processes attributed to their cgroups first), and a
+    /// slice of the reply rendered from the model as it is after the drain.
+    fn answer_queries(&mut self) {
+        let Some(inbox) = &mut self.service.queries else { return };
+        while let Ok(query) = inbox.queries.try_recv() {
+            inbox.turns.push(query);
         }
-        let host = self.sink.host().to_owned();
-        let reply = control::answer::render(
-            &self.model,
-            &query.request,
-            &fds,
-            &self.clock,
-            &host,
-            control::answer::Source::Agent,
-        );
-        // A client that gave up has dropped its receiver: its task counted it.
-        let _ = query.reply.send(reply);
-    }
-
-    /// The queries that came in during this turn, a few at most.
-    fn answer_waiting(&mut self) {
-        for _ in 0..QUERIES_PER_TURN {
-            let Some(inbox) = &mut self.service.queries else { return };
-            match inbox.queries.try_recv() {
-                Ok(query) => self.answer(query),
-                Err(_) => return,
+        if let Some(query) = inbox.turns.to_start() {
+            let fds = control::answer::matches(&self.model, &query.request);
+            for pid in control::answer::pids(&fds) {
+                self.cgroup_of(pid);
             }
+            let host = self.sink.host().to_owned();
+            let source = control::answer::Source::Agent;
+            let reply = control::answer::Reply::new(&self.model, query.request, fds, &self.clock, &host, source);
+            if let Some(inbox) = &mut self.service.queries {
+                inbox.turns.start(query.reply, reply);
+            }
+        }
+        if let Some(inbox) = &mut self.service.queries {
+            inbox.turns.work(&self.model, &self.clock);
         }
     }
 
@@ -644,9 +634,10 @@ impl<H: Host> Collector<H> {
         loop {
             let mut stop = false;
             let mut dump = false;
-            let mut asked = None;
+            // A reply half rendered: the next turn comes at once (after a drain).
+            let replying = self.service.queries.as_ref().is_some_and(|q| q.turns.busy());
             tokio::select! {
-                _ = std::future::ready(()), if backlog => {}
+                _ = std::future::ready(()), if backlog || replying => {}
                 ready = ring.readable_mut() => match ready {
                     Ok(mut guard) => guard.clear_ready(),
                     Err(e) => return Err(Failure::env(format!("polling the ring buffer failed: {e}"))),
@@ -685,7 +676,11 @@ impl<H: Host> Collector<H> {
                 query = next_query(&mut self.service.queries) => match query {
                     // Answered after this turn's drain: the model then has every event
                     // the kernel gave before the question came.
-                    Some(query) => asked = Some(query),
+                    Some(query) => {
+                        if let Some(inbox) = &mut self.service.queries {
+                            inbox.turns.push(query);
+                        }
+                    }
                     // The accept task is gone (it never ends on its own): stop asking.
                     None => self.service.queries = None,
                 },
@@ -701,10 +696,7 @@ impl<H: Host> Collector<H> {
             if dump {
                 self.dump();
             }
-            if let Some(query) = asked {
-                self.answer(query);
-            }
-            self.answer_waiting();
+            self.answer_queries();
             output = self.sink.flush();
             if output.is_err() || stop {
                 break;

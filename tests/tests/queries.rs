@@ -417,3 +417,23 @@ fn a_silent_client_is_dropped_after_its_deadline_and_holds_nobody_up() {
     assert_eq!(stats["queries"]["dropped"], 2, "{stats}");
     assert_eq!(stats["queries"]["answered"], 2, "{stats}");
 }
+
+#[test]
+fn a_process_with_thousands_of_fds_is_answered_whole_in_slices() {
+    // helpers/model_procs.c `many`: 5000 fds of every kind, made after the agent
+    // started; the reply spans five turns of the collector (control/turns.rs).
+    let dir = TempDir::new("queries-many");
+    let socket = dir.path("ctl/control.sock");
+    let s = socket.to_str().unwrap();
+    let fw = agent(&socket);
+    let mut tree = Tree::spawn(&["many", "5000"]);
+    let pid = tree.pid();
+    tree.send("go");
+    tree.expect_ev_within("paused", DEADLINE * 3);
+    let records = fds_matching_proc(s, pid);
+    assert!(records.len() > 4500, "{} fds", records.len());
+    assert_eq!(steps(fd_of(&records, 3)), [("created".to_owned(), pid, -1)]);
+    assert_eq!(fd_of(&records, 3)["origin"][0]["syscall"], "openat");
+    drop(tree);
+    let _ = fw.stop();
+}

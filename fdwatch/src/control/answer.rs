@@ -90,9 +90,96 @@ pub fn pids(fds: &[(Pid, i32)]) -> Vec<Pid> {
     pids
 }
 
-/// The reply to `request`: an `fd` record per fd of `fds` (from [`matches`]), then the
-/// `end` record. A process the model does not know is an error for `fds`; no holder is
-/// an empty answer for `holders`.
+/// A reply being rendered: the collector renders a slice of it per turn of its loop
+/// ([`Reply::render_some`]), so a process with a hundred thousand fds never holds the
+/// ring drain back for the whole of it. An fd closed between slices is left out, as a
+/// reading of /proc would.
+pub struct Reply {
+    request: Request,
+    fds: Vec<(Pid, i32)>,
+    next: usize,
+    out: Vec<u8>,
+    records: usize,
+    ts: String,
+    host: String,
+    source: Source,
+    done: bool,
+}
+
+impl Reply {
+    /// The reply to `request` about `fds` (from [`matches`]). A process the model does
+    /// not know is an error for `fds` (the reply is then complete at once); no holder
+    /// is an empty answer for `holders`.
+    pub fn new(
+        model: &Model,
+        request: Request,
+        fds: Vec<(Pid, i32)>,
+        clock: &Clock,
+        host: &str,
+        source: Source,
+    ) -> Self {
+        let ts = clock.rfc3339(Clock::monotonic_now_ns());
+        let mut reply = Reply {
+            request,
+            fds,
+            next: 0,
+            out: Vec::new(),
+            records: 0,
+            ts,
+            host: host.to_owned(),
+            source,
+            done: false,
+        };
+        if let Request::Fds { pid } = reply.request {
+            if model.process(pid).is_none() {
+                let why = format!("no process with pid {pid} in the fd model");
+                reply.finish(Some(&why), false);
+            }
+        }
+        reply
+    }
+
+    /// Render up to `budget` more records; true once the reply is complete (its `end`
+    /// record written).
+    pub fn render_some(&mut self, model: &Model, clock: &Clock, budget: usize) -> bool {
+        if self.done {
+            return true;
+        }
+        let until = self.next.saturating_add(budget).min(self.fds.len());
+        while self.next < until {
+            if self.out.len() >= MAX_REPLY_BYTES {
+                self.finish(None, true);
+                return true;
+            }
+            let (pid, fd) = self.fds[self.next];
+            self.next += 1;
+            let Some(fields) = describe::fd_fields(model, pid, fd, clock, None) else { continue };
+            let mut obj = header(&mut self.out, "fd", &self.ts, &self.host);
+            for (k, v) in &fields {
+                obj.value(k, v);
+            }
+            obj.end();
+            self.records += 1;
+        }
+        if self.next >= self.fds.len() {
+            self.finish(None, false);
+        }
+        self.done
+    }
+
+    fn finish(&mut self, error: Option<&str>, truncated: bool) {
+        let e = End { records: self.records, truncated, error };
+        end(&mut self.out, &self.ts, &self.host, &self.request, self.source, e);
+        self.done = true;
+    }
+
+    /// The reply's bytes (complete once `render_some` returned true).
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+}
+
+/// The whole reply to `request` at once (the query commands' /proc fallback).
 pub fn render(
     model: &Model,
     request: &Request,
@@ -101,33 +188,9 @@ pub fn render(
     host: &str,
     source: Source,
 ) -> Vec<u8> {
-    let mut out = Vec::new();
-    let now = Clock::monotonic_now_ns();
-    let ts = clock.rfc3339(now);
-    if let Request::Fds { pid } = request {
-        if model.process(*pid).is_none() {
-            let why = format!("no process with pid {pid} in the fd model");
-            end(&mut out, &ts, host, request, source, End { records: 0, truncated: false, error: Some(&why) });
-            return out;
-        }
-    }
-    let mut records = 0;
-    let mut truncated = false;
-    for &(pid, fd) in fds {
-        if out.len() >= MAX_REPLY_BYTES {
-            truncated = true;
-            break;
-        }
-        let Some(fields) = describe::fd_fields(model, pid, fd, clock, None) else { continue };
-        let mut obj = header(&mut out, "fd", &ts, host);
-        for (k, v) in &fields {
-            obj.value(k, v);
-        }
-        obj.end();
-        records += 1;
-    }
-    end(&mut out, &ts, host, request, source, End { records, truncated, error: None });
-    out
+    let mut reply = Reply::new(model, request.clone(), fds.to_vec(), clock, host, source);
+    reply.render_some(model, clock, usize::MAX);
+    reply.into_bytes()
 }
 
 /// What the `end` record says besides the request.
@@ -254,6 +317,40 @@ mod tests {
         let r = reply(&m, Request::Fds { pid: 12 });
         assert_eq!(r.len(), 1);
         assert!(r[0]["error"].as_str().unwrap().contains("no process with pid 12"));
+    }
+
+    #[test]
+    fn a_reply_rendered_in_slices_is_the_reply_rendered_at_once_less_what_closed_between() {
+        let mut m = model();
+        let r = Request::Fds { pid: 10 };
+        let fds = matches(&m, &r);
+        let whole = render(&m, &r, &fds, &Clock::fixed(0), "h", Source::Agent);
+        let mut reply = Reply::new(&m, r.clone(), fds.clone(), &Clock::fixed(0), "h", Source::Agent);
+        assert!(!reply.render_some(&m, &Clock::fixed(0), 1));
+        assert!(!reply.render_some(&m, &Clock::fixed(0), 1));
+        assert!(reply.render_some(&m, &Clock::fixed(0), 1));
+        let sliced = reply.into_bytes();
+        let strip_ts = |b: &[u8]| {
+            records(b)
+                .into_iter()
+                .map(|mut v| {
+                    v["ts"] = serde_json::Value::Null;
+                    v
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip_ts(&sliced), strip_ts(&whole));
+        // fd 4 closes between two slices: left out, and the end counts what was sent.
+        let mut reply = Reply::new(&m, r.clone(), fds, &Clock::fixed(0), "h", Source::Agent);
+        assert!(!reply.render_some(&m, &Clock::fixed(0), 1));
+        m.load_snapshot(
+            &ProcSnapshot { pid: 10, ppid: 1, comm: b"parent".to_vec(), fds: vec![], ..Default::default() },
+            Step::Resynced,
+        );
+        assert!(reply.render_some(&m, &Clock::fixed(0), 10));
+        let r = records(&reply.into_bytes());
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!(r[1]["records"], 1);
     }
 
     #[test]

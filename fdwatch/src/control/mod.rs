@@ -9,14 +9,17 @@
 //!   requests to the collector through a bounded channel;
 //! - [`client`]: `fdwatch fds` and `fdwatch holders` asking it.
 //!
-//! The collector never waits on a client: it answers a handful of queued requests per
-//! turn of its loop (collect.rs), renders the reply to bytes there, and hands them back
-//! over a oneshot; writing them out is the client task's business.
+//! - [`turns`]: the collector's queue of them, answered a slice per turn.
+//!
+//! The collector never waits on a client: it renders one reply at a time, a thousand
+//! records per turn of its loop after the ring is drained (collect.rs, turns.rs), and
+//! hands the bytes back over a oneshot; writing them out is the client task's business.
 pub mod answer;
 pub mod client;
 pub mod listen;
 pub mod protocol;
 pub mod server;
+pub mod turns;
 pub mod view;
 
 use std::path::PathBuf;

@@ -65,9 +65,11 @@ impl Counts {
     }
 }
 
-/// The collector's end: requests to answer, and the counts to report.
+/// The collector's end: requests to answer, those it is answering, and the counts to
+/// report.
 pub struct Inbox {
     pub queries: mpsc::Receiver<Query>,
+    pub turns: super::turns::Turns,
     pub counts: Arc<Counts>,
 }
 
@@ -95,7 +97,7 @@ pub fn start(socket: Socket, clock: Clock, host: String) -> Result<Inbox, String
             }
         }
     });
-    Ok(Inbox { queries: rx, counts })
+    Ok(Inbox { queries: rx, turns: Default::default(), counts })
 }
 
 struct Shared {
