@@ -111,6 +111,11 @@ pub struct Cli {
     /// Write a `stats` record every SECS seconds (0: only the last one) [default: 60].
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_stats_interval)]
     pub stats_interval: Option<Interval>,
+    /// The control socket that answers `fdwatch fds` and `fdwatch holders` (root only),
+    /// or `off`. A host-wide run listens on /run/fdwatch/control.sock unless told
+    /// otherwise; a --pid or --container run only when given one. The query commands ask it.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub control_socket: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -120,12 +125,23 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
-    /// Print the open fds of a process, like lsof, from /proc (no eBPF needed).
+    /// Print the open fds of a process, like lsof, with where each came from: asked of
+    /// the running agent, else read from /proc (no history).
     Fds {
         /// The process.
         #[arg(long, allow_negative_numbers = true, value_parser = parse_pid)]
         pid: u32,
-        /// One JSON object per fd.
+        /// One JSON object per fd, then an `end` record.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every process and fd holding an object, and how each got it: asked of the
+    /// running agent, else found in /proc (no history).
+    Holders {
+        /// `pipe:[N]`, `socket:[N]`, `anon_inode:NAME` as /proc/PID/fd shows them, or a
+        /// file's path.
+        object: String,
+        /// One JSON object per fd, then an `end` record.
         #[arg(long)]
         json: bool,
     },

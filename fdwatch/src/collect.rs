@@ -19,6 +19,7 @@ use crate::{
     clock::Clock,
     config::{Loader, Settings},
     containers::{self, Cgroup},
+    control,
     decode::{Body, Event, decode},
     detect::Detectors,
     detect::Output,
@@ -67,6 +68,8 @@ pub struct Service {
     pub reload: Option<(Loader, Settings)>,
     /// The Prometheus endpoint, when configured.
     pub metrics: Option<metrics::Metrics>,
+    /// Queries from the control socket (control/), when it listens.
+    pub queries: Option<control::server::Inbox>,
 }
 
 struct Counters {
@@ -220,6 +223,11 @@ impl<H: Host> Collector<H> {
 
     pub fn sink(&mut self) -> &mut Sink {
         &mut self.sink
+    }
+
+    /// Answer the control socket's queries (control/server.rs).
+    pub fn listen(&mut self, inbox: control::server::Inbox) {
+        self.service.queries = Some(inbox);
     }
 
     /// Run as the always-on agent: periodic stats, SIGHUP reloads, metrics.
@@ -439,6 +447,31 @@ impl<H: Host> Collector<H> {
         }
     }
 
+    /// This turn's share of the queries (control/turns.rs): the next one started if
+    /// none is being answered (its processes attributed to their cgroups first), and a
+    /// slice of the reply rendered from the model as it is after the drain.
+    fn answer_queries(&mut self) {
+        let Some(inbox) = &mut self.service.queries else { return };
+        while let Ok(query) = inbox.queries.try_recv() {
+            inbox.turns.push(query);
+        }
+        if let Some(query) = inbox.turns.to_start() {
+            let fds = control::answer::matches(&self.model, &query.request);
+            for pid in control::answer::pids(&fds) {
+                self.cgroup_of(pid);
+            }
+            let host = self.sink.host().to_owned();
+            let source = control::answer::Source::Agent;
+            let reply = control::answer::Reply::new(&self.model, query.request, fds, &self.clock, &host, source);
+            if let Some(inbox) = &mut self.service.queries {
+                inbox.turns.start(query.reply, reply);
+            }
+        }
+        if let Some(inbox) = &mut self.service.queries {
+            inbox.turns.work(&self.model, &self.clock);
+        }
+    }
+
     /// Read at most `DRAIN_BUDGET` bytes of records; true if more are waiting.
     fn drain(&mut self, ring: &mut EventRing) -> bool {
         let more = ring.drain(DRAIN_BUDGET, |bytes| self.record(bytes));
@@ -601,8 +634,10 @@ impl<H: Host> Collector<H> {
         loop {
             let mut stop = false;
             let mut dump = false;
+            // A reply half rendered: the next turn comes at once (after a drain).
+            let replying = self.service.queries.as_ref().is_some_and(|q| q.turns.busy());
             tokio::select! {
-                _ = std::future::ready(()), if backlog => {}
+                _ = std::future::ready(()), if backlog || replying => {}
                 ready = ring.readable_mut() => match ready {
                     Ok(mut guard) => guard.clear_ready(),
                     Err(e) => return Err(Failure::env(format!("polling the ring buffer failed: {e}"))),
@@ -642,6 +677,17 @@ impl<H: Host> Collector<H> {
                     self.model.shrink_to_fit();
                     heap::trim();
                 }
+                query = next_query(&mut self.service.queries) => match query {
+                    // Answered after this turn's drain: the model then has every event
+                    // the kernel gave before the question came.
+                    Some(query) => {
+                        if let Some(inbox) = &mut self.service.queries {
+                            inbox.turns.push(query);
+                        }
+                    }
+                    // The accept task is gone (it never ends on its own): stop asking.
+                    None => self.service.queries = None,
+                },
                 _ = sigusr1.recv() => dump = true,
                 _ = sigint.recv() => stop = true,
                 _ = sigterm.recv() => stop = true,
@@ -654,6 +700,7 @@ impl<H: Host> Collector<H> {
             if dump {
                 self.dump();
             }
+            self.answer_queries();
             output = self.sink.flush();
             if output.is_err() || stop {
                 break;
@@ -723,6 +770,7 @@ impl<H: Host> Collector<H> {
             cgroups_unresolved: self.cgroups.unresolved().cgroups,
             alerts: self.counters.alerts.iter().map(|(k, n)| (*k, *n)).collect(),
             output_dropped: self.sink.dropped(),
+            queries: self.service.queries.as_ref().map(|q| q.counts.totals()),
             cpu_ns: 0,
             rss_bytes: 0,
             last: true,
@@ -753,6 +801,14 @@ fn stats_timer(every: Option<Duration>) -> Option<Interval> {
         t.set_missed_tick_behavior(MissedTickBehavior::Delay);
         t
     })
+}
+
+/// The next query, or never when the socket is off.
+async fn next_query(inbox: &mut Option<control::server::Inbox>) -> Option<control::server::Query> {
+    match inbox {
+        Some(inbox) => inbox.queries.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_tick(timer: &mut Option<Interval>) {

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::{
     cli::{self, Cli, limits},
-    detect,
+    control, detect,
     error::Failure,
     outputs::{Dest, OutputConfig, spec},
     sinks::{
@@ -70,6 +70,7 @@ struct File {
     wakeup_bytes: Option<Spanned<i64>>,
     stats_interval: Option<Spanned<Secs>>,
     metrics: Option<Spanned<String>>,
+    control_socket: Option<Spanned<String>>,
     allow: Option<Spanned<Vec<String>>>,
     pipe_leak_grace: Option<Spanned<Secs>>,
     repeat_interval: Option<Spanned<Secs>>,
@@ -106,6 +107,10 @@ pub struct Settings {
     pub wakeup_bytes: u64,
     pub stats_interval: Option<Duration>,
     pub metrics: Option<SocketAddr>,
+    /// Where the agent answers queries (control/), None: it does not. Default: the
+    /// host-wide agent listens on control::DEFAULT_PATH; a --pid or --container run
+    /// does not.
+    pub control_socket: Option<PathBuf>,
     /// Added to the built-in allowlist (detect::DEFAULT_ALLOW).
     pub allow: Vec<String>,
     pub pipe_leak_grace: Duration,
@@ -170,6 +175,7 @@ struct Parsed {
     wakeup_bytes: Option<u64>,
     stats_interval: Option<Option<Duration>>,
     metrics: Option<SocketAddr>,
+    control_socket: Option<PathBuf>,
     allow: Option<Vec<String>>,
     pipe_leak_grace: Option<Duration>,
     repeat_interval: Option<Duration>,
@@ -261,6 +267,7 @@ fn read(path: &std::path::Path) -> Result<Parsed, ConfigError> {
             s.parse::<SocketAddr>()
                 .map_err(|_| format!("{s:?} is not an address: expected IP:PORT, e.g. 127.0.0.1:9464"))
         })?,
+        control_socket: check(&file.control_socket, "control_socket", &at, |s| check_socket_path(s))?,
         pipe_leak_grace: check(&file.pipe_leak_grace, "pipe_leak_grace", &at, secs(limits::MAX_WINDOW_SECS))?,
         repeat_interval: check(&file.repeat_interval, "repeat_interval", &at, secs(limits::MAX_WINDOW_SECS))?,
         symptom_window: check(&file.symptom_window, "symptom_window", &at, secs(limits::MAX_SYMPTOM_WINDOW_SECS))?,
@@ -411,6 +418,7 @@ impl Settings {
                 .or(file.stats_interval)
                 .unwrap_or(Some(DEFAULT_STATS_INTERVAL)),
             metrics: cli.metrics.or(file.metrics),
+            control_socket: None,
             allow: if cli.allow.is_empty() { file.allow.clone().unwrap_or_default() } else { cli.allow.clone() },
             pipe_leak_grace: cli
                 .pipe_leak_grace
@@ -424,7 +432,24 @@ impl Settings {
             outputs,
         };
         let wakeup_bytes = settings.check_wakeup(cli.wakeup_bytes.or(file.wakeup_bytes), cli.wakeup_bytes.is_some())?;
-        Ok(Settings { wakeup_bytes, ..settings })
+        let flag = cli
+            .control_socket
+            .as_ref()
+            .map(|p| {
+                check_socket_path(&p.to_string_lossy()).map_err(|why| ConfigError(format!("--control-socket: {why}")))
+            })
+            .transpose()?;
+        let control_socket = match flag.or_else(|| file.control_socket.clone()) {
+            Some(p) if p.as_os_str() == control::OFF => None,
+            Some(p) => Some(p),
+            // A --pid or --container run is an ad-hoc look at a few processes: the
+            // host's agent, if any, is the one to answer queries.
+            None if settings.pids.is_empty() && settings.container.is_none() => {
+                Some(PathBuf::from(control::DEFAULT_PATH))
+            }
+            None => None,
+        };
+        Ok(Settings { wakeup_bytes, control_socket, ..settings })
     }
 
     /// The wake-up threshold, checked against the ring: the default is a quarter of a
@@ -488,6 +513,7 @@ impl Settings {
         diff("ring_bytes", self.ring_bytes != new.ring_bytes, false);
         diff("wakeup_bytes", self.wakeup_bytes != new.wakeup_bytes, false);
         diff("metrics", self.metrics != new.metrics, false);
+        diff("control_socket", self.control_socket != new.control_socket, false);
         (applied, restart)
     }
 
@@ -503,6 +529,7 @@ impl Settings {
             ring_bytes: self.ring_bytes,
             wakeup_bytes: self.wakeup_bytes,
             metrics: self.metrics,
+            control_socket: self.control_socket.clone(),
             outputs,
             ..new.clone()
         }
@@ -527,6 +554,7 @@ struct Shown {
     stats_interval: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics: Option<String>,
+    control_socket: String,
     allow: Vec<String>,
     pipe_leak_grace: f64,
     repeat_interval: f64,
@@ -564,6 +592,7 @@ impl Settings {
             wakeup_bytes: self.wakeup_bytes,
             stats_interval: self.stats_interval.map_or(0.0, |d| d.as_secs_f64()),
             metrics: self.metrics.map(|m| m.to_string()),
+            control_socket: self.control_socket.as_ref().map_or(control::OFF.to_owned(), |p| p.display().to_string()),
             allow: self.allow.clone(),
             pipe_leak_grace: self.pipe_leak_grace.as_secs_f64(),
             repeat_interval: self.repeat_interval.as_secs_f64(),
@@ -586,6 +615,21 @@ impl Settings {
         };
         toml::to_string(&shown).unwrap_or_default()
     }
+}
+
+/// `control_socket` and `--control-socket`: `off`, or an absolute path (the agent
+/// may run from any directory; sun_path holds 107 bytes, unix(7)).
+fn check_socket_path(s: &str) -> Result<PathBuf, String> {
+    if s == control::OFF {
+        return Ok(PathBuf::from(s));
+    }
+    if !s.starts_with('/') {
+        return Err(format!("{s:?} is not an absolute path (or off)"));
+    }
+    if s.len() > 107 {
+        return Err(format!("{s:?} is longer than a unix socket path may be (107 bytes)"));
+    }
+    Ok(PathBuf::from(s))
 }
 
 /// `fdwatch config check [PATH]`: the effective configuration on stdout, or one line
@@ -690,6 +734,25 @@ format = "text"
         assert_eq!(c.container.as_deref(), Some("3f2a9c"));
         assert_eq!(load(&c.to_toml(), &[]).unwrap(), c);
         assert_eq!(load("", &["--container", "rt1"]).unwrap().container.as_deref(), Some("rt1"));
+    }
+
+    #[test]
+    fn the_control_socket_is_on_for_the_host_off_for_pids_unless_named() {
+        let socket = |text: &str, args: &[&str]| load(text, args).unwrap().control_socket;
+        assert_eq!(socket("", &[]), Some(PathBuf::from(control::DEFAULT_PATH)));
+        assert_eq!(socket("pid = [1]\n", &[]), None);
+        assert_eq!(socket("container = \"abc\"\n", &[]), None);
+        assert_eq!(socket("pid = [1]\ncontrol_socket = \"/run/x.sock\"\n", &[]), Some(PathBuf::from("/run/x.sock")));
+        assert_eq!(socket("control_socket = \"off\"\n", &[]), None);
+        assert_eq!(
+            socket("control_socket = \"off\"\n", &["--control-socket", "/run/y.sock"]),
+            Some("/run/y.sock".into())
+        );
+        assert_eq!(socket("", &["--control-socket", "off"]), None);
+        let err = load("control_socket = \"rel.sock\"\n", &[]).unwrap_err();
+        assert!(err.contains("control_socket: \"rel.sock\" is not an absolute path"), "{err}");
+        let err = load("", &["--control-socket", "rel"]).unwrap_err();
+        assert!(err.starts_with("--control-socket: \"rel\" is not an absolute path"), "{err}");
     }
 
     #[test]

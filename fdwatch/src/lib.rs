@@ -7,12 +7,14 @@ pub mod clock;
 pub mod collect;
 pub mod config;
 pub mod containers;
+pub mod control;
 pub mod decode;
 pub mod detect;
 pub mod error;
 pub mod escape;
 pub mod fds_command;
 pub mod heap;
+pub mod holders_command;
 #[cfg(test)]
 mod hostile_records;
 pub mod metrics;

@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use fdwatch::{
-    cli, clock, collect, config, containers, detect,
+    cli, clock, collect, config, containers, control, detect,
     error::{self, Failure, report},
-    fds_command, heap, metrics, model, outputs, privileges, probes, scope, sinks,
+    fds_command, heap, holders_command, metrics, model, outputs, privileges, probes, scope, sinks,
 };
 
 fn main() -> ExitCode {
@@ -21,7 +21,10 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let result = match &cli.command {
-        Some(cli::Command::Fds { pid, json }) => fds_command::run(*pid, *json),
+        Some(cli::Command::Fds { pid, json }) => fds_command::run(*pid, *json, query_socket(&cli).as_deref()),
+        Some(cli::Command::Holders { object, json }) => {
+            holders_command::run(object, *json, query_socket(&cli).as_deref())
+        }
         Some(cli::Command::Config { action: cli::ConfigAction::Check { path } }) => config::check(path.clone()),
         None => monitor(&cli),
     };
@@ -32,6 +35,12 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code as u8)
         }
     }
+}
+
+/// The socket the query commands ask: `--control-socket`, else the default; `off`: none.
+fn query_socket(cli: &cli::Cli) -> Option<std::path::PathBuf> {
+    let path = control::path_or_default(cli.control_socket.as_deref());
+    (path.as_os_str() != control::OFF).then_some(path)
 }
 
 fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
@@ -86,8 +95,17 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
         layout,
         stdout: config.stdout_only().then(sinks::stdout::Stdout::new),
     };
-    let service =
-        collect::Service { stats_interval: config.stats_interval, reload: Some((loader, config.clone())), metrics };
+    // Bound before `ready`: whoever waits for it may query at once. A socket that cannot
+    // be had (another agent answers on it) is one line; monitoring goes on without it.
+    let control = config.control_socket.as_deref().and_then(|path| {
+        control::listen::bind(path).map_err(|why| report(format_args!("{why}; queries are not answered"))).ok()
+    });
+    let service = collect::Service {
+        stats_interval: config.stats_interval,
+        reload: Some((loader, config.clone())),
+        metrics,
+        queries: None,
+    };
     let model = model::Model::new(model::Limits { max_fds: config.max_fds });
     let detectors = detect::Detectors::new(config.detect_config(), clock);
     let mut collector = collect::Collector::new(model, detectors, sink, clock, options).serve(service);
@@ -112,6 +130,13 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     runtime.block_on(async move {
         // Handlers first: a script may signal us the moment it reads `ready`.
         let signals = collect::Signals::install()?;
+        if let Some(socket) = control {
+            let host = collector.sink().host().to_owned();
+            match control::server::start(socket, clock, host) {
+                Ok(inbox) => collector.listen(inbox),
+                Err(why) => report(format_args!("{why}; queries are not answered")),
+            }
+        }
         loaded.spawn_kernel_log().map_err(|e| privileges::explain(&e))?;
         match collector.sink().ready(&ready) {
             Ok(()) => collector.run(loaded, signals).await,

@@ -8,6 +8,7 @@
 //! Names follow Prometheus conventions (counters end in `_total`, units in the name):
 //! `fdwatch_events_total{kind}`, `fdwatch_events_lost_total{where}`,
 //! `fdwatch_alerts_total{kind,severity}`, `fdwatch_output_dropped_total{output}`,
+//! `fdwatch_queries_total{outcome}` (while the control socket listens),
 //! `fdwatch_tracked_fds`, `fdwatch_tracked_processes`, `fdwatch_resident_memory_bytes`,
 //! `fdwatch_cpu_seconds_total`.
 use std::{
@@ -42,6 +43,7 @@ struct Shared {
     lost: Family<Labels, Counter>,
     alerts: Family<Labels, Counter>,
     dropped: Family<Labels, Counter>,
+    queries: Family<Labels, Counter>,
     fds: Gauge,
     processes: Gauge,
     rss: Gauge,
@@ -70,6 +72,7 @@ impl Metrics {
         let lost = Family::<Labels, Counter>::default();
         let alerts = Family::<Labels, Counter>::default();
         let dropped = Family::<Labels, Counter>::default();
+        let queries = Family::<Labels, Counter>::default();
         let (fds, processes, rss) = (Gauge::default(), Gauge::default(), Gauge::default());
         let cpu = Counter::<f64, AtomicU64>::default();
         registry.register("fdwatch_events", "Events handled, by syscall or process event", events.clone());
@@ -84,6 +87,11 @@ impl Metrics {
             "Records an output dropped (its queue was full) or could not deliver",
             dropped.clone(),
         );
+        registry.register(
+            "fdwatch_queries",
+            "Control socket clients: answered, refused (not root), dropped (too slow, or gone), busy",
+            queries.clone(),
+        );
         registry.register("fdwatch_tracked_fds", "Fds in the fd model", fds.clone());
         registry.register("fdwatch_tracked_processes", "Processes in the fd model", processes.clone());
         registry.register("fdwatch_resident_memory_bytes", "The collector's resident memory", rss.clone());
@@ -94,6 +102,7 @@ impl Metrics {
             lost,
             alerts,
             dropped,
+            queries,
             fds,
             processes,
             rss,
@@ -144,6 +153,13 @@ impl Metrics {
         }
         for (output, n) in &stats.output_dropped {
             self.add(3, &shared.dropped, label("output", output.clone()), *n);
+        }
+        if let Some(q) = &stats.queries {
+            for (outcome, n) in
+                [("answered", q.answered), ("refused", q.refused), ("dropped", q.dropped), ("busy", q.busy)]
+            {
+                self.add(4, &shared.queries, label("outcome", outcome), n);
+            }
         }
         shared.fds.set(stats.tracked_fds as i64);
         shared.processes.set(stats.processes as i64);

@@ -50,6 +50,8 @@ mod tests {
                    "syscall":"poll","timeout_ns":5,"waited_ns":null,"stopped_by":{"pid":6,"comm":"t","how":"PTRACE_ATTACH"},"restart":"restart_syscall","errno":"EPERM","seccomp_mode":"filter","seccomp_filters":1}),
             json!({"type":"alert","ts":TS,"host":"vm","v":1,"id":1,"kind":"stdio_hijack","severity":"critical","pid":7,"comm":"sh","exe":"/bin/sh","message":"m","evidence":[],
                    "shape":"relayed_shell","fds":[0,1],"object":{"type":"socket"},"relays":[{"pid":6,"comm":"ncat","exe":null,"socket_pid":6,"socket_fd":3}]}),
+            json!({"type":"end","ts":TS,"host":"vm","v":1,"query":"holders","object":"pipe:[5]","source":"agent","records":2,"truncated":false}),
+            json!({"type":"end","ts":TS,"host":"vm","v":1,"source":"agent","records":0,"truncated":false,"error":"refused: uid 65534 is not root"}),
         ];
         for g in &good {
             assert_eq!(violations(g), None, "{g}");
@@ -61,6 +63,8 @@ mod tests {
             json!({"type":"loss","ts":TS,"host":"vm","v":1,"where":"output","count":3,"by_kind":{}}),
             json!({"type":"ready","ts":TS,"host":"vm","v":1,"probes":4}),
             json!({"type":"reload","ts":TS,"host":"vm","v":1,"ok":true,"config":null,"error":"x","applied":[],"needs_restart":[],"reopened":0}),
+            json!({"type":"end","ts":TS,"host":"vm","v":1,"query":"fds","pid":1,"source":"cache","records":0,"truncated":false}),
+            json!({"type":"end","ts":TS,"host":"vm","v":1,"query":"fds","pid":1,"source":"agent","records":0}),
             json!({"type":"resync","ts":"yesterday","host":"vm","v":1,"scope":"all","reason":"r","processes":3,"fds_changed":0}),
             json!({"type":"symptom","ts":TS,"host":"vm","v":1,"kind":"stdio_hijack","pid":7,"comm":"x","syscall":"sendto","args":{},"ret":-106,"errno":"EISCONN"}),
             json!({"type":"alert","ts":TS,"host":"vm","v":1,"id":1,"kind":"stdio_hijack","severity":"critical","pid":7,"comm":"sh","exe":"/bin/sh","message":"m","evidence":[],

@@ -25,6 +25,7 @@ ring_bytes = 65536
 wakeup_bytes = 4096
 stats_interval = 5
 metrics = "127.0.0.1:9464"
+control_socket = "/run/fdwatch/test.sock"
 allow = ["mydaemon", "/usr/sbin/other"]
 pipe_leak_grace = 2.5
 repeat_interval = 30
@@ -80,6 +81,7 @@ fn every_key_is_read_and_shown() {
         "wakeup_bytes = 4096",
         "stats_interval = 5.0",
         "metrics = \"127.0.0.1:9464\"",
+        "control_socket = \"/run/fdwatch/test.sock\"",
         "allow = [\"mydaemon\", \"/usr/sbin/other\"]",
         "pipe_leak_grace = 2.5",
         "repeat_interval = 30.0",

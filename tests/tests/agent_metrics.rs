@@ -27,7 +27,9 @@ fn prometheus_reads_the_counters_of_the_stats_record() {
     let addr = format!("127.0.0.1:{port}");
     let mut makers = alert_makers();
     let mut work = Fdops::waiting(&["pipe", "dup2", "%pipe.fd1", "100", "close", "100", "close", "9999"]);
+    let socket = dir.path("ctl/control.sock");
     let mut args = vec!["--json".to_string(), "--metrics".into(), addr.clone(), "--stats-interval".into(), "1".into()];
+    args.extend(["--control-socket".into(), socket.to_str().unwrap().to_owned()]);
     for p in makers.iter().map(Fdops::pid).chain([work.pid()]) {
         args.extend(["--pid".into(), p.to_string()]);
     }
@@ -108,6 +110,18 @@ fn prometheus_reads_the_counters_of_the_stats_record() {
     let dropped = prom.query("fdwatch_output_dropped_total");
     assert_eq!(dropped.len(), 1, "one output, stdout: {dropped:?}");
     assert_eq!(dropped[0]["metric"]["output"], "stdout");
+    // A query through the control socket is counted.
+    let asked = std::process::Command::new(fdwatch_bin())
+        .args(["holders", "pipe:[1]", "--json", "--control-socket", socket.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&asked.stdout).contains("\"source\":\"agent\""), "{asked:?}");
+    wait_for("the query in fdwatch_queries_total", DEADLINE, || {
+        prom.query("fdwatch_queries_total{outcome=\"answered\"}")
+            .first()
+            .and_then(|r| r["value"][1].as_str()?.parse::<f64>().ok())
+            == Some(1.0)
+    });
     let (status, _) = fw.stop();
     assert_eq!(status.code(), Some(0));
 }

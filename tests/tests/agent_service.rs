@@ -81,19 +81,31 @@ fn the_units_command_line_with_only_its_capabilities_is_a_working_agent() {
     fs::create_dir(&logs).unwrap();
     std::os::unix::fs::chown(&logs, Some(65534), Some(65534)).unwrap();
     let log = logs.join("fdwatch.json");
+    // The control socket's directory, the transient user's and 0700 (RuntimeDirectory=).
+    let run = dir.path("run");
+    fs::create_dir(&run).unwrap();
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&run, Some(65534), Some(65534)).unwrap();
+    let socket = run.join("control.sock");
     let mut first = alert_makers();
     let mut second = alert_makers();
     let pids: Vec<String> = first.iter().chain(&second).map(|m| m.pid().to_string()).collect();
     // The packaged config, pointed at this test's daemons, its processes, and stdout for
     // the harness.
     let packaged = fs::read_to_string(workspace_root().join("packaging/fdwatch.toml")).unwrap();
-    for needle in ["file:/var/log/fdwatch/fdwatch.json", "to = \"syslog\"", "metrics = \"127.0.0.1:9464\""] {
+    for needle in [
+        "file:/var/log/fdwatch/fdwatch.json",
+        "to = \"syslog\"",
+        "metrics = \"127.0.0.1:9464\"",
+        "control_socket = \"/run/fdwatch/control.sock\"",
+    ] {
         assert!(packaged.contains(needle), "packaging/fdwatch.toml no longer has {needle}");
     }
     let config = packaged
         .replace("file:/var/log/fdwatch/fdwatch.json", &format!("file:{}", log.display()))
         .replace("to = \"syslog\"", &format!("to = \"syslog:unix:{}\"", rsyslog.socket.display()))
         .replace("metrics = \"127.0.0.1:9464\"", &format!("metrics = \"{metrics}\""))
+        .replace("/run/fdwatch/control.sock", socket.to_str().unwrap())
         .replace("stats_interval = 60", "stats_interval = 1")
         + &format!(
             "\npid = [{}]\n\n[[output]]\nto = \"stdout\"\nformat = \"json\"\nrecords = [\"ready\", \"alert\", \"loss\", \"stats\", \"reload\"]\n",
@@ -120,6 +132,15 @@ fn the_units_command_line_with_only_its_capabilities_is_a_working_agent() {
     let fw = Fdwatch::until_ready(Fdwatch::spawn_command(command));
     let status = fs::read_to_string(format!("/proc/{}/status", fw.pid())).unwrap();
     assert!(status.lines().any(|l| l.starts_with("Uid:\t65534")), "{status}");
+    // It listens as its own user; root may ask it (control/server.rs checks the uid).
+    let meta = fs::symlink_metadata(&socket).unwrap_or_else(|e| panic!("no control socket ({e}): {}", fw.stderr()));
+    assert_eq!((std::os::unix::fs::MetadataExt::uid(&meta), meta.permissions().mode() & 0o777), (65534, 0o600));
+    let asked = Command::new(bin)
+        .args(["holders", "pipe:[1]", "--json", "--control-socket", socket.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&asked.stdout);
+    assert!(said.contains("\"source\":\"agent\""), "{said}{}", String::from_utf8_lossy(&asked.stderr));
     let prom = Prometheus::start(&dir, &metrics);
     for m in &mut first {
         m.go();

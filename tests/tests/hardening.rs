@@ -38,7 +38,12 @@ fn assert_one_line(stderr: &str, what: &[&str]) {
 fn output_that_cannot_be_written_is_one_line_and_exit_3() {
     require_root();
     let full = fs::OpenOptions::new().write(true).open("/dev/full").expect("open /dev/full");
-    let mut fw = fdwatch_writing_to(&["--json", "--events", "--duration", "10"], full, "stdout is /dev/full");
+    // No control socket: another agent on the default one would be a line of its own.
+    let mut fw = fdwatch_writing_to(
+        &["--json", "--events", "--duration", "10", "--control-socket", "off"],
+        full,
+        "stdout is /dev/full",
+    );
     let (status, _, stderr) = fw.end_within(DEADLINE);
     let stderr = String::from_utf8_lossy(&stderr);
     assert_eq!(status.code(), Some(3), "{status:?}, stderr: {stderr}");

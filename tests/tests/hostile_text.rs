@@ -166,7 +166,8 @@ fn hostile_names_are_escaped_in_text_output_byte_by_byte() {
     // `fdwatch fds` while the process holds the file and the socket (on fds 1 and 4).
     let pid_arg = pid.to_string();
     let (status, fds_out, fds_err) =
-        run_to_end(&[OsStr::new("fds"), OsStr::new("--pid"), OsStr::new(&pid_arg)], DEADLINE);
+        // Read from /proc (no agent asked): the names as the process made them.
+        run_to_end(&["fds", "--pid", pid_arg.as_str(), "--control-socket", "off"].map(OsStr::new), DEADLINE);
     let context = dump(&fds_out, &fds_err);
     assert!(status.success() && fds_err.is_empty(), "fdwatch fds --pid {pid}: {status}\n{context}");
     assert_clean("fdwatch fds", &fds_out, &context);
@@ -176,10 +177,11 @@ fn hostile_names_are_escaped_in_text_output_byte_by_byte() {
     assert_eq!(fds, 5, "the helper holds fds 0-4");
     assert_eq!(lines.len(), 2 + fds, "a header, the column names, one line per fd\n{context}");
     assert_eq!(lines[0], format!("pid {pid} ({COMM_ESC}) {base}/{EXE_DIR_ESC}/hostile"), "{context}");
-    assert_eq!(lines[1], "    FD  CLOEXEC  ACCESS      TYPE    OBJECT", "{context}");
+    assert_eq!(lines[1], format!("    FD  CLOEXEC  ACCESS      TYPE    {:<24}  ORIGIN", "OBJECT"), "{context}");
     assert!(lines[2 + 1].starts_with("     1  ") && lines[2 + 1].contains("  socket  socket:["), "{context}");
     assert!(lines[2 + 3].starts_with("     3  "), "{context}");
-    assert!(lines[2 + 3].ends_with(&format!("  file    {base}/{FILE_ESC}")), "{context}");
+    assert!(lines[2 + 3].contains(&format!("  file    {base}/{FILE_ESC}")), "{context}");
+    assert!(lines[2 + 3].ends_with(&format!("re-read from /proc in {pid}")), "{context}");
 
     // The alert (a socket on the stdout of a program that is no shell: a warning) is
     // written after its 250 ms window, while the helper lives; its block ends with a

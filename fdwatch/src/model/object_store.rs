@@ -125,8 +125,9 @@ impl Objects {
         Some(object)
     }
 
-    #[cfg(test)]
-    fn iter(&self) -> impl Iterator<Item = (ObjectId, &Object)> {
+    /// Every live object. A walk over the whole slab: for the queries that have no
+    /// index (a file by inode, an anonymous inode by name), never per event.
+    pub fn iter(&self) -> impl Iterator<Item = (ObjectId, &Object)> {
         let slots = self.chunks.iter().flatten().enumerate();
         slots.filter_map(|(i, s)| Some((ObjectId::new(i as u32, s.generation), s.object.as_ref()?)))
     }

@@ -163,11 +163,26 @@ pub struct Stats {
     pub alerts: Vec<((&'static str, &'static str), u64)>,
     /// Records each output dropped (queue full, or not deliverable), by output name.
     pub output_dropped: Vec<(String, u64)>,
+    /// What became of the control socket's clients (None: it does not listen).
+    pub queries: Option<Queries>,
     /// The collector's CPU time (user + system) and resident memory.
     pub cpu_ns: u64,
     pub rss_bytes: u64,
     /// The last stats record of the run.
     pub last: bool,
+}
+
+/// The control socket's clients since the start (control/server.rs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Queries {
+    /// Replies written whole.
+    pub answered: u64,
+    /// Clients whose uid is not 0.
+    pub refused: u64,
+    /// Clients that sent no complete request, or did not take their reply, in time.
+    pub dropped: u64,
+    /// Clients told the agent was busy.
+    pub busy: u64,
 }
 
 /// A SIGHUP's outcome (the `reload` record).
@@ -305,6 +320,11 @@ impl Sink {
         self.outputs.replace(configs, &self.r.host)?;
         self.reroute();
         Ok(())
+    }
+
+    /// The host name records carry.
+    pub fn host(&self) -> &str {
+        &self.r.host
     }
 
     pub fn outputs(&mut self) -> &mut Outputs {
@@ -523,8 +543,16 @@ impl Sink {
                     })
                     .collect(),
             );
-            r.record(buf, "stats", Clock::monotonic_now_ns())
-                .int("events", total as i64)
+            let queries = stats.queries.map(|q| {
+                Value::Object(vec![
+                    ("answered", Value::Int(q.answered as i64)),
+                    ("refused", Value::Int(q.refused as i64)),
+                    ("dropped", Value::Int(q.dropped as i64)),
+                    ("busy", Value::Int(q.busy as i64)),
+                ])
+            });
+            let mut obj = r.record(buf, "stats", Clock::monotonic_now_ns());
+            obj.int("events", total as i64)
                 .value("by_kind", &kind_counts(&stats.events))
                 .int("kernel_lost", stats.kernel_lost as i64)
                 .int("userspace_lost", stats.userspace_lost as i64)
@@ -539,8 +567,11 @@ impl Sink {
                 .int("cgroups_unresolved", stats.cgroups_unresolved as i64)
                 .int("cpu_ns", stats.cpu_ns as i64)
                 .int("rss_bytes", stats.rss_bytes as i64)
-                .value("last", &Value::Bool(stats.last))
-                .end();
+                .value("last", &Value::Bool(stats.last));
+            if let Some(q) = &queries {
+                obj.value("queries", q);
+            }
+            obj.end();
         });
         if stats.last && self.text_takes(RecordType::Stats) {
             crate::error::report(format_args!(
