@@ -804,7 +804,7 @@ fn stats_timer(every: Option<Duration>) -> Option<Interval> {
 }
 
 /// The next query, or never when the socket is off.
-async fn next_query(inbox: &mut Option<control::server::Inbox>) -> Option<control::server::Query> {
+async fn next_query(inbox: &mut Option<control::server::Inbox>) -> Option<control::protocol::Query> {
     match inbox {
         Some(inbox) => inbox.queries.recv().await,
         None => std::future::pending().await,

@@ -12,6 +12,7 @@
 //!   is N (the client resolves the path with stat(2) and checks the device itself: the
 //!   model keeps no device numbers).
 use serde::Deserialize;
+use tokio::sync::oneshot;
 
 use crate::model::Pid;
 
@@ -152,6 +153,12 @@ pub fn parse(line: &[u8]) -> Result<Request, String> {
         }
         other => Err(format!("unknown query {other:?} (fds, holders)")),
     }
+}
+
+/// A request for the collector, with where its reply goes.
+pub struct Query {
+    pub request: Request,
+    pub reply: oneshot::Sender<Vec<u8>>,
 }
 
 #[cfg(test)]

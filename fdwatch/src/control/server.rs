@@ -21,7 +21,7 @@ use tokio::{
 use super::{
     answer,
     listen::Socket,
-    protocol::{self, MAX_REQUEST_BYTES, Request},
+    protocol::{self, MAX_REQUEST_BYTES, Query},
 };
 use crate::{clock::Clock, error::report, sinks::Queries};
 
@@ -33,12 +33,6 @@ pub const CLIENT_DEADLINE: Duration = Duration::from_secs(5);
 /// How long the collector may take to answer (it answers within a turn of its loop,
 /// 10 ms, unless a flood keeps it draining).
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(5);
-
-/// A request for the collector, with where its reply goes.
-pub struct Query {
-    pub request: Request,
-    pub reply: oneshot::Sender<Vec<u8>>,
-}
 
 /// What became of the clients, for the `stats` record.
 #[derive(Debug, Default)]

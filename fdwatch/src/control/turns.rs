@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use tokio::sync::oneshot;
 
-use super::{answer::Reply, server::Query};
+use super::{answer::Reply, protocol::Query};
 use crate::{clock::Clock, model::Model};
 
 /// `fd` records rendered per turn of the collector loop: about a millisecond of work.
