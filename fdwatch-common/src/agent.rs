@@ -64,19 +64,7 @@ fn failure_needed(kind: Kind, ret: i64, arg0: u64) -> bool {
 /// select_high_fd's, whatever it returned).
 #[inline(always)]
 fn interrupted_wait_reads(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Poll
-            | Kind::Ppoll
-            | Kind::Select
-            | Kind::Pselect6
-            | Kind::Nanosleep
-            | Kind::ClockNanosleep
-            | Kind::EpollWait
-            | Kind::EpollPwait
-            | Kind::EpollPwait2
-            | Kind::RestartSyscall
-    )
+    kind.is_blocking_wait() || matches!(kind, Kind::RestartSyscall)
 }
 
 /// The fds whose failed calls (of a `takes_fd_first` kind) agent mode delivers: the

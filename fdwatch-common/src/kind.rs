@@ -156,6 +156,24 @@ impl Kind {
         if kind as u32 == id { Some(kind) } else { None }
     }
 
+    /// The blocking waits a signal or a stop can cut short (signal(7): poll, select and
+    /// the sleeps come back through a restart; the epoll waits return EINTR): what
+    /// interrupted_wait watches, and what agent mode keeps when they fail.
+    pub const fn is_blocking_wait(self) -> bool {
+        matches!(
+            self,
+            Kind::Poll
+                | Kind::Ppoll
+                | Kind::Select
+                | Kind::Pselect6
+                | Kind::Nanosleep
+                | Kind::ClockNanosleep
+                | Kind::EpollWait
+                | Kind::EpollPwait
+                | Kind::EpollPwait2
+        )
+    }
+
     /// Calls that create an fd of a kind the detectors do not look into (anonymous
     /// inodes, memfd, ...): traced so the fd model knows every fd number in use.
     pub const fn is_other_fd_creator(self) -> bool {

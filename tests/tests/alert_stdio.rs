@@ -5,28 +5,10 @@
 //! so sendto() failed with EISCONN). And the allowlist (`--allow NAME`).
 use std::{
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    time::Instant,
+    net::TcpListener,
 };
 
 use fdwatch_tests::{alerts::*, model_check::*, *};
-
-/// Accepts one connection on `listener` within [`DEADLINE`].
-fn accept(listener: &TcpListener, what: &str) -> TcpStream {
-    listener.set_nonblocking(true).unwrap();
-    let until = Instant::now() + DEADLINE;
-    loop {
-        match listener.accept() {
-            Ok((s, _)) => {
-                s.set_nonblocking(false).unwrap();
-                s.set_read_timeout(Some(DEADLINE)).unwrap();
-                return s;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < until => std::thread::sleep(POLL),
-            Err(e) => panic!("{what}: no connection within {DEADLINE:?}: {e}"),
-        }
-    }
-}
 
 /// Asserts that `object` (an alert's `object`/`clobbered`) has these fields (others may
 /// be there too: the object record's fields are optional by type).

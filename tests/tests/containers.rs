@@ -7,28 +7,10 @@
 //! forgets it once it is deleted.
 use std::{
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    time::Instant,
+    net::TcpListener,
 };
 
 use fdwatch_tests::{alerts::*, runc::Container, *};
-
-/// Accepts one connection on `listener` within [`DEADLINE`].
-fn accept(listener: &TcpListener, what: &str) -> TcpStream {
-    listener.set_nonblocking(true).unwrap();
-    let until = Instant::now() + DEADLINE;
-    loop {
-        match listener.accept() {
-            Ok((s, _)) => {
-                s.set_nonblocking(false).unwrap();
-                s.set_read_timeout(Some(DEADLINE)).unwrap();
-                return s;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < until => std::thread::sleep(POLL),
-            Err(e) => panic!("{what}: no connection within {DEADLINE:?}: {e}"),
-        }
-    }
-}
 
 /// Records that name a process (and so its container).
 fn of_a_process(r: &Value) -> bool {

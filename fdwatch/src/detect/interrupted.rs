@@ -65,21 +65,6 @@ pub struct Interrupted {
     eintr: Vec<(Event, u64)>,
 }
 
-fn is_wait(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Poll
-            | Kind::Ppoll
-            | Kind::Select
-            | Kind::Pselect6
-            | Kind::Nanosleep
-            | Kind::ClockNanosleep
-            | Kind::EpollWait
-            | Kind::EpollPwait
-            | Kind::EpollPwait2
-    )
-}
-
 fn is_epoll(kind: Kind) -> bool {
     matches!(kind, Kind::EpollWait | Kind::EpollPwait | Kind::EpollPwait2)
 }
@@ -219,7 +204,7 @@ impl Interrupted {
                         return;
                     }
                 }
-                if !is_wait(kind) {
+                if !kind.is_blocking_wait() {
                     return;
                 }
                 if restarting(ret) {

@@ -1,5 +1,29 @@
-//! A network interface where a SYN is never answered.
-use std::process::Command;
+//! A network interface where a SYN is never answered, and accepting the connection an
+//! incident's process makes.
+use std::{
+    net::{TcpListener, TcpStream},
+    process::Command,
+    time::Instant,
+};
+
+use crate::{DEADLINE, POLL};
+
+/// Accepts one connection on `listener` within [`DEADLINE`], its reads bounded by it too.
+pub fn accept(listener: &TcpListener, what: &str) -> TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let until = Instant::now() + DEADLINE;
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(DEADLINE)).unwrap();
+                return s;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < until => std::thread::sleep(POLL),
+            Err(e) => panic!("{what}: no connection within {DEADLINE:?}: {e}"),
+        }
+    }
+}
 
 /// A network interface with `addr/24` (e.g. 10.213.0.1) where packets vanish, so a TCP
 /// connect to another address of that /24 stays in SYN_SENT forever (EINPROGRESS, then
