@@ -10,8 +10,10 @@
 //! v1 hierarchy (layout.rs). Entries nobody refers to any more (the container exited)
 //! go at the next `sweep`.
 //!
-//! A path that cannot be read leaves the record with the id alone; the first failure
-//! is said once on stderr, and all are counted (`stats`: `cgroups_unresolved`).
+//! A path that cannot be read leaves the record with the id alone (or, for the v1
+//! look-up, with the unified root's path); all are counted (`stats`:
+//! `cgroups_unresolved`), and the first whose process was still alive is said once on
+//! stderr (a process that exited first is the common, harmless case).
 use std::{
     ffi::CString,
     os::fd::{AsRawFd, OwnedFd},
@@ -38,6 +40,11 @@ pub trait Source {
     /// The text of /proc/PID/cgroup.
     fn proc_cgroup(&mut self, _pid: Pid) -> Option<String> {
         None
+    }
+    /// Whether process `pid` has exited (its /proc directory is gone), so that its
+    /// files could not be read.
+    fn gone(&mut self, _pid: Pid) -> bool {
+        false
     }
     /// The unified hierarchy's path of the cgroup with kernel id `id`.
     fn unified_path(&mut self, _id: u64) -> Option<String> {
@@ -80,6 +87,10 @@ const FILEID_KERNFS: i32 = 0xfe;
 impl Source for SystemSource {
     fn proc_cgroup(&mut self, pid: Pid) -> Option<String> {
         std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()
+    }
+
+    fn gone(&mut self, pid: Pid) -> bool {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
     }
 
     fn unified_path(&mut self, id: u64) -> Option<String> {
@@ -238,7 +249,8 @@ impl Cache {
             (src.unified_id(&path) == Some(id)).then_some(path)
         });
         let Some(path) = path else {
-            self.failed(format!("the path of cgroup {id} (of pid {pid}) could not be read"));
+            let gone = src.gone(pid);
+            self.failed(format!("the path of cgroup {id} (of pid {pid}) could not be read"), gone);
             return Cgroup::new(id, None, Hierarchy::Unified, None);
         };
         let container = self.container_of(src, &path);
@@ -250,7 +262,8 @@ impl Cache {
     fn v1_cgroup(&mut self, src: &mut dyn Source, pid: Pid, id: u64) -> Option<Rc<Cgroup>> {
         let (hierarchy, name) = self.v1.clone()?;
         let Some(text) = src.proc_cgroup(pid) else {
-            self.failed(format!("/proc/{pid}/cgroup could not be read"));
+            let gone = src.gone(pid);
+            self.failed(format!("/proc/{pid}/cgroup could not be read"), gone);
             return None;
         };
         let path = path_in(&text, hierarchy)?;
@@ -323,9 +336,13 @@ impl Cache {
         changed
     }
 
-    fn failed(&mut self, why: String) {
+    /// Counts a cgroup not resolved, and keeps the first failure to say on stderr unless
+    /// the process had already exited: short-lived processes often exit before the
+    /// collector reads their /proc/PID/cgroup (every new process in the unified root of
+    /// a hybrid host is read once), which is counted but says nothing about fdwatch.
+    fn failed(&mut self, why: String, process_gone: bool) {
         self.unresolved.cgroups += 1;
-        if self.first_failure.is_none() && !self.said {
+        if !process_gone && self.first_failure.is_none() && !self.said {
             self.first_failure = Some(why);
         }
     }
@@ -419,6 +436,8 @@ mod tests {
         paths: HashMap<u64, String>,
         /// Paths whose runc state exists (besides /fdwatch/c1, always).
         states: Vec<String>,
+        /// Processes that have exited.
+        gone: Vec<Pid>,
         reads: usize,
     }
 
@@ -433,6 +452,9 @@ mod tests {
         }
         fn unified_id(&mut self, path: &str) -> Option<u64> {
             self.paths.iter().find(|(_, p)| *p == path).map(|(id, _)| *id)
+        }
+        fn gone(&mut self, pid: Pid) -> bool {
+            self.gone.contains(&pid)
         }
         fn details(&mut self, c: &mut ContainerRef) -> Details {
             self.reads += 1;
@@ -532,10 +554,14 @@ mod tests {
     fn failures_are_counted_and_said_once_and_exited_containers_swept() {
         let mut src = Fake::default();
         let mut cache = Cache::new(&hybrid());
+        // A process that exited before its cgroup was read: counted, not said.
+        src.gone.push(299);
+        cache.resolve(&mut src, 299, 97);
+        assert_eq!((cache.unresolved().cgroups, cache.take_first_failure()), (1, None));
         let lost = cache.resolve(&mut src, 300, 99);
         assert_eq!((lost.id, lost.path.as_deref()), (99, None));
         cache.resolve(&mut src, 301, 98);
-        assert_eq!(cache.unresolved().cgroups, 2);
+        assert_eq!(cache.unresolved().cgroups, 3);
         assert!(cache.take_first_failure().unwrap().contains("cgroup 99"));
         assert_eq!(cache.take_first_failure(), None, "said once");
         src.paths.insert(7, format!("/docker/{ID}"));
