@@ -138,6 +138,15 @@ pub fn comm_of(pid: i64) -> String {
         .to_string()
 }
 
+/// Whether `pid` is blocked in a sleep: the first field of /proc/PID/syscall is
+/// nanosleep (35) or clock_nanosleep (230) (arch/x86/entry/syscalls/syscall_64.tbl). A
+/// freshly exec'd `sleep` opens and closes its locale files first: its fd set is
+/// settled only once it sleeps.
+pub fn asleep(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|s| matches!(s.split(' ').next(), Some("35" | "230")))
+}
+
 /// Whether `pid` exists and is not a zombie.
 pub fn alive(pid: i64) -> bool {
     proc_stat(pid).is_some_and(|s| s.2 != 'Z')

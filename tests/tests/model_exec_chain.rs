@@ -26,8 +26,8 @@ fn fork_exec_chain_keeps_exactly_the_fds_without_cloexec_and_their_provenance() 
         (fd("pipe_r"), fd("pipe_w"), fd("socket"), fd("dup"), fd("dup_cloexec"), fd("eventfd"), fd("devnull"));
 
     // Paused: C2 has exec'd sleep (its CLOEXEC fds are gone) and nothing moves.
-    wait_for("C2 to run sleep", DEADLINE, || match proc_stat(c2) {
-        Some((_, comm, _)) if comm == "sleep" => Ok(()),
+    wait_for("C2 to sleep in sleep", DEADLINE, || match proc_stat(c2) {
+        Some((_, comm, _)) if comm == "sleep" && asleep(c2) => Ok(()),
         other => Err(format!("{other:?}")),
     });
 
@@ -94,8 +94,8 @@ fn posix_spawn_with_file_actions_is_modelled_exactly() {
     let paused = tree.expect_ev("paused");
     let child = paused["child"].as_i64().unwrap();
     let pipe_w = paused["pipe_w"].as_i64().unwrap();
-    wait_for("the spawned child to run sleep", DEADLINE, || match proc_stat(child) {
-        Some((_, comm, _)) if comm == "sleep" => Ok(()),
+    wait_for("the spawned child to sleep in sleep", DEADLINE, || match proc_stat(child) {
+        Some((_, comm, _)) if comm == "sleep" && asleep(child) => Ok(()),
         other => Err(format!("{other:?}")),
     });
     assert_eq!(proc_fds(child).unwrap().keys().copied().collect::<Vec<_>>(), vec![0, 1, 2]);

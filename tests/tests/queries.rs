@@ -121,8 +121,8 @@ fn fds_of_processes_made_after_the_agent_started_equal_proc_and_tell_their_histo
     let c2 = tree.expect_ev("mid")["child"].as_i64().unwrap();
     let fd = |k: &str| fds[k].as_i64().unwrap_or_else(|| panic!("no {k} in {fds}"));
     let (sock, dupfd, efd) = (fd("socket"), fd("dup"), fd("eventfd"));
-    wait_for("C2 to run sleep", DEADLINE, || match proc_stat(c2) {
-        Some((_, comm, _)) if comm == "sleep" => Ok(()),
+    wait_for("C2 to sleep in sleep", DEADLINE, || match proc_stat(c2) {
+        Some((_, comm, _)) if comm == "sleep" && asleep(c2) => Ok(()),
         other => Err(format!("{other:?}")),
     });
 
@@ -270,6 +270,7 @@ fn without_an_agent_fds_and_holders_read_proc_and_say_so() {
     let mut child = Command::new("sleep").arg("30").stdout(std::process::Stdio::piped()).spawn().expect("run sleep");
     let pid = i64::from(child.id());
     let ino = fd_ino(pid, 1).expect("sleep's stdout");
+    wait_for("sleep to sleep (its fds settled)", DEADLINE, || if asleep(pid) { Ok(()) } else { Err("not yet".into()) });
 
     let fds = ask(&["fds", "--pid", &pid.to_string(), "--json", "--control-socket", s]);
     assert!(fds.status.success(), "{}", fds.stderr);

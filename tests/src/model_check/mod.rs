@@ -18,6 +18,6 @@ pub use tree::*;
 
 // What the model tests use besides: waiting for /proc, and reading it.
 pub use crate::{
-    procfs::{ProcFd, ProcProcess, children_of, proc_fds, proc_stat, proc_tree, tree_pids},
+    procfs::{ProcFd, ProcProcess, asleep, children_of, proc_fds, proc_stat, proc_tree, tree_pids},
     wait_for,
 };
