@@ -136,6 +136,9 @@ impl containers::Source for Proc {
     fn proc_cgroup(&mut self, pid: Pid) -> Option<String> {
         self.cgroups.proc_cgroup(pid)
     }
+    fn gone(&mut self, pid: Pid) -> bool {
+        self.cgroups.gone(pid)
+    }
     fn unified_path(&mut self, id: u64) -> Option<String> {
         self.cgroups.unified_path(id)
     }

@@ -41,8 +41,8 @@ pub trait Source {
     fn proc_cgroup(&mut self, _pid: Pid) -> Option<String> {
         None
     }
-    /// Whether process `pid` has exited (its /proc directory is gone), so that its
-    /// files could not be read.
+    /// Whether process `pid` has exited (its /proc directory is gone, or it is a zombie
+    /// its parent has not reaped yet), so that its files could not be read.
     fn gone(&mut self, _pid: Pid) -> bool {
         false
     }
@@ -90,7 +90,15 @@ impl Source for SystemSource {
     }
 
     fn gone(&mut self, pid: Pid) -> bool {
-        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        // Gone, or a zombie (state Z or X after the comm's closing parenthesis,
+        // proc_pid_stat(5)): an exited task's /proc/PID/cgroup no longer reads.
+        match std::fs::read(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => {
+                let after = stat.iter().rposition(|&b| b == b')').map_or(&stat[..0], |i| &stat[i + 1..]);
+                matches!(after.iter().find(|b| !b.is_ascii_whitespace()), Some(b'Z' | b'X'))
+            }
+        }
     }
 
     fn unified_path(&mut self, id: u64) -> Option<String> {
