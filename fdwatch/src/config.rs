@@ -653,7 +653,10 @@ mod tests {
     use super::*;
 
     fn load(text: &str, args: &[&str]) -> Result<Settings, String> {
-        let path = std::env::temp_dir().join(format!("fdwatch-config-unit-{}-{}", std::process::id(), text.len()));
+        // One file per call: tests run in parallel threads, and two texts may be as long.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("fdwatch-config-unit-{}-{n}", std::process::id()));
         std::fs::write(&path, text).unwrap();
         let mut argv = vec!["fdwatch", "--config", path.to_str().unwrap()];
         argv.extend_from_slice(args);
