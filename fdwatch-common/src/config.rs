@@ -55,6 +55,9 @@ pub mod maps {
     /// What the collector changes while the probes run: one u32 of [`super::mode`]
     /// bits (an array map, since ProbeConfig is frozen at load).
     pub const MODE: &str = "MODE";
+    /// One [`crate::clock::ClockMark`], written by the probes when the collector rings
+    /// the clock doorbell.
+    pub const CLOCK: &str = "CLOCK";
 }
 
 /// The bits of the MODE map. Unlike [`ProbeConfig`], which the kernel freezes at load,
@@ -63,6 +66,9 @@ pub mod mode {
     /// Agent mode (no `--events`): drop what [`crate::agent::alerts_never_need`] says
     /// the alerts never need, in the kernel, before anything is reserved.
     pub const ALERTS_ONLY: u32 = 1;
+    /// Stamp records with the tick count (crate::clock): set once the collector has a
+    /// calibration to turn ticks into ns.
+    pub const TICK_CLOCK: u32 = 2;
 }
 
 /// The events ring buffer's size unless `--ring-bytes` says otherwise. The kernel maps

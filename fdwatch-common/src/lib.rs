@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod agent;
+pub mod clock;
 pub mod config;
 pub mod kind;
 pub mod object;
@@ -44,7 +45,9 @@ pub struct Header {
     pub kind: u32,
     /// tgid of `current->real_parent`.
     pub ppid: u32,
-    /// `bpf_ktime_get_ns()`: CLOCK_MONOTONIC at the end of the syscall.
+    /// When the syscall ended: CLOCK_MONOTONIC ns (`bpf_ktime_get_ns()`), or in agent
+    /// mode the tick count with [`clock::TS_JIFFIES`] set (see clock.rs); the collector
+    /// turns both into ns where it decodes the header.
     pub ts_ns: u64,
     /// Process id (the kernel's tgid).
     pub pid: u32,
@@ -402,4 +405,7 @@ mod pod {
     // 32 + its size bytes (asserted above): no implicit padding, and every bit pattern
     // is a valid value.
     unsafe impl aya::Pod for super::ProbeConfig {}
+    // SAFETY: ClockMark is #[repr(C)] with two u64 fields: no padding, and every bit
+    // pattern is a valid value.
+    unsafe impl aya::Pod for super::clock::ClockMark {}
 }

@@ -1,13 +1,13 @@
 //! The path every probe shares: filter, reserve, fill the header, submit.
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
-    helpers::{bpf_get_current_ancestor_cgroup_id, bpf_ktime_get_ns},
+    helpers::bpf_get_current_ancestor_cgroup_id,
     maps::ring_buf::RingBufEntry,
 };
 use fdwatch_common::{Header, Kind, SyscallEvent, agent, config::mode};
 
 use crate::{
-    config,
+    clock, config,
     maps::{EVENTS, LOST, MODE, WATCHED},
     task,
 };
@@ -136,7 +136,7 @@ pub unsafe fn fill_header(header: *mut Header, kind: Kind, task: *const u8, tgid
     // verifier also checks every store against the reserved record's size at load time.
     unsafe {
         (*header).kind = kind as u32;
-        (*header).ts_ns = bpf_ktime_get_ns();
+        (*header).ts_ns = clock::now();
         (*header).pid = tgid;
         (*header).tid = tid;
         (*header).ppid = task::parent_tgid_btf(task);

@@ -11,6 +11,7 @@
 #![no_main]
 
 // Imports only point down: probes -> emit -> {maps, regs, task, user} -> {config, report}.
+mod clock;
 mod config;
 mod emit;
 mod maps;

@@ -5,6 +5,7 @@ use aya_ebpf::{
 };
 use fdwatch_common::{
     MAX_KIND,
+    clock::ClockMark,
     config::{DEFAULT_RING_BYTES, MAX_WATCHED},
 };
 
@@ -24,3 +25,8 @@ pub static WATCHED: HashMap<u32, u8> = HashMap::with_max_entries(MAX_WATCHED, 0)
 /// (ProbeConfig is frozen at load). One element.
 #[map]
 pub static MODE: Array<u32> = Array::with_max_entries(1, 0);
+
+/// The clock calibration the collector asks for with its doorbell syscall
+/// (fdwatch_common::clock). One element.
+#[map]
+pub static CLOCK: Array<ClockMark> = Array::with_max_entries(1, 0);

@@ -20,7 +20,7 @@ use crate::{
     config::{Loader, Settings},
     containers::{self, Cgroup},
     control,
-    decode::{Body, Event, decode},
+    decode::{Body, Event, Timebase, decode},
     detect::Detectors,
     detect::Output,
     error::{Failure, report},
@@ -56,6 +56,8 @@ pub struct Options {
     pub layout: containers::layout::Layout,
     /// Standard output, watched for a reader that went away.
     pub stdout: Option<crate::sinks::stdout::Stdout>,
+    /// Reads the probes' tick-count timestamps (agent mode) as ns.
+    pub timebase: Timebase,
 }
 
 /// What the always-on agent adds to a run (`Collector::serve`): periodic stats, SIGHUP
@@ -286,7 +288,7 @@ impl<H: Host> Collector<H> {
 
     /// One record as the ring buffer holds it: decoded and handled, or counted as lost.
     pub fn record(&mut self, bytes: &[u8]) {
-        match &decode(bytes) {
+        match &decode(bytes, &self.options.timebase) {
             // Borrowed, not moved out of the Result: an `Event` is 432 bytes, and the
             // move was a memcpy per event (3.6% of the collector with --events).
             Ok(event) => self.handle(event),

@@ -8,7 +8,7 @@ use fdwatch_common::{FdObject, Kind, NewFd};
 use crate::{
     clock::Clock,
     collect::{Collector, Host, Options},
-    decode::{Body, Event, Payload, decode, event::encode},
+    decode::{Body, Event, Payload, Timebase, decode, event::encode},
     detect::{Config, Detectors},
     model::{Pid, snapshot::ProcSnapshot, synthetic},
     scope::{Scope, Watch},
@@ -61,6 +61,7 @@ fn collector(format: Format) -> (Collector<NoProc>, Out) {
         watch,
         stdout: None,
         layout: Default::default(),
+        timebase: Default::default(),
     };
     let detectors = Detectors::new(Config::default(), clock);
     let model = synthetic::model_with(100);
@@ -82,7 +83,7 @@ fn socket_on_1() -> Vec<u8> {
 
 #[test]
 fn a_close_of_a_register_wider_than_an_fd_is_decoded_as_the_fd_the_kernel_closed() {
-    let event = decode(&wide_close()).unwrap();
+    let event = decode(&wide_close(), &Timebase::default()).unwrap();
     let Body::Syscall { args, ret, .. } = event.body else { panic!("{event:?}") };
     assert_eq!((args, ret), ([1, 0, 0, 0, 0, 0], 0), "sys_close(unsigned int fd) takes the low 32 bits");
 }
@@ -135,7 +136,7 @@ fn an_event_built_by_hand_goes_through_the_pipeline_unchanged() {
         synthetic::exit(200, T0),
     ];
     for e in events {
-        let back = decode(&encode(&e)).unwrap();
+        let back = decode(&encode(&e), &Timebase::default()).unwrap();
         assert_eq!((back.kind, back.header), (e.kind, e.header));
     }
 }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use fdwatch::{
-    cli, clock, collect, config, containers, control, detect,
+    cli, clock, collect, config, containers, control, decode, detect,
     error::{self, Failure, report},
     fds_command, heap, holders_command, metrics, model, outputs, privileges, probes, scope, sinks,
 };
@@ -76,6 +76,11 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
         let pids: Vec<String> = resolved.scope.pids().iter().map(u32::to_string).collect();
         return Err(Failure::usage(format!("--pid {}: exited while fdwatch was starting", pids.join(", "))));
     }
+    // Agent mode's cheaper clock (fdwatch_common::clock), or why it is not used.
+    let timebase = loaded.timebase.clone().unwrap_or_else(|why| {
+        report(format_args!("{why}: agent mode stamps records with the ns clock"));
+        decode::Timebase::default()
+    });
     let clock = clock::Clock::sample();
     // Standard output alone is written by the collector itself, with the exit codes of
     // the command line; any other set of outputs gets writer threads (outputs/).
@@ -94,6 +99,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
         watch,
         layout,
         stdout: config.stdout_only().then(sinks::stdout::Stdout::new),
+        timebase,
     };
     // Bound before `ready`: whoever waits for it may query at once. A socket that cannot
     // be had (another agent answers on it) is one line; monitoring goes on without it.

@@ -48,7 +48,7 @@ use fdwatch::{
     clock::Clock,
     collect::{Collector, Host, Options as CollectOptions},
     containers::layout::{Layout, V1},
-    decode::{Body, Event, Payload, event::encode},
+    decode::{Body, Event, Payload, Timebase, event::encode},
     detect::{self, Detectors},
     model::{
         Access, Limits, Model, Pid, Step,
@@ -60,7 +60,10 @@ use fdwatch::{
 use fdwatch_common::{
     ADDR_LEN, AcceptPayload, AddrPayload, ExecEvent, ExitEvent, FdObject, FdPair, ForkEvent, Header, Kind, NewFd,
     OpenPayload, PATH_LEN, POLL_ENTRIES, Path, PollFd, RECV_FDS, Received, RestartPayload, SignalEvent, SleepPayload,
-    SockAddr, WaitPayload, kind::PayloadShape, record_size,
+    SockAddr, WaitPayload,
+    clock::{ClockMark, TS_JIFFIES},
+    kind::PayloadShape,
+    record_size,
 };
 
 /// Records fed to the pipeline (each to both collectors) since the process started, and
@@ -80,6 +83,9 @@ extern "C" fn report_counts() {
 const MS: u64 = 1_000_000;
 /// Where the virtual clock starts: far from both ends.
 const START_NS: u64 = 1_000 * 1_000_000_000;
+/// The clock calibration the collectors read tick-count timestamps with: CONFIG_HZ=250,
+/// at START_NS, the tick started 0.26 s after the clock at boot (decode/ticks.rs).
+const TICK_MARK: ClockMark = ClockMark { jiffies: (1 << 32) - 300 * 250 + 1_000 * 250 - 65, ns: START_NS };
 /// CLOCK_REALTIME - CLOCK_MONOTONIC of the fixed clock: 2026 at START_NS.
 const REALTIME_OFFSET: i128 = 1_790_000_000_000_000_000;
 /// The processes compact records come from: few, so records meet each other's fds.
@@ -297,6 +303,7 @@ impl Options {
             dump_on_exit: self.0 & 2 != 0,
             watch: Watch::new(&self.scope()),
             stdout: None,
+            timebase: Timebase::calibrated(TICK_MARK).expect("a mark of a 250 Hz kernel"),
             // A hybrid host: the unified ids, and name=systemd for processes in its root.
             layout: Layout {
                 unified: Some("/sys/fs/cgroup/unified".into()),
@@ -643,8 +650,13 @@ fn compact(input: &mut Input, process_event: bool, now: &Cell<u64>) -> Vec<u8> {
     // Time moves forward with the records (an event after the last one), in up to
     // 255 us steps; once in a while a record from the far end of the clock.
     let when = input.byte();
-    let ts = if when == 0xff { u64::MAX - 1 } else { now.get().saturating_add(u64::from(when) * 1_000) };
-    if when != 0xff {
+    // 0xfe: stamped with the tick count as agent mode's probes stamp (TICK_MARK).
+    let ts = match when {
+        0xff => TS_JIFFIES - 1,
+        0xfe => TS_JIFFIES | (TICK_MARK.jiffies + (now.get().saturating_sub(TICK_MARK.ns)) / 4_000_000),
+        _ => now.get().saturating_add(u64::from(when) * 1_000),
+    };
+    if when < 0xfe {
         now.set(ts);
     }
     // The cgroup from bytes already read, so inputs saved before it existed mean what

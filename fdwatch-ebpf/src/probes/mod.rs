@@ -23,9 +23,10 @@ mod stop;
 mod wait;
 
 use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
-use fdwatch_common::{Kind, NewFd, NoPayload};
+use fdwatch_common::{Kind, NewFd, NoPayload, clock::DOORBELL_NR};
 
 use crate::{
+    clock,
     emit::{self, Call},
     regs, task,
 };
@@ -98,7 +99,13 @@ fn kind_of(nr: u64) -> Option<Kind> {
 #[inline(always)]
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let regs: *const u8 = ctx.arg(0);
-    let Some(kind) = kind_of(regs::syscall_nr(regs)) else { return 0 };
+    let nr = regs::syscall_nr(regs);
+    let Some(kind) = kind_of(nr) else {
+        if nr == DOORBELL_NR {
+            clock::answer_doorbell();
+        }
+        return 0;
+    };
     let ret: i64 = ctx.arg(1);
     // Calls reported only when they carry something: decided on the return value (and
     // for ptrace its request) before anything else, so the usual case stays cheap.

@@ -13,7 +13,7 @@ use fdwatch_common::{
     SignalEvent, SleepPayload, SockAddr, SyscallEvent, WaitPayload, kind::PayloadShape, record_size,
 };
 
-use super::abi;
+use super::{abi, ticks::Timebase};
 
 /// One decoded record. Plain data, no allocation: payloads stay in their wire form and
 /// are read through accessors.
@@ -90,7 +90,9 @@ fn read<T: Copy>(bytes: &[u8]) -> T {
     unsafe { bytes.as_ptr().cast::<T>().read_unaligned() }
 }
 
-pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+/// One record as the ring buffer holds it; `timebase` reads agent mode's tick-count
+/// timestamps (ticks.rs).
+pub fn decode(bytes: &[u8], timebase: &Timebase) -> Result<Event, DecodeError> {
     if bytes.len() < size_of::<Header>() {
         return Err(DecodeError::Short { len: bytes.len() });
     }
@@ -100,7 +102,7 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     if bytes.len() < want {
         return Err(DecodeError::Truncated { kind, len: bytes.len(), want });
     }
-    bound_header(&mut header);
+    bound_header(&mut header, kind, timebase)?;
     fn syscall<P: Copy>(kind: Kind, bytes: &[u8], wrap: fn(P) -> Payload) -> Result<Body, DecodeError> {
         let e: SyscallEvent<P> = read(bytes);
         // Every traced syscall returns an `int` (an fd, a count, 0) or -errno: the
@@ -126,14 +128,14 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         PayloadShape::Restart => syscall(kind, bytes, Payload::Restart)?,
         PayloadShape::Fork => {
             let mut f: ForkEvent = read(bytes);
-            bound_header(&mut f.header);
+            bound_header(&mut f.header, kind, timebase)?;
             f.shares_files = flag(f.shares_files);
             f.is_thread = flag(f.is_thread);
             Body::Fork(f)
         }
         PayloadShape::Exec => {
             let mut e: ExecEvent = read(bytes);
-            bound_header(&mut e.header);
+            bound_header(&mut e.header, kind, timebase)?;
             bound_path(&mut e.filename);
             if e.args_len as usize > ARGS_LEN {
                 e.args_len = ARGS_LEN as u32;
@@ -144,13 +146,13 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         }
         PayloadShape::Exit => {
             let mut e: ExitEvent = read(bytes);
-            bound_header(&mut e.header);
+            bound_header(&mut e.header, kind, timebase)?;
             e.group_dead = flag(e.group_dead);
             Body::Exit(e)
         }
         PayloadShape::Signal => {
             let mut s: SignalEvent = read(bytes);
-            bound_header(&mut s.header);
+            bound_header(&mut s.header, kind, timebase)?;
             s.group = flag(s.group);
             Body::Signal(s)
         }
@@ -165,12 +167,16 @@ fn flag(v: u32) -> u32 {
 
 /// `comm` is NUL-terminated within TASK_COMM_LEN (include/linux/sched.h); bytes after
 /// the NUL are cleared so two records of one thread compare equal. One without a NUL
-/// (16 bytes of name) is taken whole, as `comm()` reads it.
-fn bound_header(h: &mut Header) {
+/// (16 bytes of name) is taken whole, as `comm()` reads it. The timestamp becomes ns
+/// here, whichever clock stamped it (ticks.rs).
+fn bound_header(h: &mut Header, kind: Kind, timebase: &Timebase) -> Result<(), DecodeError> {
+    let ts = h.ts_ns;
+    h.ts_ns = timebase.ns_of(ts).ok_or(DecodeError::OutOfRange { kind, field: "timestamp", value: ts as i64 })?;
     if let Some(end) = h.comm.iter().position(|&b| b == 0) {
         h.comm[end..].fill(0);
     }
     debug_assert_eq!(h.comm.len(), COMM_LEN);
+    Ok(())
 }
 
 /// A path's length counts bytes of its buffer: no more than the buffer, and one that
@@ -253,6 +259,13 @@ impl Event {
             (Body::Syscall { args, .. }, Kind::Ptrace) => Some(args[1] as u32),
             _ => None,
         }
+    }
+
+    /// Whether `other` is this record, byte for byte. Evidence drops repeats by it: the
+    /// time alone no longer tells two calls apart, since every call in one tick has
+    /// the same tick-count timestamp (agent mode, ticks.rs).
+    pub fn same_record(&self, other: &Event) -> bool {
+        self.kind == other.kind && self.header == other.header && encode(self) == encode(other)
     }
 
     /// errno of a failed syscall (the kernel returns -errno, errno < 4096).
@@ -417,7 +430,7 @@ mod tests {
                 }),
             };
             assert_eq!(bytes.len(), record_size(kind), "{kind:?}");
-            let event = decode(&bytes).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            let event = decode(&bytes, &Timebase::default()).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
             assert_eq!(event.kind, kind);
             assert_eq!(event.header, header(kind));
             assert_eq!(event.header.cgroup_id, 0x1_0000_0042, "all 64 bits of the cgroup id cross the wire");
@@ -466,12 +479,15 @@ mod tests {
 
     #[test]
     fn rejects_short_unknown_and_truncated_records() {
-        assert_eq!(decode(&[0; 10]).unwrap_err(), DecodeError::Short { len: 10 });
+        assert_eq!(decode(&[0; 10], &Timebase::default()).unwrap_err(), DecodeError::Short { len: 10 });
         let mut bytes = wire_bytes(&header(Kind::Dup2));
         bytes[0] = 99;
-        assert_eq!(decode(&bytes).unwrap_err(), DecodeError::UnknownKind(99));
+        assert_eq!(decode(&bytes, &Timebase::default()).unwrap_err(), DecodeError::UnknownKind(99));
         let bytes = wire_bytes(&header(Kind::Dup2));
-        assert_eq!(decode(&bytes).unwrap_err(), DecodeError::Truncated { kind: Kind::Dup2, len: 48, want: 104 });
+        assert_eq!(
+            decode(&bytes, &Timebase::default()).unwrap_err(),
+            DecodeError::Truncated { kind: Kind::Dup2, len: 48, want: 104 }
+        );
     }
 
     #[test]
@@ -492,10 +508,10 @@ mod tests {
     fn arguments_are_decoded_as_the_kernel_takes_them() {
         // The register says 0x100000001; sys_close(unsigned int fd) closed fd 1.
         let bytes = syscall_bytes(Kind::Close, 0, [0x1_0000_0001, 0xdead, 0xbeef, 1, 2, 3], NoPayload {});
-        let Body::Syscall { args, .. } = decode(&bytes).unwrap().body else { panic!() };
+        let Body::Syscall { args, .. } = decode(&bytes, &Timebase::default()).unwrap().body else { panic!() };
         assert_eq!(args, [1, 0, 0, 0, 0, 0]);
         let bytes = syscall_bytes(Kind::Dup2, 1, [0xffff_0000_0003, 0x7_0000_0001, 9, 9, 9, 9], NoPayload {});
-        let Body::Syscall { args, .. } = decode(&bytes).unwrap().body else { panic!() };
+        let Body::Syscall { args, .. } = decode(&bytes, &Timebase::default()).unwrap().body else { panic!() };
         assert_eq!(args, [3, 1, 0, 0, 0, 0]);
     }
 
@@ -504,32 +520,38 @@ mod tests {
         for ret in [i64::MAX, i64::MIN, 0x1_0000_0001, i32::MIN as i64 - 1] {
             let bytes = syscall_bytes(Kind::Dup, ret, [3, 0, 0, 0, 0, 0], NoPayload {});
             assert_eq!(
-                decode(&bytes).unwrap_err(),
+                decode(&bytes, &Timebase::default()).unwrap_err(),
                 DecodeError::OutOfRange { kind: Kind::Dup, field: "return value", value: ret }
             );
         }
         // fcntl(F_GETOWN) may return a negative process group below -4095: an int.
         let bytes = syscall_bytes(Kind::Fcntl, -5000, [3, 9, 0, 0, 0, 0], NoPayload {});
-        assert_eq!(decode(&bytes).unwrap().ret(), Some(-5000));
+        assert_eq!(decode(&bytes, &Timebase::default()).unwrap().ret(), Some(-5000));
     }
 
     #[test]
     fn lengths_and_counts_are_bounded_by_their_buffers() {
         let addr = SockAddr { len: u32::MAX, _pad: 0, bytes: [7; ADDR_LEN] };
         let bytes = syscall_bytes(Kind::Connect, 0, [3, 0, 16, 0, 0, 0], AddrPayload { addr });
-        let Body::Syscall { payload: Payload::Addr(p), .. } = decode(&bytes).unwrap().body else { panic!() };
+        let Body::Syscall { payload: Payload::Addr(p), .. } = decode(&bytes, &Timebase::default()).unwrap().body else {
+            panic!()
+        };
         assert_eq!(p.addr.len as usize, ADDR_LEN);
 
         let path = Path { len: 100_000, truncated: 0, bytes: [b'a'; PATH_LEN] };
         let open =
             OpenPayload { object: FdObject { valid: 7, ..object(1) }, how: [0; 3], tty_index: -1, _pad: 0, path };
         let bytes = syscall_bytes(Kind::Openat, 3, [0; 6], open);
-        let Body::Syscall { payload: Payload::Open(p), .. } = decode(&bytes).unwrap().body else { panic!() };
+        let Body::Syscall { payload: Payload::Open(p), .. } = decode(&bytes, &Timebase::default()).unwrap().body else {
+            panic!()
+        };
         assert_eq!((p.path.len as usize, p.path.truncated, p.object.valid), (PATH_LEN, 1, 1));
 
         let wait = WaitPayload { nentries: u32::MAX, has_timeout: 9, ..Default::default() };
         let bytes = syscall_bytes(Kind::Poll, 1, [0, 1, 0, 0, 0, 0], wait);
-        let Body::Syscall { payload: Payload::Wait(w), .. } = decode(&bytes).unwrap().body else { panic!() };
+        let Body::Syscall { payload: Payload::Wait(w), .. } = decode(&bytes, &Timebase::default()).unwrap().body else {
+            panic!()
+        };
         assert_eq!((w.nentries as usize, w.has_timeout), (POLL_ENTRIES, 1));
 
         let mut h = header(Kind::Exec);
@@ -538,7 +560,7 @@ mod tests {
         let exec =
             ExecEvent { header: h, old_tid: 1, filename, args_len: 9999, args_truncated: 5, ..Default::default() };
         let bytes = wire_bytes(&exec);
-        let event = decode(&bytes).unwrap();
+        let event = decode(&bytes, &Timebase::default()).unwrap();
         assert_eq!(event.header.comm, *b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
         let Body::Exec(e) = event.body else { panic!() };
         assert_eq!((e.header.comm, e.filename.len as usize, e.filename.truncated), (event.header.comm, PATH_LEN, 1));
@@ -546,11 +568,17 @@ mod tests {
 
         let received = Received { nfds: 1000, ..Default::default() };
         let bytes = syscall_bytes(Kind::Recvmsg, 1, [3, 0, 0, 0, 0, 0], received);
-        let Body::Syscall { payload: Payload::Received(r), .. } = decode(&bytes).unwrap().body else { panic!() };
+        let Body::Syscall { payload: Payload::Received(r), .. } = decode(&bytes, &Timebase::default()).unwrap().body
+        else {
+            panic!()
+        };
         assert_eq!(r.nfds as usize, RECV_FDS);
 
         let bytes = wire_bytes(&ExitEvent { header: header(Kind::Exit), exit_code: 0, group_dead: 0x100 });
-        assert!(matches!(decode(&bytes).unwrap().body, Body::Exit(ExitEvent { group_dead: 1, .. })));
+        assert!(matches!(
+            decode(&bytes, &Timebase::default()).unwrap().body,
+            Body::Exit(ExitEvent { group_dead: 1, .. })
+        ));
     }
 
     #[test]
@@ -562,13 +590,44 @@ mod tests {
         };
         let bytes = encode(&close);
         assert_eq!(bytes.len(), record_size(Kind::Close));
-        let back = decode(&bytes).unwrap();
+        let back = decode(&bytes, &Timebase::default()).unwrap();
         assert_eq!((back.kind, back.header, back.ret()), (Kind::Close, close.header, Some(0)));
         let exit = Event {
             kind: Kind::Exit,
             header: header(Kind::Exit),
             body: Body::Exit(ExitEvent { header: header(Kind::Exit), exit_code: 9, group_dead: 1 }),
         };
-        assert!(matches!(decode(&encode(&exit)).unwrap().body, Body::Exit(ExitEvent { exit_code: 9, .. })));
+        assert!(matches!(
+            decode(&encode(&exit), &Timebase::default()).unwrap().body,
+            Body::Exit(ExitEvent { exit_code: 9, .. })
+        ));
+    }
+
+    #[test]
+    fn a_tick_count_timestamp_is_read_through_the_calibration_in_every_header() {
+        use fdwatch_common::clock::{ClockMark, TS_JIFFIES};
+        // CONFIG_HZ=250, 6.7 h up (ticks.rs).
+        let mark = ClockMark { jiffies: 4_300_960_897, ns: 24_274_664_367_157 };
+        let timebase = Timebase::calibrated(mark).unwrap();
+        let stamped = |kind| Header { ts_ns: (mark.jiffies + 1) | TS_JIFFIES, ..header(kind) };
+        let close = Event {
+            kind: Kind::Close,
+            header: stamped(Kind::Close),
+            body: Body::Syscall { ret: 0, args: [5, 0, 0, 0, 0, 0], payload: Payload::None },
+        };
+        assert_eq!(decode(&encode(&close), &timebase).unwrap().header.ts_ns, mark.ns + 8_000_000);
+        let exit = Event {
+            kind: Kind::Exit,
+            header: stamped(Kind::Exit),
+            body: Body::Exit(ExitEvent { header: stamped(Kind::Exit), exit_code: 0, group_dead: 1 }),
+        };
+        let Body::Exit(e) = decode(&encode(&exit), &timebase).unwrap().body else { panic!() };
+        assert_eq!(e.header.ts_ns, mark.ns + 8_000_000, "the body's own header too");
+        // Without a calibration the record cannot be placed in time: refused, not misread.
+        let ts = stamped(Kind::Close).ts_ns;
+        assert_eq!(
+            decode(&encode(&close), &Timebase::default()).unwrap_err(),
+            DecodeError::OutOfRange { kind: Kind::Close, field: "timestamp", value: ts as i64 }
+        );
     }
 }

@@ -96,15 +96,15 @@ impl Alert {
     /// again) and each fact's sentence once.
     pub fn sort_evidence(&mut self) {
         self.evidence.sort_by_key(Evidence::ts_ns);
-        let mut seen: Vec<(u64, u32, u32, bool)> = Vec::new();
+        let mut seen: Vec<(Event, bool)> = Vec::new();
         let mut facts: Vec<(Pid, String)> = Vec::new();
         self.evidence.retain(|e| match e {
             Evidence::Event(ev) | Evidence::Symptom(ev) => {
-                let id = (ev.header.ts_ns, ev.header.tid, ev.kind as u32, matches!(e, Evidence::Symptom(_)));
-                if seen.contains(&id) {
+                let symptom = matches!(e, Evidence::Symptom(_));
+                if seen.iter().any(|(s, was_symptom)| *was_symptom == symptom && s.same_record(ev)) {
                     false
                 } else {
-                    seen.push(id);
+                    seen.push((*ev, symptom));
                     true
                 }
             }

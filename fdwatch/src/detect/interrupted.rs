@@ -247,7 +247,7 @@ impl Interrupted {
         for target in [event.header.pid, event.header.tid] {
             for e in self.stops.get(&target).into_iter().flatten() {
                 let ts = e.header.ts_ns;
-                if ts >= from && ts <= to && !out.iter().any(|o| o.header.ts_ns == ts && o.kind == e.kind) {
+                if ts >= from && ts <= to && !out.iter().any(|o| o.same_record(e)) {
                     out.push(*e);
                 }
             }

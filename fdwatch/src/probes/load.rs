@@ -12,13 +12,14 @@ use fdwatch_common::{
 };
 
 use super::{
+    clock,
     kernel_log::{self, KernelLog},
     programs::{Hook, PROGRAMS},
     ring::EventRing,
 };
 use anyhow::Context as _;
 
-use crate::scope::Scope;
+use crate::{decode::Timebase, scope::Scope};
 
 /// What the loader needs to know from the command line.
 pub struct Settings<'a> {
@@ -40,6 +41,9 @@ pub struct Probes {
     pub watched: Option<HashMap<MapData, u32, u8>>,
     /// What the probes drop (fdwatch_common::config::mode), changed by SIGHUP.
     pub mode: Mode,
+    /// How to read agent mode's tick-count timestamps; Err: why records are stamped in
+    /// ns in agent mode too (said once on stderr by the caller).
+    pub timebase: Result<Timebase, String>,
     /// The probes' failure reports, until `spawn_kernel_log` starts printing them.
     kernel_log: Option<KernelLog>,
 }
@@ -60,22 +64,36 @@ impl Probes {
     }
 }
 
-/// The probes' MODE map: whether they drop what agent mode never needs.
+/// The probes' MODE map: whether they drop what agent mode never needs, and whether
+/// they stamp records with the tick count (agent mode, once calibrated).
 pub struct Mode {
     map: Array<MapData, u32>,
     alerts_only: bool,
+    tick_clock: bool,
 }
 
 impl Mode {
     /// Agent mode on or off (`--events` off or on). The probes see the change at their
-    /// next run; events already in the ring buffer stay as they were.
+    /// next run; events already in the ring buffer stay as they were (each record says
+    /// which clock stamped it).
     pub fn set_alerts_only(&mut self, alerts_only: bool) -> anyhow::Result<()> {
         if alerts_only != self.alerts_only {
-            let bits = if alerts_only { mode::ALERTS_ONLY } else { 0 };
-            self.map.set(0, bits, 0).context("cannot update the probes' MODE map")?;
             self.alerts_only = alerts_only;
+            self.write()?;
         }
         Ok(())
+    }
+
+    fn write(&mut self) -> anyhow::Result<()> {
+        let mut bits = 0;
+        if self.alerts_only {
+            bits |= mode::ALERTS_ONLY;
+            // Events want ns; alerts do with the tick (fdwatch_common::clock).
+            if self.tick_clock {
+                bits |= mode::TICK_CLOCK;
+            }
+        }
+        self.map.set(0, bits, 0).context("cannot update the probes' MODE map")
     }
 }
 
@@ -150,13 +168,22 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> anyhow::Result<Prob
 
     // Before the probes are attached: agent mode drops from the first event on.
     let map = ebpf.take_map(maps::MODE).ok_or_else(|| missing_map(maps::MODE))?;
-    let mut mode = Mode { map: Array::try_from(map).context("map MODE")?, alerts_only: false };
+    let mut mode = Mode { map: Array::try_from(map).context("map MODE")?, alerts_only: false, tick_clock: false };
     mode.set_alerts_only(settings.alerts_only)?;
 
     let mut attached = 0;
     for program in PROGRAMS {
         attach(&mut ebpf, &btf, program.name, program.hook)?;
         attached += 1;
+    }
+
+    // Once sys_exit answers the doorbell. Every record stamped with the tick count is
+    // reserved after the calibration was written, so the collector has it first.
+    let map = ebpf.take_map(maps::CLOCK).ok_or_else(|| missing_map(maps::CLOCK))?;
+    let timebase = clock::calibrate(&Array::try_from(map).context("map CLOCK")?);
+    if timebase.is_ok() {
+        mode.tick_clock = true;
+        mode.write()?;
     }
 
     {
@@ -173,7 +200,7 @@ pub fn load(settings: &Settings, offsets: &KernelOffsets) -> anyhow::Result<Prob
     let lost = ebpf.take_map(maps::LOST).ok_or_else(|| missing_map(maps::LOST))?;
     let lost = PerCpuArray::try_from(lost).context("map LOST")?;
     let kernel_log = Some(KernelLog::new(&mut ebpf)?);
-    Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached, watched, mode, kernel_log })
+    Ok(Probes { events, lost, task_files: TaskFiles { ebpf }, attached, watched, mode, timebase, kernel_log })
 }
 
 /// The eBPF object is only read while it is loaded; after that its pages (about 1 MB,

@@ -1,5 +1,6 @@
 //! Loading and attaching the eBPF programs.
 pub mod btf;
+pub mod clock;
 pub mod kernel_log;
 pub mod load;
 pub mod programs;
