@@ -36,6 +36,17 @@ pub fn read<T: Copy>(addr: u64, succeeded: bool) -> Option<T> {
     }
 }
 
+/// A time the caller passed or got back (a `struct __kernel_timespec`, or select's
+/// `struct timeval`: both two 64-bit words on x86-64) at `addr`, and whether it was
+/// there: zeros and false when `read` gives nothing.
+#[inline(always)]
+pub fn read_time(addr: u64, succeeded: bool) -> ([i64; 2], bool) {
+    match read::<[i64; 2]>(addr, succeeded) {
+        Some(time) => (time, true),
+        None => ([0, 0], false),
+    }
+}
+
 /// Copy a socket address of `len` bytes (as the caller passed it) into `out`.
 #[inline(always)]
 pub fn sockaddr(addr: u64, len: u64, out: &mut SockAddr, succeeded: bool) {

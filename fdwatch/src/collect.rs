@@ -55,7 +55,7 @@ pub struct Options {
     /// The host's cgroup hierarchies (containers/layout.rs).
     pub layout: containers::layout::Layout,
     /// Standard output, watched for a reader that went away.
-    pub stdout: Option<crate::sinks::stdout::Stdout>,
+    pub stdout: Option<crate::outputs::stdout::Stdout>,
     /// Reads the probes' tick-count timestamps (agent mode) as ns.
     pub timebase: Timebase,
 }

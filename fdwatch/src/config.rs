@@ -13,10 +13,10 @@ use crate::{
     cli::{self, Cli, limits},
     control, detect,
     error::Failure,
-    outputs::{Dest, OutputConfig, spec},
-    sinks::{
-        Format,
+    outputs::{
+        Dest, Format, OutputConfig,
         record::{Filter, RecordType, parse_severity},
+        spec,
     },
 };
 

@@ -83,7 +83,7 @@ pub fn json_lines(out: &mut Vec<u8>, records: &[Value], end: &Value) {
 /// Write `out` to standard output; a closed one (`| head`) is not an error.
 pub fn print(out: &[u8]) -> Result<(), Failure> {
     use std::io::Write as _;
-    match crate::sinks::stdout::Stdout::new().write_all(out) {
+    match crate::outputs::stdout::Stdout::new().write_all(out) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(Failure::output(format!("cannot write to standard output: {e}")))
         }

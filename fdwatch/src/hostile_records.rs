@@ -11,8 +11,9 @@ use crate::{
     decode::{Body, Event, Payload, Timebase, decode, event::encode},
     detect::{Config, Detectors},
     model::{Pid, snapshot::ProcSnapshot, synthetic},
+    outputs::Format,
     scope::{Scope, Watch},
-    sinks::{Format, Sink},
+    sinks::Sink,
 };
 
 const MS: u64 = 1_000_000;

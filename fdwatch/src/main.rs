@@ -85,7 +85,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
     // Standard output alone is written by the collector itself, with the exit codes of
     // the command line; any other set of outputs gets writer threads (outputs/).
     let sink = if config.stdout_only() {
-        sinks::Sink::direct(&config.outputs[0], clock, Box::new(sinks::stdout::Stdout::new()))
+        sinks::Sink::direct(&config.outputs[0], clock, Box::new(outputs::stdout::Stdout::new()))
     } else {
         let outputs = outputs::Outputs::start(&config.outputs, &sinks::hostname()).map_err(Failure::env)?;
         sinks::Sink::with_outputs(clock, outputs)
@@ -98,7 +98,7 @@ fn monitor(cli: &cli::Cli) -> Result<(), Failure> {
         dump_on_exit: config.dump_on_exit,
         watch,
         layout,
-        stdout: config.stdout_only().then(sinks::stdout::Stdout::new),
+        stdout: config.stdout_only().then(outputs::stdout::Stdout::new),
         timebase,
     };
     // Bound before `ready`: whoever waits for it may query at once. A socket that cannot

@@ -54,8 +54,9 @@ use fdwatch::{
         Access, Limits, Model, Pid, Step,
         snapshot::{FdSnapshot, ProcSnapshot},
     },
+    outputs::Format,
     scope::{Scope, Watch},
-    sinks::{Format, LossSite, PerKind, Ready, Sink},
+    sinks::{LossSite, PerKind, Ready, Sink},
 };
 use fdwatch_common::{
     ADDR_LEN, AcceptPayload, AddrPayload, ExecEvent, ExitEvent, FdObject, FdPair, ForkEvent, Header, Kind, NewFd,

@@ -44,32 +44,12 @@ pub fn exit(call: &Call) {
         _ => (0, 0),
     };
     let payload = emit::payload(&mut entry);
-    match user::read::<[i64; 2]>(timeout, true) {
-        Some([sec, nsec]) => {
-            payload.timeout_sec = sec;
-            payload.timeout_nsec = nsec;
-            payload.has_timeout = 1;
-        }
-        None => {
-            payload.timeout_sec = 0;
-            payload.timeout_nsec = 0;
-            payload.has_timeout = 0;
-        }
-    }
+    let ([sec, nsec], has_timeout) = user::read_time(timeout, true);
+    (payload.timeout_sec, payload.timeout_nsec, payload.has_timeout) = (sec, nsec, u16::from(has_timeout));
     // do_nanosleep wrote `rem` before returning -ERESTART_RESTARTBLOCK
     // (nanosleep_copyout); a failed read just leaves it out.
-    match user::read::<[i64; 2]>(rem, false) {
-        Some([sec, nsec]) => {
-            payload.rem_sec = sec;
-            payload.rem_nsec = nsec;
-            payload.has_rem = 1;
-        }
-        None => {
-            payload.rem_sec = 0;
-            payload.rem_nsec = 0;
-            payload.has_rem = 0;
-        }
-    }
+    let ([sec, nsec], has_rem) = user::read_time(rem, false);
+    (payload.rem_sec, payload.rem_nsec, payload.has_rem) = (sec, nsec, u16::from(has_rem));
     let sleeps = matches!(call.kind, Kind::Nanosleep | Kind::ClockNanosleep);
     let (clockid, expires) =
         if sleeps && call.ret == -ERESTART_RESTARTBLOCK { task::restart_nanosleep() } else { (-1, 0) };

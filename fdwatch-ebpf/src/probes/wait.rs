@@ -26,18 +26,8 @@ pub fn exit(call: &Call) {
         _ => 0,
     };
     let payload = emit::payload(&mut record);
-    match user::read::<[i64; 2]>(timeout_ptr, call.succeeded()) {
-        Some([sec, subsec]) => {
-            payload.timeout_sec = sec;
-            payload.timeout_subsec = subsec;
-            payload.has_timeout = 1;
-        }
-        None => {
-            payload.timeout_sec = 0;
-            payload.timeout_subsec = 0;
-            payload.has_timeout = 0;
-        }
-    }
+    let ([sec, subsec], has_timeout) = user::read_time(timeout_ptr, call.succeeded());
+    (payload.timeout_sec, payload.timeout_subsec, payload.has_timeout) = (sec, subsec, u32::from(has_timeout));
     // Interrupted by a signal or a stop, poll keeps the end of its timeout for
     // restart_syscall (fs/select.c, sys_poll: set_restart_fn(.., do_restart_poll)).
     payload.deadline_ns =

@@ -9,7 +9,8 @@ use super::protocol::{Request, Target};
 use crate::{
     clock::Clock,
     model::{FdEntry, InodeKey, Model, ObjectKind, Pid, describe},
-    sinks::{json, record::SCHEMA_VERSION},
+    outputs::record::SCHEMA_VERSION,
+    sinks::json,
 };
 
 /// Records of one reply at most, in bytes (about 40k fd records): past it the reply

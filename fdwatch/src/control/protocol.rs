@@ -20,7 +20,7 @@ use crate::model::Pid;
 pub const MAX_REQUEST_BYTES: usize = 4096;
 
 /// The protocol version this agent speaks (the `v` of requests and records).
-pub const VERSION: u32 = crate::sinks::record::SCHEMA_VERSION;
+pub const VERSION: u32 = crate::outputs::record::SCHEMA_VERSION;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {

@@ -28,7 +28,7 @@ use super::{
 use crate::{
     clock::Clock,
     decode::{Body, Event, Payload, names::errno::errno_name, names::flags},
-    model::Model,
+    model::{Model, Pid},
     value::Value,
 };
 
@@ -357,37 +357,17 @@ impl Interrupted {
                 fields: Vec::new(),
             }));
         }
-        let stopped_by = stop.as_ref().map_or(Value::Null, |s| {
-            Value::Object(vec![
-                ("pid", Value::Int(s.header.pid as i64)),
-                ("comm", Value::Str(s.comm().into_owned().into())),
-                ("how", Value::Str(what(s).into())),
-            ])
-        });
-        let int = |v: Option<u64>| v.map_or(Value::Null, |n| Value::Int(n as i64));
         let fields = vec![
             ("syscall", Value::Str(name.into())),
             ("timeout_ns", int(timeout)),
             ("waited_ns", int(waited)),
-            ("stopped_by", stopped_by),
+            ("stopped_by", stop.as_ref().map_or(Value::Null, stopped_by)),
             ("restart", Value::Str(restart_name.into())),
             ("errno", Value::Str(errno.clone().into())),
             ("seccomp_mode", seccomp_mode.map_or(Value::Null, |m| Value::Str(flags::seccomp_mode(m).into()))),
             ("seccomp_filters", int(seccomp_filters.map(u64::from))),
         ];
-        let alert = Alert {
-            id: 0,
-            kind: AlertKind::InterruptedWait,
-            severity: Severity::Critical,
-            pid,
-            comm,
-            exe: model.process(pid).and_then(|p| p.exe.as_ref().map(|e| e.to_string())),
-            cgroup: model.process(pid).and_then(|p| p.cgroup.clone()),
-            message,
-            evidence,
-            fields,
-            ts_ns: at,
-        };
+        let alert = Alert { message, evidence, fields, ..alert_on(model, pid, comm, Severity::Critical, at) };
         outbox.raise(key, alert, None);
     }
 
@@ -413,37 +393,50 @@ impl Interrupted {
         );
         let mut evidence = vec![Evidence::Event(stop), Evidence::Event(*call)];
         evidence.sort_by_key(Evidence::ts_ns);
-        let int = |v: Option<u64>| v.map_or(Value::Null, |n| Value::Int(n as i64));
         let fields = vec![
             ("syscall", Value::Str(name.into())),
             ("timeout_ns", int(timeout)),
             ("waited_ns", Value::Null),
-            (
-                "stopped_by",
-                Value::Object(vec![
-                    ("pid", Value::Int(stop.header.pid as i64)),
-                    ("comm", Value::Str(stop.comm().into_owned().into())),
-                    ("how", Value::Str(what(&stop).into())),
-                ]),
-            ),
+            ("stopped_by", stopped_by(&stop)),
             ("restart", Value::Null),
             ("errno", Value::Str("EINTR".into())),
             ("seccomp_mode", Value::Null),
             ("seccomp_filters", Value::Null),
         ];
-        let alert = Alert {
-            id: 0,
-            kind: AlertKind::InterruptedWait,
-            severity: Severity::Info,
-            pid,
-            comm,
-            exe: model.process(pid).and_then(|p| p.exe.as_ref().map(|e| e.to_string())),
-            cgroup: model.process(pid).and_then(|p| p.cgroup.clone()),
-            message,
-            evidence,
-            fields,
-            ts_ns: call.header.ts_ns,
-        };
+        let alert =
+            Alert { message, evidence, fields, ..alert_on(model, pid, comm, Severity::Info, call.header.ts_ns) };
         outbox.raise(key, alert, None);
     }
+}
+
+/// An interrupted_wait alert on `pid`, with its executable and cgroup as the model
+/// knows them; the caller adds the message, evidence and fields.
+fn alert_on(model: &Model, pid: Pid, comm: String, severity: Severity, ts_ns: u64) -> Alert {
+    let process = model.process(pid);
+    Alert {
+        id: 0,
+        kind: AlertKind::InterruptedWait,
+        severity,
+        pid,
+        comm,
+        exe: process.and_then(|p| p.exe.as_ref().map(|e| e.to_string())),
+        cgroup: process.and_then(|p| p.cgroup.clone()),
+        message: String::new(),
+        evidence: Vec::new(),
+        fields: Vec::new(),
+        ts_ns,
+    }
+}
+
+/// The `stopped_by` field: who stopped the task, and how.
+fn stopped_by(stop: &Event) -> Value {
+    Value::Object(vec![
+        ("pid", Value::Int(stop.header.pid as i64)),
+        ("comm", Value::Str(stop.comm().into_owned().into())),
+        ("how", Value::Str(what(stop).into())),
+    ])
+}
+
+fn int(v: Option<u64>) -> Value {
+    v.map_or(Value::Null, |n| Value::Int(n as i64))
 }

@@ -14,7 +14,7 @@ pub mod text;
 
 // The output contract's record types, the formats and stdout are the outputs' (one layer
 // down): named here too for the collector and the tests that speak of sinks.
-pub use crate::outputs::{Format, record, stdout};
+use crate::outputs::{Format, record};
 
 use std::{
     io::{self, Write},
