@@ -57,6 +57,8 @@ pub struct Results {
     pub hooks_w1: Vec<Row>,
     pub hooks_w2: Vec<Row>,
     pub progs: std::result::Result<Vec<bpfstats::ProgStat>, String>,
+    /// The same for W2: what fdwatch's program does at a syscall it does not trace.
+    pub progs_w2: std::result::Result<Vec<bpfstats::ProgStat>, String>,
     /// Whether the kernel takes fexit and BPF LSM programs (peers::trampolines).
     pub trampolines: Vec<(&'static str, std::result::Result<(), String>)>,
     pub before: quiet::Snapshot,
@@ -176,6 +178,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
     let hooks_w1 = measure::alternate(ctx, "hook floor W1", &hooks, w1, n)?;
     let hooks_w2 = measure::alternate(ctx, "hook floor W2", &hooks, w2, n)?;
     let progs = bpfstats::measure(ctx, w1);
+    let progs_w2 = bpfstats::measure(ctx, w2);
     let trampolines = peers::trampolines(ctx);
     procs::check_interrupted()?;
     let after = quiet::snapshot_after();
@@ -193,6 +196,7 @@ fn run_all(ctx: &Ctx, options: Options, sizes: Sizes) -> Result<Results> {
         hooks_w1,
         hooks_w2,
         progs: progs.map_err(|e| format!("{e:#}")),
+        progs_w2: progs_w2.map_err(|e| format!("{e:#}")),
         trampolines,
         before,
         after,
