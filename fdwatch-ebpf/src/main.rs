@@ -10,7 +10,7 @@
 #![no_std]
 #![no_main]
 
-// Imports only point down: probes -> emit -> {maps, regs, task, user} -> {config, report}.
+// Imports only point down: probes -> emit -> clock -> {maps, regs, task, user} -> {config, report}.
 mod clock;
 mod config;
 mod emit;

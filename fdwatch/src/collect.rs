@@ -86,8 +86,6 @@ struct Counters {
     kernel_lost: PerKind,
     kernel_lost_total: u64,
     undecodable: u64,
-    /// Every record read from the ring buffer, decoded or not.
-    records: u64,
     userspace_lost_total: u64,
     fd_model_lost_total: u64,
     /// Alerts written, by (kind, severity).
@@ -223,7 +221,6 @@ impl<H: Host> Collector<H> {
                 kernel_lost: [0; MAX_KIND as usize],
                 kernel_lost_total: 0,
                 undecodable: 0,
-                records: 0,
                 userspace_lost_total: 0,
                 fd_model_lost_total: 0,
                 alerts: Default::default(),
@@ -298,7 +295,6 @@ impl<H: Host> Collector<H> {
 
     /// One record as the ring buffer holds it: decoded and handled, or counted as lost.
     pub fn record(&mut self, bytes: &[u8]) {
-        self.counters.records += 1;
         match &decode(bytes, &self.options.timebase) {
             // Borrowed, not moved out of the Result: an `Event` is 432 bytes, and the
             // move was a memcpy per event (3.6% of the collector with --events).
@@ -488,16 +484,16 @@ impl<H: Host> Collector<H> {
         }
     }
 
-    /// Read at most `DRAIN_BUDGET` bytes of records; true if more are waiting.
-    /// Records read from the ring buffer so far.
-    fn records_read(&self) -> u64 {
-        self.counters.records
-    }
-
-    fn drain(&mut self, ring: &mut EventRing) -> bool {
-        let more = ring.drain(DRAIN_BUDGET, |bytes| self.record(bytes));
+    /// Read at most `DRAIN_BUDGET` bytes of records: how many were read, and whether
+    /// more are waiting.
+    fn drain(&mut self, ring: &mut EventRing) -> Drained {
+        let mut records = 0u64;
+        let more = ring.drain(DRAIN_BUDGET, |bytes| {
+            records += 1;
+            self.record(bytes)
+        });
         self.after_batch();
-        more
+        Drained { records, more }
     }
 
     /// After each batch of records: the resyncs that had to wait, the detectors' timers,
@@ -715,9 +711,9 @@ impl<H: Host> Collector<H> {
                 _ = sigterm.recv() => stop = true,
                 _ = &mut deadline => stop = true,
             }
-            let read = self.records_read();
-            backlog = self.drain(ring.get_mut());
-            if self.records_read() != read {
+            let drained = self.drain(ring.get_mut());
+            backlog = drained.more;
+            if drained.records > 0 {
                 if quiet >= IDLE_AFTER {
                     drain_tick = drain_timer(DRAIN_EVERY);
                 }
@@ -744,7 +740,7 @@ impl<H: Host> Collector<H> {
             // What the probes wrote before the stop, within reason: a flood that
             // outruns the reader would otherwise never let it stop.
             for _ in 0..16 {
-                if !self.drain(ring.get_mut()) {
+                if !self.drain(ring.get_mut()).more {
                     break;
                 }
             }
@@ -826,6 +822,13 @@ impl<H: Host> Collector<H> {
             }
         }
     }
+}
+
+/// What one drain of the ring buffer did.
+struct Drained {
+    records: u64,
+    /// It stopped at DRAIN_BUDGET: more records are waiting.
+    more: bool,
 }
 
 /// The drain timer: first after one period.
